@@ -1,0 +1,294 @@
+"""Typed, frozen, validated configuration for every stage of the pipeline.
+
+Each stage (decode, segment, describe) takes one of these objects. They are
+frozen dataclasses validated on creation, so a bad value fails early with a
+:class:`~musictag_core.errors.ParameterError` that names it.
+
+The defaults reproduce the multi-label seed system: 22050 Hz audio, the first
+120 s cut into 10 segments of 12 s, 13 MFCCs or 128 log-mel bands with
+``n_fft=2048`` and ``hop_length=512``, which gives 517 frames per segment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .errors import ParameterError
+
+__all__ = [
+    "AudioConfig",
+    "SegmentConfig",
+    "FeatureConfig",
+    "SEGMENT_PRESETS",
+    "FEATURE_KINDS",
+    "segment_preset",
+    "MIN_SR",
+    "MAX_SR",
+]
+
+#: Lowest and highest sample rates musictag accepts, for input files and targets.
+MIN_SR = 1000
+MAX_SR = 768_000
+
+FEATURE_KINDS = ("mfcc", "logmel", "stats")
+
+
+def _check_positive(name: str, value: float, *, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ParameterError(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise ParameterError(f"{name} must be a positive finite number, got {value!r}")
+
+
+def _check_int(name: str, value: Any, *, minimum: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ParameterError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ParameterError(f"{name} must be >= {minimum}, got {value!r}")
+
+
+def _check_sr(name: str, value: Any) -> None:
+    _check_int(name, value, minimum=1)
+    if not MIN_SR <= value <= MAX_SR:
+        raise ParameterError(f"{name} must be between {MIN_SR} and {MAX_SR} Hz, got {value!r}")
+
+
+class _Config:
+    """Helpers shared by every config dataclass."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the configuration as a plain, JSON-serialisable dict."""
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]):  # noqa: ANN206
+        """Build a configuration from a dict, rejecting unknown keys by name."""
+        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ParameterError(
+                f"unknown {cls.__name__} key(s) {unknown}; valid keys are {sorted(names)}"
+            )
+        return cls(**data)
+
+    def replace(self, **changes: Any):  # noqa: ANN201
+        """Return a copy with ``changes`` applied (validated again)."""
+        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+
+@dataclass(frozen=True)
+class AudioConfig(_Config):
+    """How audio is decoded.
+
+    Parameters
+    ----------
+    sr : int
+        Target sample rate in Hz; audio is resampled to it.
+    mono : bool
+        Mix all channels down to one.
+    offset : float
+        Seconds to skip at the start of the file.
+    duration : float or None
+        Maximum number of seconds to decode after ``offset`` (``None``: all).
+        Long files are not decoded past this point.
+    max_channels : int
+        Files with more channels than this are rejected.
+    allow_silence : bool
+        If False, audio that is silent throughout raises an error.
+    """
+
+    sr: int = 22050
+    mono: bool = True
+    offset: float = 0.0
+    duration: float | None = 120.0
+    max_channels: int = 2
+    allow_silence: bool = False
+
+    def __post_init__(self) -> None:
+        _check_sr("sr", self.sr)
+        if isinstance(self.offset, bool) or not isinstance(self.offset, (int, float)):
+            raise ParameterError(f"offset must be a number of seconds, got {self.offset!r}")
+        if not math.isfinite(self.offset) or self.offset < 0:
+            raise ParameterError(f"offset must be >= 0 seconds, got {self.offset!r}")
+        _check_positive("duration", self.duration, allow_none=True)
+        _check_int("max_channels", self.max_channels)
+
+
+SegmentKind = Literal["segments", "patches", "windows", "random_crop"]
+
+
+@dataclass(frozen=True)
+class SegmentConfig(_Config):
+    """How a waveform is cut into model inputs.
+
+    Parameters
+    ----------
+    kind : {"segments", "patches", "windows", "random_crop"}
+        ``segments``: consecutive non-overlapping pieces of ``length_s`` from the
+        start, at most ``n_segments`` of them, within ``max_duration_s``.
+        ``patches`` and ``windows``: fixed-length pieces every ``hop_s`` seconds.
+        ``random_crop``: one random piece of ``length_s`` per draw.
+    length_s : float
+        Length of one piece in seconds.
+    hop_s : float or None
+        Hop between piece starts (``None``: equal to ``length_s``).
+    n_segments : int or None
+        Maximum number of pieces (``None``: as many as fit).
+    max_duration_s : float or None
+        Only the first ``max_duration_s`` seconds are used.
+    pad_short : bool
+        Zero-pad audio shorter than one piece to one full piece.
+    min_tail : float
+        A trailing partial piece is kept (zero-padded) when it covers at least
+        this fraction of ``length_s``; 1.0 drops every partial tail.
+    """
+
+    kind: SegmentKind = "segments"
+    length_s: float = 12.0
+    hop_s: float | None = None
+    n_segments: int | None = 10
+    max_duration_s: float | None = 120.0
+    pad_short: bool = True
+    min_tail: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("segments", "patches", "windows", "random_crop"):
+            raise ParameterError(
+                f"segment kind must be one of segments, patches, windows, random_crop; got {self.kind!r}"
+            )
+        _check_positive("length_s", self.length_s)
+        _check_positive("hop_s", self.hop_s, allow_none=True)
+        if self.n_segments is not None:
+            _check_int("n_segments", self.n_segments)
+        _check_positive("max_duration_s", self.max_duration_s, allow_none=True)
+        if not isinstance(self.min_tail, (int, float)) or not 0.0 < self.min_tail <= 1.0:
+            raise ParameterError(f"min_tail must be in (0, 1], got {self.min_tail!r}")
+
+    @property
+    def hop(self) -> float:
+        """Hop between piece starts in seconds."""
+        return self.length_s if self.hop_s is None else self.hop_s
+
+
+#: Named segmentation presets.
+#:
+#: * ``tracks10``: the first 120 s in 10 segments of 12 s (multi-label seed system).
+#: * ``patches3``: 3 s non-overlapping patches (the pretrained musicnn tagger).
+#: * ``windows1``: 1 s windows with a 0.25 s hop (raw-audio 1-D CNN).
+#: * ``crop30``: one random 30 s crop per draw (7-block CNN training).
+SEGMENT_PRESETS: dict[str, SegmentConfig] = {
+    "tracks10": SegmentConfig(kind="segments", length_s=12.0, n_segments=10, max_duration_s=120.0),
+    "patches3": SegmentConfig(kind="patches", length_s=3.0, hop_s=3.0, n_segments=None, max_duration_s=None),
+    "windows1": SegmentConfig(kind="windows", length_s=1.0, hop_s=0.25, n_segments=None, max_duration_s=None),
+    "crop30": SegmentConfig(kind="random_crop", length_s=30.0, n_segments=None, max_duration_s=None),
+}
+
+
+def segment_preset(name: str) -> SegmentConfig:
+    """Return the named :data:`SEGMENT_PRESETS` entry.
+
+    Raises
+    ------
+    ParameterError
+        If ``name`` is not a preset; the message lists the presets.
+    """
+    try:
+        return SEGMENT_PRESETS[name]
+    except KeyError:
+        raise ParameterError(
+            f"unknown segment preset {name!r}; choose one of {sorted(SEGMENT_PRESETS)}"
+        ) from None
+
+
+@dataclass(frozen=True)
+class FeatureConfig(_Config):
+    """Which features are computed, with librosa's parameter names.
+
+    Parameters
+    ----------
+    kind : {"mfcc", "logmel", "stats"}
+        Frame-level MFCCs, frame-level log-mel, or per-track summary statistics.
+    sr : int
+        Sample rate of the audio the features are computed on.
+    n_fft : int
+        FFT window length in samples.
+    hop_length : int
+        Hop between frames in samples.
+    n_mels : int
+        Number of mel bands.
+    n_mfcc : int
+        Number of MFCCs.
+    fmin, fmax : float
+        Mel filterbank edges in Hz (``fmax=None``: ``sr / 2``).
+    top_db : float or None
+        Dynamic range kept by the dB conversion, per segment (``None``: no clipping).
+    """
+
+    kind: str = "mfcc"
+    sr: int = 22050
+    n_fft: int = 2048
+    hop_length: int = 512
+    n_mels: int = 128
+    n_mfcc: int = 13
+    fmin: float = 0.0
+    fmax: float | None = None
+    top_db: float | None = 80.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in FEATURE_KINDS:
+            raise ParameterError(f"feature kind must be one of {FEATURE_KINDS}, got {self.kind!r}")
+        _check_sr("sr", self.sr)
+        _check_int("n_fft", self.n_fft, minimum=16)
+        _check_int("hop_length", self.hop_length)
+        _check_int("n_mels", self.n_mels)
+        _check_int("n_mfcc", self.n_mfcc)
+        if self.n_mfcc > self.n_mels:
+            raise ParameterError(f"n_mfcc ({self.n_mfcc}) cannot exceed n_mels ({self.n_mels})")
+        if not isinstance(self.fmin, (int, float)) or self.fmin < 0:
+            raise ParameterError(f"fmin must be >= 0 Hz, got {self.fmin!r}")
+        if self.fmax is not None:
+            _check_positive("fmax", self.fmax)
+            if self.fmax > self.sr / 2 or self.fmax <= self.fmin:
+                raise ParameterError(
+                    f"fmax must be in (fmin, sr/2] = ({self.fmin}, {self.sr / 2}], got {self.fmax!r}"
+                )
+        _check_positive("top_db", self.top_db, allow_none=True)
+
+    @property
+    def n_features(self) -> int:
+        """Number of values per frame (``n_mfcc`` or ``n_mels``)."""
+        return self.n_mfcc if self.kind == "mfcc" else self.n_mels
+
+
+@dataclass(frozen=True)
+class PipelineConfig(_Config):
+    """Decode, segment and describe settings together (what a feature cache is keyed on)."""
+
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    segments: SegmentConfig = field(default_factory=lambda: SEGMENT_PRESETS["tracks10"])
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+
+    def __post_init__(self) -> None:
+        if self.audio.sr != self.features.sr:
+            raise ParameterError(
+                f"audio.sr ({self.audio.sr}) and features.sr ({self.features.sr}) must match"
+            )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PipelineConfig:
+        unknown = sorted(set(data) - {"audio", "segments", "features"})
+        if unknown:
+            raise ParameterError(f"unknown PipelineConfig key(s) {unknown}")
+        return cls(
+            audio=AudioConfig.from_dict(data.get("audio", {})),
+            segments=SegmentConfig.from_dict(data.get("segments", {})),
+            features=FeatureConfig.from_dict(data.get("features", {})),
+        )
+
+
+__all__.append("PipelineConfig")
