@@ -1,0 +1,39 @@
+"""``info FILE...``: duration, sample rate and channels of audio files, or the error."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..audio import audio_info
+from ..errors import MusictagError
+
+__all__ = ["register"]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("info", help="show duration, sample rate and channels of audio files")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    failed = 0
+    for path in args.files:
+        try:
+            info = audio_info(path)
+        except MusictagError as exc:
+            failed += 1
+            if args.json:
+                print(json.dumps({"path": path, "error": str(exc)}))
+            else:
+                print(f"{path}: ERROR {getattr(exc, 'reason', exc)}")
+            continue
+        if args.json:
+            print(json.dumps(info.to_dict()))
+        else:
+            print(
+                f"{path}: {info.duration_s:.2f} s, {info.sr} Hz, {info.channels} channel(s), {info.format}"
+            )
+    return 1 if failed else 0
