@@ -187,7 +187,7 @@ def _extract_one(i: int, path: str, pipeline_dict: dict, root: str, use_cache: b
         digest = file_digest(path)
     except OSError as exc:
         return i, "failed", f"{path}: cannot read the file ({exc.strerror or exc})"
-    if use_cache and digest in store:
+    if use_cache and store.load(digest, mmap_mode="r") is not None:  # reads the header only
         return i, "cached", digest
     try:
         features = compute_track_features(path, pipeline=pipeline)
