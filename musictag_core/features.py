@@ -123,7 +123,21 @@ def mel_power(
             f"S has {S.shape[-2]} frequency bins but n_fft={n_fft} needs {1 + n_fft // 2}"
         )
     basis = mel_filterbank(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
-    return np.matmul(basis, S)
+    # One BLAS thread: multi-threaded GEMM sums in an order that depends on the
+    # thread count, and features must be identical whichever worker computed them.
+    with _single_thread_blas():
+        return np.matmul(basis, S)
+
+
+@lru_cache(maxsize=1)
+def _blas_controller():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def _single_thread_blas():
+    return _blas_controller().limit(limits=1, user_api="blas")
 
 
 def _power_to_db(M: np.ndarray, *, top_db: float | None, amin: float = 1e-10) -> np.ndarray:

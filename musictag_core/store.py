@@ -274,6 +274,7 @@ def extract_paths(
     progress: ProgressCallback | None = None,
     use_cache: bool = True,
     scheduler: str | None = None,
+    scheduler_timeout: float = 30.0,
 ) -> ExtractionResult:
     """Extract features for many files in parallel, through the cache.
 
@@ -292,7 +293,10 @@ def extract_paths(
         If False, recompute (and overwrite) every entry.
     scheduler : str, optional
         Address of a Dask scheduler (``tcp://host:8786``); runs through joblib's
-        dask backend instead of local processes.
+        dask backend instead of local processes. Its workers must be able to
+        import musictag_core and read the paths and the cache folder.
+    scheduler_timeout : float
+        Seconds to wait for the scheduler before giving up.
 
     Returns
     -------
@@ -318,7 +322,7 @@ def extract_paths(
         except ImportError:
             raise ParameterError("a Dask scheduler needs the 'distributed' package: pip install distributed") from None
         try:
-            client = Client(scheduler, timeout=30, set_as_default=False)
+            client = Client(scheduler, timeout=scheduler_timeout, set_as_default=False)
         except (OSError, TimeoutError) as exc:
             raise ParameterError(f"cannot reach the Dask scheduler at {scheduler!r}: {exc}") from None
         backend = {"backend": "dask"}

@@ -98,3 +98,26 @@ def test_stats_kind(tmp_path, files):
 def test_random_crops_are_not_cacheable(tmp_path):
     with pytest.raises(ParameterError, match="random crops"):
         FeatureStore(pipeline=PIPE.replace(segments=segment_preset("crop30")), root=tmp_path)
+
+
+@pytest.mark.slow
+def test_dask_cluster_matches_local_bit_for_bit(tmp_path, files):
+    distributed = pytest.importorskip("dask.distributed")
+    paths, bad = files
+    local = extract_paths([*paths, bad], pipeline=PIPE, root=tmp_path / "local", n_jobs=1)
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        remote = extract_paths(
+            [*paths, bad], pipeline=PIPE, root=tmp_path / "dask", scheduler=cluster.scheduler_address
+        )
+    assert remote.n_computed == 3 and list(remote.failures) == [str(bad)]
+    assert remote.digests == local.digests
+    for i in range(3):
+        np.testing.assert_array_equal(remote.features(i), local.features(i))
+
+
+def test_unreachable_scheduler_is_a_clear_error(tmp_path, files):
+    paths, _ = files
+    with pytest.raises(ParameterError, match="cannot reach the Dask scheduler"):
+        extract_paths(paths, pipeline=PIPE, root=tmp_path, scheduler="tcp://127.0.0.1:9", scheduler_timeout=2)
