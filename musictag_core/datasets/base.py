@@ -25,6 +25,7 @@ __all__ = [
     "SPLIT_ALIASES",
     "MISSING_POLICIES",
     "check_missing_files",
+    "check_missing_policy",
     "check_threshold",
     "list_some",
     "normalise_splits",
@@ -55,7 +56,7 @@ SPLIT_ALIASES = {
 MISSING_POLICIES = ("error", "skip")
 
 
-def list_some(items: Iterable, *, limit: int = 10) -> str:
+def list_some(items: Iterable, *, limit: int = 10, quote: bool = True) -> str:
     """Format the first ``limit`` items and a count of the rest, for error messages.
 
     Parameters
@@ -64,6 +65,8 @@ def list_some(items: Iterable, *, limit: int = 10) -> str:
         Things to list (file names, column names, ...).
     limit : int
         How many to show.
+    quote : bool
+        Quote string items (names); ``False`` for items that are already phrases.
 
     Returns
     -------
@@ -71,7 +74,7 @@ def list_some(items: Iterable, *, limit: int = 10) -> str:
         For example ``"'a', 'b' and 3 more (5 in all)"``.
     """
     items = list(items)
-    shown = ", ".join(repr(str(i)) for i in items[:limit])
+    shown = ", ".join(repr(i) if quote and isinstance(i, str) else str(i) for i in items[:limit])
     if len(items) > limit:
         return f"{shown} and {len(items) - limit} more ({len(items)} in all)"
     return shown
@@ -128,8 +131,7 @@ def check_missing_files(
     keep : np.ndarray [shape=(n,)], bool
         True for files that exist.
     """
-    if missing not in MISSING_POLICIES:
-        raise ParameterError(f"missing must be one of {MISSING_POLICIES}, got {missing!r}")
+    check_missing_policy(missing)
     keep = np.fromiter((Path(p).is_file() for p in paths), dtype=bool, count=len(paths))
     if missing == "error" and not keep.all():
         absent = [p for p, k in zip(paths, keep) if not k]
@@ -138,6 +140,13 @@ def check_missing_files(
             "Check the audio folder, or pass missing='skip' to leave them out."
         )
     return keep
+
+
+def check_missing_policy(missing: str) -> str:
+    """Validate a ``missing=`` argument (one of :data:`MISSING_POLICIES`)."""
+    if missing not in MISSING_POLICIES:
+        raise ParameterError(f"missing must be one of {MISSING_POLICIES}, got {missing!r}")
+    return missing
 
 
 def normalise_splits(values: pd.Series, *, what: str) -> pd.Series:

@@ -123,7 +123,7 @@ def read_feature_table(
     if bad.any():
         rows, cols = np.nonzero(bad)
         cells = [f"line {r + 2} column {feature_cols[c]!r} = {raw.iat[r, c]!r}" for r, c in zip(rows, cols)]
-        raise DatasetError(f"{csv_path}: feature values must be finite numbers: {list_some(cells)}")
+        raise DatasetError(f"{csv_path}: feature values must be finite numbers: {list_some(cells, quote=False)}")
     if not feature_cols:
         raise DatasetError(f"{csv_path}: no numeric feature columns besides {sorted(c for c in reserved if c)}")
 

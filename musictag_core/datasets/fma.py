@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DatasetError, ParameterError
-from .base import DatasetIndex, check_missing_files, list_some, normalise_splits, require_file
+from .base import DatasetIndex, check_missing_files, check_missing_policy, list_some, normalise_splits, require_file
 
 __all__ = ["read_fma", "fma_audio_path", "FMA_SUBSETS", "FMA_LEVELS"]
 
@@ -131,6 +131,7 @@ def read_fma(
         raise ParameterError(f"subset must be one of {FMA_SUBSETS} or None, got {subset!r}")
     if level not in FMA_LEVELS:
         raise ParameterError(f"level must be one of {FMA_LEVELS}, got {level!r}")
+    check_missing_policy(missing)
     csv_path = require_file(tracks_csv, what="FMA tracks.csv")
     frame = _read_tracks(csv_path)
 

@@ -63,7 +63,7 @@ def _check_unique(ids: list[str], files: list[Path], root: Path) -> None:
         seen[track_id] = file
     if clashes:
         raise DatasetError(
-            f"{root}: files that differ only by extension give the same track id: {list_some(clashes)}. "
+            f"{root}: files that differ only by extension give the same track id: {list_some(clashes, quote=False)}. "
             "Keep one file per clip."
         )
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DatasetError, ParameterError
-from .base import DatasetIndex, check_missing_files, list_some, require_file
+from .base import DatasetIndex, check_missing_files, check_missing_policy, list_some, require_file
 
 __all__ = ["read_mtt", "MTT_ID_COLUMN", "MTT_PATH_COLUMN"]
 
@@ -71,6 +71,7 @@ def read_mtt(
     """
     if top_n is not None and (isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 1):
         raise ParameterError(f"top_n must be a positive integer or None, got {top_n!r}")
+    check_missing_policy(missing)
     csv_path = require_file(annotations_csv, what="MagnaTagATune annotations")
     frame = _read_tsv(csv_path, what="MagnaTagATune annotations")
     absent = [c for c in (MTT_ID_COLUMN, MTT_PATH_COLUMN) if c not in frame.columns]
@@ -100,7 +101,7 @@ def read_mtt(
     if bad.any():
         rows, cols = np.nonzero(bad)
         cells = [f"clip {ids.iloc[r]} tag {tags[c]!r} = {raw.iat[r, c]!r}" for r, c in zip(rows, cols)]
-        raise DatasetError(f"{csv_path}: tag values must be 0 or 1: {list_some(cells)}")
+        raise DatasetError(f"{csv_path}: tag values must be 0 or 1: {list_some(cells, quote=False)}")
     y = values.to_numpy(dtype=np.float32)
 
     notes: list[str] = []

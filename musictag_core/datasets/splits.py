@@ -140,7 +140,7 @@ def _check_counts(
         what = "class" if kind == "single" else "tag"
         advice = "remove or merge those labels" + (", or pass group_by_artist=False" if groups is not None else "")
         raise DatasetError(
-            f"{index.name}: too few {unit} to split into {parts}: {list_some(small)}; "
+            f"{index.name}: too few {unit} to split into {parts}: {list_some(small, quote=False)}; "
             f"each {what} needs at least {need} {unit}. Fix: {advice}, or choose fewer parts."
         )
 

@@ -37,6 +37,7 @@ from .base import (
     DEFAULT_THRESHOLD,
     DatasetIndex,
     check_missing_files,
+    check_missing_policy,
     check_threshold,
     list_some,
     normalise_splits,
@@ -77,17 +78,17 @@ def _numbers(raw: pd.DataFrame, *, path: Path, blank_is_zero: bool, id_of_row) -
     if bad.any():
         rows, cols = np.nonzero(bad)
         cells = [f"line {r + 2} ({id_of_row(r)}) column {raw.columns[c]!r} = {raw.iat[r, c]!r}" for r, c in zip(rows, cols)]
-        raise DatasetError(f"{path}: strengths must be numbers in 0-100; not numbers: {list_some(cells)}")
+        raise DatasetError(f"{path}: strengths must be numbers in 0-100; not numbers: {list_some(cells, quote=False)}")
     if blank.any() and not blank_is_zero:
         rows, cols = np.nonzero(blank)
         cells = [f"line {r + 2} column {raw.columns[c]!r}" for r, c in zip(rows, cols)]
-        raise DatasetError(f"{path}: blank strengths: {list_some(cells)}")
+        raise DatasetError(f"{path}: blank strengths: {list_some(cells, quote=False)}")
     out = values.fillna(0.0).to_numpy(dtype=np.float64)
     outside = ~np.isfinite(out) | (out < 0) | (out > 100)
     if outside.any():
         rows, cols = np.nonzero(outside)
         cells = [f"line {r + 2} ({id_of_row(r)}) column {raw.columns[c]!r} = {raw.iat[r, c]}" for r, c in zip(rows, cols)]
-        raise DatasetError(f"{path}: strengths must lie in 0-100; out of range: {list_some(cells)}")
+        raise DatasetError(f"{path}: strengths must lie in 0-100; out of range: {list_some(cells, quote=False)}")
     return out.astype(np.float32)
 
 
@@ -104,7 +105,7 @@ def _resolve_paths(written: pd.Series, base: Path, *, csv_path: Path) -> list[st
         else:
             seen[p] = line
     if dups:
-        raise DatasetError(f"{csv_path}: the same audio file is listed twice: {list_some(dups)}")
+        raise DatasetError(f"{csv_path}: the same audio file is listed twice: {list_some(dups, quote=False)}")
     return resolved
 
 
@@ -119,14 +120,14 @@ def _check_ids(ids: pd.Series, *, csv_path: Path, column: str) -> None:
 
 def _per_track(frame: pd.DataFrame, *, path_column: str, columns: list[str], csv_path: Path) -> pd.DataFrame:
     """One row per path of the long form, checking that per-track columns agree."""
-    grouped = frame.groupby(path_column, sort=False)[columns]
+    grouped = frame.groupby(path_column, sort=False)
     conflicts = []
     for col in columns:
         counts = grouped[col].nunique(dropna=False)
         conflicts += [f"{p!r} has several {col} values" for p in counts.index[counts > 1]]
     if conflicts:
-        raise DatasetError(f"{csv_path}: per-track columns disagree between a track's rows: {list_some(conflicts)}")
-    return grouped.first()
+        raise DatasetError(f"{csv_path}: per-track columns disagree between a track's rows: {list_some(conflicts, quote=False)}")
+    return grouped[columns].first() if columns else pd.DataFrame(index=pd.Index(frame[path_column].unique(), name=path_column))
 
 
 def read_strengths_csv(
@@ -169,6 +170,7 @@ def read_strengths_csv(
         or paths; missing audio files (with ``missing="error"``).
     """
     threshold = check_threshold(threshold)
+    check_missing_policy(missing)
     if form not in STRENGTH_FORMS:
         raise ParameterError(f"form must be one of {STRENGTH_FORMS}, got {form!r}")
     csv_path = require_file(path, what="strengths CSV")
@@ -221,7 +223,7 @@ def read_strengths_csv(
         dup = pair[pair.duplicated()]
         if len(dup):
             listed = [f"{p!r}/{t!r} (line {i + 2})" for i, p, t in zip(dup.index, dup[path_column], dup["tag"])]
-            raise DatasetError(f"{csv_path}: the same (path, tag) pair appears twice: {list_some(listed)}")
+            raise DatasetError(f"{csv_path}: the same (path, tag) pair appears twice: {list_some(listed, quote=False)}")
 
         def id_of_row(r: int) -> str:
             return f"{frame[path_column].iloc[r]!r}"
