@@ -31,6 +31,7 @@ and the minimum. The same seed always gives the same split.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -304,7 +305,10 @@ def _grouped_single(
     if k < 2 or n_test + n_val >= k:
         raise DatasetError(f"{what}: only {n_groups} artists/groups; too few to fill train, validation and test")
     splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
-    folds = _sklearn(lambda: list(splitter.split(np.zeros((len(target), 1)), target, groups)), what=what)
+    with warnings.catch_warnings():
+        # Class sizes were checked against the parts to fill; fewer members than folds is expected here.
+        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+        folds = _sklearn(lambda: list(splitter.split(np.zeros((len(target), 1)), target, groups)), what=what)
     fold_of = np.empty(len(target), dtype=int)
     for f, (_, test) in enumerate(folds):
         fold_of[test] = f
