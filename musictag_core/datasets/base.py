@@ -242,7 +242,8 @@ class DatasetIndex:
                 raise DatasetError(f"{self.name}: strengths contain NaN; every strength must be a number in 0-100")
             if self.strengths.min() < 0 or self.strengths.max() > 100:
                 raise DatasetError(
-                    f"{self.name}: strengths must lie in 0-100, found {self.strengths.min():g}..{self.strengths.max():g}"
+                    f"{self.name}: strengths must lie in 0-100, "
+                    f"found {self.strengths.min():g}..{self.strengths.max():g}"
                 )
         if self.features is not None:
             if len(self.features) != n:

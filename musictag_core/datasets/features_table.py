@@ -96,7 +96,8 @@ def read_feature_table(
     labels_col = frame[label_column]
     blank = (labels_col == "").to_numpy()
     if blank.any():
-        raise DatasetError(f"{csv_path}: blank {label_column!r} on lines {list_some((np.flatnonzero(blank) + 2).tolist())}")
+        lines = (np.flatnonzero(blank) + 2).tolist()
+        raise DatasetError(f"{csv_path}: blank {label_column!r} on lines {list_some(lines)}")
     if id_column:
         ids = frame[id_column]
         if (ids == "").any():

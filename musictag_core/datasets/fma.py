@@ -178,7 +178,9 @@ def read_fma(
         if unknown:
             raise DatasetError(f"{csv_path.parent / 'genres.csv'}: genre ids {list_some(unknown)} are not listed")
         per_track = [[names.get(g, str(g)) for g in v] for v, h in zip(id_lists, has) if h]
-        labels = sorted({g for v in per_track for g in v}, key=lambda s: (not s.isdigit(), int(s) if s.isdigit() else 0, s))
+        labels = sorted(
+            {g for v in per_track for g in v}, key=lambda s: (not s.isdigit(), int(s) if s.isdigit() else 0, s)
+        )
     if frame.empty:
         raise DatasetError(f"{csv_path}: no track with a {level} label")
 

@@ -14,9 +14,9 @@ How a split is made (``split_dataset``):
   feature table) are always kept together, artists or not.
 
   - single-label: :class:`sklearn.model_selection.StratifiedGroupKFold` cuts the groups
-    into ``k = min(20, n_groups)`` stratified folds; ``round(test_size * k)`` folds become
+    into ``k = min(20, n_groups, largest class size)`` folds; ``round(test_size * k)`` folds become
     the test set and ``round(val_size * k)`` the validation set (at least one each), so
-    the proportions are kept to within one fold (5 % with 20 folds).
+    the proportions are kept to within one fold (5 % with 20 folds; coarser on tiny data).
   - multi-label: each group becomes one row whose labels are the union of its tracks'
     labels, and those rows are iteratively stratified (two-stage
     ``MultilabelStratifiedShuffleSplit``); sizes are fractions of groups, so track
@@ -150,7 +150,7 @@ def _sklearn(call: Callable, *, what: str):
     try:
         return call()
     except ValueError as exc:
-        raise DatasetError(f"{what}: cannot split: {exc}") from None
+        raise DatasetError(f"{what}: cannot split: {exc} Use more tracks, fewer labels or larger split sizes.") from None
 
 
 def _group_rows(groups: np.ndarray, y: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -255,9 +255,15 @@ def split_dataset(
             return _sklearn(lambda: next(splitter_of[kind](size, rs).split(dummy[rows], sub_y)), what=what)
 
         part = _two_stage(n, split_fn, val_size=val_size, test_size=test_size, states=states)
-        method = {"single": "StratifiedShuffleSplit", "multi": "MultilabelStratifiedShuffleSplit", "none": "ShuffleSplit"}[kind]
+        method = {
+            "single": "StratifiedShuffleSplit",
+            "multi": "MultilabelStratifiedShuffleSplit",
+            "none": "ShuffleSplit",
+        }[kind]
     elif kind == "single":
-        part, method = _grouped_single(target, groups, val_size=val_size, test_size=test_size, seed=int(states[0]), what=what)
+        part, method = _grouped_single(
+            target, groups, val_size=val_size, test_size=test_size, seed=int(states[0]), what=what
+        )
     elif kind == "multi":
         codes, per_group = _group_rows(groups, target)
         dummy = np.zeros((len(per_group), 1))
@@ -299,7 +305,8 @@ def _grouped_single(
 ) -> tuple[np.ndarray, str]:
     """Parts from StratifiedGroupKFold folds (see the module docstring)."""
     n_groups = len(np.unique(groups))
-    k = min(MAX_GROUP_FOLDS, n_groups)
+    # StratifiedGroupKFold refuses more folds than the largest class has tracks.
+    k = min(MAX_GROUP_FOLDS, n_groups, int(np.bincount(target).max()))
     n_test = max(1, round(test_size * k)) if test_size > 0 else 0
     n_val = max(1, round(val_size * k)) if val_size > 0 else 0
     if k < 2 or n_test + n_val >= k:

@@ -77,7 +77,9 @@ def _numbers(raw: pd.DataFrame, *, path: Path, blank_is_zero: bool, id_of_row) -
     bad = values.isna().to_numpy() & ~blank
     if bad.any():
         rows, cols = np.nonzero(bad)
-        cells = [f"line {r + 2} ({id_of_row(r)}) column {raw.columns[c]!r} = {raw.iat[r, c]!r}" for r, c in zip(rows, cols)]
+        cells = [
+            f"line {r + 2} ({id_of_row(r)}) column {raw.columns[c]!r} = {raw.iat[r, c]!r}" for r, c in zip(rows, cols)
+        ]
         raise DatasetError(f"{path}: strengths must be numbers in 0-100; not numbers: {list_some(cells, quote=False)}")
     if blank.any() and not blank_is_zero:
         rows, cols = np.nonzero(blank)
@@ -87,7 +89,9 @@ def _numbers(raw: pd.DataFrame, *, path: Path, blank_is_zero: bool, id_of_row) -
     outside = ~np.isfinite(out) | (out < 0) | (out > 100)
     if outside.any():
         rows, cols = np.nonzero(outside)
-        cells = [f"line {r + 2} ({id_of_row(r)}) column {raw.columns[c]!r} = {raw.iat[r, c]}" for r, c in zip(rows, cols)]
+        cells = [
+            f"line {r + 2} ({id_of_row(r)}) column {raw.columns[c]!r} = {raw.iat[r, c]}" for r, c in zip(rows, cols)
+        ]
         raise DatasetError(f"{path}: strengths must lie in 0-100; out of range: {list_some(cells, quote=False)}")
     return out.astype(np.float32)
 
@@ -126,8 +130,11 @@ def _per_track(frame: pd.DataFrame, *, path_column: str, columns: list[str], csv
         counts = grouped[col].nunique(dropna=False)
         conflicts += [f"{p!r} has several {col} values" for p in counts.index[counts > 1]]
     if conflicts:
-        raise DatasetError(f"{csv_path}: per-track columns disagree between a track's rows: {list_some(conflicts, quote=False)}")
-    return grouped[columns].first() if columns else pd.DataFrame(index=pd.Index(frame[path_column].unique(), name=path_column))
+        listed = list_some(conflicts, quote=False)
+        raise DatasetError(f"{csv_path}: per-track columns disagree between a track's rows: {listed}")
+    if not columns:
+        return pd.DataFrame(index=pd.Index(frame[path_column].unique(), name=path_column))
+    return grouped[columns].first()
 
 
 def read_strengths_csv(
