@@ -122,6 +122,12 @@ def test_read_folder_errors(tmp_path):
     with pytest.raises(DatasetError, match="no clips found"):
         read_folder(nothing)
 
+    high = tmp_path / "Data"
+    make_genre_folders(high / "genres_original", per_genre=1)
+    (high / "images_original").mkdir()
+    with pytest.raises(DatasetError, match=r"'genres_original' holds genre-like folders.*open .*genres_original"):
+        read_folder(high)
+
     dup = make_genre_folders(tmp_path / "dup", genres=("rock",), per_genre=1)
     write_tone(dup / "rock" / "rock.00000.mp3")
     with pytest.raises(DatasetError, match="same track id"):

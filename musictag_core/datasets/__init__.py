@@ -7,7 +7,8 @@
 * :func:`read_feature_table`: a CSV of precomputed features with a label column;
 * :func:`open_dataset` / :func:`detect_format`: any of the above from one path, or ``"demo"``.
 
-:func:`split_dataset` and :func:`kfold_indices` make seeded, stratified, artist-grouped splits.
+:func:`split_dataset` and :func:`kfold_indices` make seeded, stratified, artist-grouped splits
+(imported on first use: scikit-learn takes most of a second to import).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from .features_table import read_feature_table
 from .fma import read_fma
 from .folder import read_folder
 from .mtt import read_mtt
-from .splits import kfold_indices, split_dataset
 from .strengths import read_strengths_csv
 
 __all__ = [
@@ -38,3 +38,12 @@ __all__ = [
     "read_strengths_csv",
     "split_dataset",
 ]
+
+
+def __getattr__(name: str):
+    # Split helpers pull in scikit-learn and iterstrat; import them only when asked for.
+    if name in ("split_dataset", "kfold_indices"):
+        from . import splits
+
+        return getattr(splits, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

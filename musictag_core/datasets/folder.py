@@ -68,6 +68,20 @@ def _check_unique(ids: list[str], files: list[Path], root: Path) -> None:
         )
 
 
+def _check_not_one_level_up(root: Path, subfolders: list[Path], exts: tuple[str, ...]) -> None:
+    """Catch a dataset opened one level too high (``Data/`` instead of ``Data/genres_original/``)."""
+    for folder in subfolders:
+        if _audio_files(folder, exts, recursive=False):
+            continue
+        inner = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+        with_audio = [name for name in inner if _audio_files(folder / name, exts, recursive=False)]
+        if len(with_audio) > 1:
+            raise DatasetError(
+                f"{root}: {folder.name!r} holds genre-like folders ({list_some(with_audio, limit=5)}) rather than "
+                f"audio files; open {str(folder)!r} instead"
+            )
+
+
 def read_folder(root: str | Path, *, extensions: Sequence[str] = AUDIO_EXTENSIONS) -> DatasetIndex:
     """Index a folder of audio clips, one subfolder per genre (or flat GTZAN names).
 
@@ -110,6 +124,7 @@ def read_folder(root: str | Path, *, extensions: Sequence[str] = AUDIO_EXTENSION
                 f"{list_some(p.name for p in subfolders)}: {list_some(p.name for p in loose)}. "
                 "Move each file into its genre's folder."
             )
+        _check_not_one_level_up(root_path, subfolders, exts)
         genres: list[str] = []
         files: list[Path] = []
         ids: list[str] = []
