@@ -193,7 +193,7 @@ def test_split_parameter_errors(rng):
         split_dataset(index, group_by_artist=True)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25, deadline=None, derandomize=True)
 @given(
     n=st.integers(min_value=60, max_value=200),
     n_labels=st.integers(min_value=2, max_value=4),
