@@ -216,6 +216,22 @@ def test_incomplete_cache_folder_is_regenerated(tmp_path, monkeypatch):
     assert sf.info(str(folder / "jazz" / "jazz.000.wav")).samplerate == SR
 
 
+def _corpus_dir_in_child(seed: int) -> str:
+    return str(demo_corpus_dir(seed=seed, n_per_style=1, n_jobs=1))
+
+
+def test_two_processes_generating_at_once_agree(tmp_path, monkeypatch):
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    monkeypatch.setenv("MUSICTAG_CACHE", str(tmp_path))
+    with ProcessPoolExecutor(2, mp_context=mp.get_context("fork")) as pool:
+        folders = list(pool.map(_corpus_dir_in_child, [9, 9]))
+    assert folders[0] == folders[1] == str(tmp_path / "demo-v1-seed9-n1")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo-v1-seed9-n1"]  # loser's copy removed
+    assert len(load_demo(seed=9, n_per_style=1)) == 7
+
+
 # --------------------------------------------------------------------------- command line
 
 

@@ -11,5 +11,9 @@ __all__ = ["COMMAND_MODULES"]
 
 COMMAND_MODULES: list[str] = [
     "info",
+<<<<<<< HEAD
     "demo",
+=======
+    "extract",
+>>>>>>> main
 ]

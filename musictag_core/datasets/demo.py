@@ -56,7 +56,7 @@ Files
 ``generate_demo_corpus(out)`` writes::
 
     out/<style>/<style>.<NNN>.wav          single-style clips, 22050 Hz mono PCM-16
-    out/<dominant>/<a>+<b>.<NNN>.wav       blends, in the folder of their stronger style
+    out/<dominant>/<dominant>+<other>.<NNN>.wav  blends, in the folder of their stronger style
     out/strengths.csv                      track_id,path,artist,<style1>,...  (path relative
                                            to the csv folder, strengths 0-100)
     out/metadata.json                      version, seed, styles, counts, and per clip its
@@ -584,7 +584,7 @@ class _Ctx:
     p: ClipParams
     sr: int
     rng: np.random.Generator
-    n: int  # samples rendered (clip plus a tail)
+    n: int  # samples rendered (the clip length)
     shared: dict = field(default_factory=dict)
     cache: dict = field(default_factory=dict)
 
@@ -754,7 +754,8 @@ def _bass_electronic(c: _Ctx) -> np.ndarray:
         for i, ps in enumerate(pos):
             m = root if notes is None else notes[i]
             n = int(step * 1.6 * sr)
-            x = c.note(("ebass", m, n), lambda m=m, n=n: _saw(_midi_hz(m), n, sr) * _decay(n, sr, 0.12) * _env(n, sr, 0.003, 0.01))
+            x = c.note(("ebass", m, n), lambda m=m, n=n: _saw(_midi_hz(m), n, sr) * _decay(n, sr, 0.12)
+                       * _env(n, sr, 0.003, 0.01))
             c.add(y, int((bar * 4 + ps) * c.beat_s * sr), x)
     return _lowpass(y, 500 * c.p.brightness, sr, 2)
 
@@ -806,8 +807,11 @@ def _bass_sub(c: _Ctx) -> np.ndarray:
         for j, st in enumerate(starts):
             end = starts[j + 1] if j + 1 < len(starts) else 4.0
             n = int(min(end - st, 1.5) * c.beat_s * sr)
-            x = c.note(("sub", m, n), lambda m=m, n=n: np.tanh(1.5 * np.sin(2 * np.pi * _midi_hz(m) * np.arange(n) / sr))
-                       * _env(n, sr, 0.005, 0.05))
+            def make(m=m, n=n) -> np.ndarray:
+                sine = np.sin(2 * np.pi * _midi_hz(m) * np.arange(n) / sr)
+                return np.tanh(1.5 * sine) * _env(n, sr, 0.005, 0.05)  # a little 3rd harmonic
+
+            x = c.note(("sub", m, n), make)
             c.add(y, int((bar * 4 + st) * c.beat_s * sr), x)
     return _lowpass(y, 400, sr)
 
@@ -819,7 +823,8 @@ def _bass_drone(c: _Ctx) -> np.ndarray:
     n = int((4 * bpc + 1.5) * c.beat_s * sr)
     for bar in range(0, c.n_bars, bpc):
         m = c.bass_root(bar, 33)
-        x = c.note(("drone", m), lambda m=m: np.sin(2 * np.pi * _midi_hz(m) * np.arange(n) / sr) * _env(n, sr, 1.0, 1.5))
+        x = c.note(("drone", m), lambda m=m: np.sin(2 * np.pi * _midi_hz(m) * np.arange(n) / sr)
+                   * _env(n, sr, 1.0, 1.5))
         c.add(y, int(bar * 4 * c.beat_s * sr), x)
     return y
 
@@ -899,7 +904,8 @@ def _harmony_jazz(c: _Ctx) -> np.ndarray:
             start = c.samples(np.array([bar * 4 + c.swing(np.array([ps]), 0.5)[0]]), 9.0)[0]
             vel = rng.uniform(0.6, 1.0)
             for m in notes:
-                x = c.note(("piano", m, n), lambda m=m, n=n: _pluck(_midi_hz(m), n, sr, decay=1.4, n_harm=10, bright=0.55))
+                x = c.note(("piano", m, n),
+                           lambda m=m, n=n: _pluck(_midi_hz(m), n, sr, decay=1.4, n_harm=10, bright=0.55))
                 c.add(y, int(start), vel * x)
     y = _lowpass(y, 4000 * c.p.brightness, sr)
     if c.p.variant == 1:  # vibraphone line on swung 8ths
@@ -975,8 +981,8 @@ def _harmony_hiphop(c: _Ctx) -> np.ndarray:
             start = int((bar * 4 + ps) * c.beat_s * sr)
             vel = rng.uniform(0.7, 1.0)
             for m in notes:
-                x = c.note(("rhodes", m, n), lambda m=m, n=n: _pluck(_midi_hz(m), n, sr, decay=1.4, n_harm=4, bright=0.25,
-                                                                     inharm=0.0, tremolo=0.25))
+                x = c.note(("rhodes", m, n), lambda m=m, n=n: _pluck(
+                    _midi_hz(m), n, sr, decay=1.4, n_harm=4, bright=0.25, inharm=0.0, tremolo=0.25))
                 c.add(y, start, vel * x)
     return _lowpass(y, 2600 * c.p.brightness, sr, 4)
 
@@ -1345,7 +1351,9 @@ def _read_corpus(folder: Path, *, name: str) -> DatasetIndex:
         table = pd.read_csv(csv, dtype={"track_id": str, "path": str, "artist": str})
         meta = json.loads((folder / "metadata.json").read_text())
     except (OSError, ValueError) as exc:
-        raise DatasetError(f"demo corpus in {folder} is unreadable ({exc}); delete the folder to regenerate it") from exc
+        raise DatasetError(
+            f"demo corpus in {folder} is unreadable ({exc}); delete the folder to regenerate it"
+        ) from exc
     labels = [s for s in meta["styles"] if s in table.columns]
     tracks = pd.DataFrame({
         "track_id": table["track_id"].astype(str),
@@ -1364,7 +1372,9 @@ def _read_corpus(folder: Path, *, name: str) -> DatasetIndex:
     )
 
 
-def load_demo(*, seed: int = 0, n_per_style: int = 20, progress: Callable[[int, int], None] | None = None) -> DatasetIndex:
+def load_demo(
+    *, seed: int = 0, n_per_style: int = 20, progress: Callable[[int, int], None] | None = None
+) -> DatasetIndex:
     """The demo corpus as a :class:`DatasetIndex` (generating it on first use).
 
     Returns
