@@ -147,6 +147,25 @@ def test_strengths_single_and_blends(corpus):
         assert any(pair == set(p) for p in BLEND_PAIRS)
 
 
+def test_generic_readers_agree_with_the_demo_index(corpus):
+    from musictag_core.datasets import read_folder, read_strengths_csv
+    from musictag_core.datasets.demo import _read_corpus
+
+    ours = _read_corpus(corpus, name="demo")
+    generic = read_strengths_csv(corpus / "strengths.csv")
+    assert generic.labels == ours.labels
+    np.testing.assert_array_equal(generic.strengths, ours.strengths)
+    assert list(generic.tracks["track_id"]) == list(ours.tracks["track_id"])
+    assert list(generic.tracks["artist"]) == list(ours.tracks["artist"])
+    assert [Path(p).resolve() for p in generic.tracks["path"]] == [Path(p) for p in ours.tracks["path"]]
+    # the GTZAN-style folder view files every clip (blends too) under its strongest style
+    folder = read_folder(corpus)
+    by_id = dict(zip(ours.tracks["path"], ours.genre))
+    assert {Path(p).resolve(): g for p, g in zip(folder.tracks["path"], folder.genre)} == {
+        Path(p): g for p, g in by_id.items()
+    }
+
+
 def test_artists_and_metadata(corpus):
     table = pd.read_csv(corpus / "strengths.csv")
     assert table["artist"].notna().all()
@@ -203,6 +222,12 @@ def test_demo_corpus_dir_generates_once_and_load_demo(tmp_path, monkeypatch):
     assert index.tracks["artist"].notna().all()
     assert index.strengths.shape == (7, len(DEMO_STYLES))
     assert index.genre.iloc[0] == "electronic"
+    assert load_demo(seed=3, n_per_style=1, threshold=40).threshold == 40
+
+    from musictag_core.datasets import open_dataset
+
+    opened = open_dataset("demo", seed=3, n_per_style=1)
+    assert opened.kind == "demo" and len(opened) == 7
 
 
 def test_incomplete_cache_folder_is_regenerated(tmp_path, monkeypatch):

@@ -11,9 +11,6 @@ __all__ = ["COMMAND_MODULES"]
 
 COMMAND_MODULES: list[str] = [
     "info",
-<<<<<<< HEAD
-    "demo",
-=======
     "extract",
->>>>>>> main
+    "demo",
 ]

@@ -85,7 +85,7 @@ import pandas as pd
 from scipy import signal
 
 from ..errors import DatasetError, ParameterError
-from .base import DatasetIndex
+from .base import DEFAULT_THRESHOLD, DatasetIndex
 
 __all__ = [
     "DEMO_STYLES",
@@ -1373,9 +1373,22 @@ def _read_corpus(folder: Path, *, name: str) -> DatasetIndex:
 
 
 def load_demo(
-    *, seed: int = 0, n_per_style: int = 20, progress: Callable[[int, int], None] | None = None
+    *,
+    seed: int = 0,
+    n_per_style: int = 20,
+    threshold: float = DEFAULT_THRESHOLD,
+    progress: Callable[[int, int], None] | None = None,
 ) -> DatasetIndex:
     """The demo corpus as a :class:`DatasetIndex` (generating it on first use).
+
+    Parameters
+    ----------
+    seed : int
+    n_per_style : int
+    threshold : float
+        Strength at or above which a style counts as present (blends have one or two).
+    progress : callable or None
+        ``progress(done, total)`` while generating.
 
     Returns
     -------
@@ -1383,4 +1396,6 @@ def load_demo(
         ``kind="demo"``, absolute paths, artists set, labels :data:`DEMO_STYLES`.
     """
     folder = demo_corpus_dir(seed=seed, n_per_style=n_per_style, progress=progress)
-    return _read_corpus(folder, name=f"demo (seed {seed})")
+    index = _read_corpus(folder, name=f"demo (seed {seed})")
+    index.threshold = float(threshold)
+    return index
