@@ -78,7 +78,9 @@ def _base(name: str, *, task: str, random_state: int | None, class_weight: str |
     return {
         "logreg": lambda: LogisticRegression(max_iter=2000, C=1.0, class_weight=class_weight),
         "gboost": lambda: HistGradientBoostingClassifier(
-            max_iter=200, learning_rate=0.1, early_stopping=True, n_iter_no_change=10,
+            # 100 rounds: ~6 s on 1000 tracks x 60 stats x 10 genres on one thread; early stopping
+            # ("auto": only above 10,000 rows) would hold out a split too small for small datasets
+            max_iter=100, learning_rate=0.1, early_stopping="auto",
             class_weight=class_weight, random_state=random_state,
         ),
         # SVC(probability=True) is deprecated in scikit-learn 1.9; this is its documented replacement

@@ -8,6 +8,10 @@ uncompiled functional model with one named input and one output named
 * input ``"features"`` ``(frames, n_features)`` for log-mel / MFCC models,
   ``"waveform"`` ``(samples,)`` for ``rawcnn``, ``"embedding"`` ``(dim,)`` for
   the transfer head;
+* a ``keras.layers.Normalization`` layer named ``"normalize"`` right after
+  the input (per feature band; not for ``rawcnn``): it is the identity until
+  the trainer calls ``model.get_layer("normalize").adapt(train_sample)``, and it
+  is saved inside the ``.keras`` file, so prediction cannot diverge;
 * output activation by task: softmax (``single``), sigmoid (``multi``), sigmoid
   rescaled to 0–100 (``regression``, so predictions are strengths directly).
 
@@ -32,7 +36,10 @@ __all__ = [
     "build_transfer_head",
     "output_layer",
     "loss_for_task",
+    "NORMALIZE_NAME",
 ]
+
+NORMALIZE_NAME = "normalize"
 
 OUTPUT_NAME = "tags"
 
@@ -62,6 +69,11 @@ def _check_rank(config: ModelConfig, rank: int, what: str) -> None:
         raise ModelError(f"{config.name or 'model'} expects {what} input, got input_shape {config.input_shape}")
 
 
+def _normalized_input(config: ModelConfig, name: str):  # noqa: ANN202
+    inp = keras.Input(shape=config.input_shape, name=name)
+    return inp, layers.Normalization(axis=-1, name=NORMALIZE_NAME)(inp)
+
+
 def _conv_block(x, filters: int, *, pool=(2, 2), dropout: float = 0.0, name: str):  # noqa: ANN001, ANN202
     x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv")(x)
     x = layers.BatchNormalization(name=f"{name}_bn")(x)
@@ -85,8 +97,8 @@ def build_cnn(config: ModelConfig) -> keras.Model:
         ``input_shape=(frames, n_mels)``, e.g. ``(517, 128)``.
     """
     _check_rank(config, 2, "(frames, n_mels)")
-    inp = keras.Input(shape=config.input_shape, name="features")
-    x = layers.Reshape((*config.input_shape, 1), name="add_channel")(inp)
+    inp, x = _normalized_input(config, "features")
+    x = layers.Reshape((*config.input_shape, 1), name="add_channel")(x)
     for i, f in enumerate((32, 64, 128, 128)):
         x = _conv_block(x, config.scaled(f), dropout=config.dropout / 2, name=f"block{i + 1}")
     x = layers.GlobalAveragePooling2D(name="gap")(x)
@@ -104,8 +116,8 @@ def build_lstm(config: ModelConfig) -> keras.Model:
         ``input_shape=(frames, n_mfcc)``, e.g. ``(517, 13)``.
     """
     _check_rank(config, 2, "(frames, n_mfcc)")
-    inp = keras.Input(shape=config.input_shape, name="features")
-    x = layers.LSTM(config.scaled(2 * config.units), return_sequences=True, name="lstm1")(inp)
+    inp, x = _normalized_input(config, "features")
+    x = layers.LSTM(config.scaled(2 * config.units), return_sequences=True, name="lstm1")(x)
     x = layers.LSTM(config.scaled(config.units), name="lstm2")(x)
     x = layers.Dense(config.scaled(config.units), activation="relu", name="dense")(x)
     x = layers.Dropout(config.dropout, name="dropout")(x)
@@ -125,8 +137,8 @@ def build_cnn7(config: ModelConfig) -> keras.Model:
         ``input_shape=(frames, n_mels)``, e.g. ``(1292, 128)`` for 30 s.
     """
     _check_rank(config, 2, "(frames, n_mels)")
-    inp = keras.Input(shape=config.input_shape, name="features")
-    x = layers.Reshape((*config.input_shape, 1), name="add_channel")(inp)
+    inp, x = _normalized_input(config, "features")
+    x = layers.Reshape((*config.input_shape, 1), name="add_channel")(x)
     x = layers.BatchNormalization(name="input_bn")(x)
     for i, f in enumerate(CNN7_FILTERS):
         x = _conv_block(x, config.scaled(f), name=f"block{i + 1}")
@@ -149,12 +161,12 @@ def build_crnn(config: ModelConfig) -> keras.Model:
         ``input_shape=(frames, n_mels)``.
     """
     _check_rank(config, 2, "(frames, n_mels)")
-    inp = keras.Input(shape=config.input_shape, name="features")
-    x = layers.Reshape((*config.input_shape, 1), name="add_channel")(inp)
+    inp, norm = _normalized_input(config, "features")
+    x = layers.Reshape((*config.input_shape, 1), name="add_channel")(norm)
     for i, f in enumerate((16, 32, 64, 64, 64)):
         x = _conv_block(x, config.scaled(f), name=f"cnn_block{i + 1}")
     x = layers.GlobalAveragePooling2D(name="cnn_gap")(x)
-    r = layers.MaxPooling1D(2, padding="same", name="rnn_pool")(inp)
+    r = layers.MaxPooling1D(2, padding="same", name="rnn_pool")(norm)
     r = layers.Bidirectional(layers.GRU(config.scaled(config.units)), name="rnn_bigru")(r)
     z = layers.Concatenate(name="concat")([x, r])
     z = layers.Dropout(config.dropout, name="dropout")(z)
@@ -199,7 +211,7 @@ def build_rawcnn(config: ModelConfig) -> keras.Model:
 def build_transfer_head(config: ModelConfig) -> keras.Model:
     """Small dense head on pretrained musicnn embeddings.
 
-    BatchNorm, dense ``units`` x ``width`` (ReLU), dropout, output. The input is
+    Normalization, dense ``units`` x ``width`` (ReLU), dropout, output. The input is
     the pooled (1506-d), penultimate (200-d) or both concatenated (1706-d,
     pooled first) embedding vector.
 
@@ -209,8 +221,7 @@ def build_transfer_head(config: ModelConfig) -> keras.Model:
         ``input_shape=(dim,)``.
     """
     _check_rank(config, 1, "(embedding_dim,)")
-    inp = keras.Input(shape=config.input_shape, name="embedding")
-    x = layers.BatchNormalization(name="input_bn")(inp)
+    inp, x = _normalized_input(config, "embedding")
     x = layers.Dense(config.scaled(config.units), activation="relu", name="dense")(x)
     x = layers.Dropout(config.dropout, name="dropout")(x)
     return keras.Model(inp, output_layer(x, config), name=config.name or "transfer")
