@@ -13,4 +13,5 @@ COMMAND_MODULES: list[str] = [
     "info",
     "extract",
     "demo",
+    "train",
 ]

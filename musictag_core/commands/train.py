@@ -1,0 +1,135 @@
+"""``train``, ``evaluate`` and ``runs``: training runs from the command line.
+
+``train --dataset D --model M [--config FILE.yaml] [--set key=value ...] [--run-dir DIR] [--cv K]``
+trains in the foreground (``--detach``: in a background worker, prints the run id);
+``train --run RUN_DIR`` is the worker entry the app starts.
+``evaluate RUN`` recomputes the metrics from a run's saved predictions.
+``runs`` lists the runs with their state and main metrics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..errors import ParameterError, TrainingError
+
+__all__ = ["register"]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a model (a run folder under runs/)")
+    p.add_argument("--dataset", help="dataset spec (folder of <label>/<audio> sub-folders, ...)")
+    p.add_argument("--model", help="model name (see the models registry)")
+    p.add_argument("--config", metavar="FILE.yaml", help="YAML file of run settings")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a setting (YAML value; dotted keys such as augment.pitch_shift=true)")
+    p.add_argument("--run-dir", metavar="DIR", help="folder holding the runs (default: $MUSICTAG_RUNS or ./runs)")
+    p.add_argument("--cv", type=int, metavar="K", help="stratified K-fold cross-validation")
+    p.add_argument("--preset", choices=["fast", "full"], help="model preset")
+    p.add_argument("--detach", action="store_true", help="start a background worker and print the run id")
+    p.add_argument("--run", metavar="RUN_DIR", help=argparse.SUPPRESS)  # worker entry
+    p.set_defaults(func=run_train)
+
+    e = sub.add_parser("evaluate", help="recompute a run's metrics from its saved predictions")
+    e.add_argument("run", metavar="RUN", help="run folder (or run id under --run-dir)")
+    e.add_argument("--run-dir", metavar="DIR")
+    e.add_argument("--dataset", help="not yet supported: evaluate the run's model on another dataset")
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(func=run_evaluate)
+
+    r = sub.add_parser("runs", help="list training runs")
+    r.add_argument("--run-dir", metavar="DIR")
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(func=run_runs)
+
+
+def _config_from_args(args: argparse.Namespace):  # noqa: ANN202
+    from ..train import RunConfig, parse_set
+
+    data: dict = {}
+    if args.config:
+        import yaml
+
+        try:
+            data = yaml.safe_load(Path(args.config).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ParameterError(f"cannot read run settings {args.config!r}: {exc}") from None
+        if not isinstance(data, dict):
+            raise ParameterError(f"{args.config}: expected a mapping of settings at the top level")
+    for key in ("dataset", "model", "cv", "preset"):
+        if getattr(args, key) is not None:
+            data[key] = getattr(args, key)
+    data = parse_set(args.set, data)
+    missing = [k for k in ("dataset", "model") if not data.get(k)]
+    if missing:
+        raise ParameterError(f"train needs {' and '.join('--' + m for m in missing)} (or them in --config)")
+    return RunConfig.from_dict(data)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from .. import train as T
+
+    if args.run:
+        return T.run_worker_main(args.run)
+    config = _config_from_args(args)
+    if args.detach:
+        run_id = T.start_run(config, runs_dir=args.run_dir)
+        print(run_id)
+        return 0
+    run_dir = T.create_run(config, runs_dir=args.run_dir)
+    print(f"run {run_dir}")
+    state = T.execute_run(run_dir)
+    status = T.run_status(run_dir)
+    metrics = (json.loads((run_dir / "metrics.json").read_text()) if (run_dir / "metrics.json").exists() else {})
+    print(f"state: {state}" + (f" ({status.get('error')})" if status.get("error") else ""))
+    for k, v in (metrics.get("metrics") or {}).items():
+        print(f"  {k}: {v:.4f}" if isinstance(v, float) else f"  {k}: {v}")
+    if "cv" in metrics:
+        for k, v in metrics["cv"]["mean"].items():
+            sd = metrics["cv"]["std"].get(k)
+            print(f"  cv {k}: {v:.4f} ± {sd:.4f}" if v is not None and sd is not None else f"  cv {k}: {v}")
+    return 0 if state in ("finished", "stopped") else 1
+
+
+def _resolve_run(run: str, run_dir: str | None) -> Path:
+    from ..paths import runs_dir
+
+    p = Path(run)
+    if p.is_dir():
+        return p
+    q = Path(run_dir or runs_dir()) / run
+    if q.is_dir():
+        return q
+    raise TrainingError(f"no run {run!r} (looked in {p} and {q}); list runs with `runs`")
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from ..train import evaluate_run
+
+    if args.dataset:
+        raise ParameterError("evaluate --dataset is not implemented yet; evaluate RUN re-scores its saved predictions")
+    result = evaluate_run(_resolve_run(args.run, args.run_dir))
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        for k, v in result["metrics"].items():
+            print(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}")
+    return 0
+
+
+def run_runs(args: argparse.Namespace) -> int:
+    from ..train import list_runs
+
+    runs = list_runs(args.run_dir)
+    if args.json:
+        print(json.dumps(runs, indent=2))
+        return 0
+    if not runs:
+        print("no runs")
+    for r in runs:
+        m = r["metrics"] or {}
+        main = next((f"{k}={m[k]:.3f}" for k in ("accuracy", "map_macro", "mae") if m.get(k) is not None), "")
+        print(f"{r['run_id']}  {r['state']:<8}  {r['model'] or '?':<9} {main}  {r['error'] or ''}".rstrip())
+    return 0

@@ -1,0 +1,1259 @@
+"""Training runs: a folder per run, a worker process, events, stop, status.
+
+A run is a folder under the runs directory (:func:`musictag_core.paths.runs_dir`)::
+
+    runs/<run_id>/
+        config.json        the RunConfig
+        status.json        {"state": queued|running|finished|failed|stopped, "pid", "error", ...}
+        events.jsonl       one JSON object per line: batch (step, loss), epoch (metrics), log
+        worker.log         stdout/stderr of the worker process
+        stop               present when a stop was requested
+        model.keras        or model.joblib (scikit-learn)
+        card.json          labels, audio/feature parameters, metrics, split, code version
+        metrics.json       evaluate_predictions() on the test split (+ cv folds)
+        predictions.csv    track-level test predictions (see musictag_core.evaluate)
+
+Every file except ``events.jsonl`` (append-only, flushed per line) is written
+atomically (temporary file + ``os.replace``).
+
+:func:`start_run` writes the folder and starts ``python -m musictag_core train
+--run RUN_DIR`` as a detached process, so page reloads never touch it. The
+worker (:func:`execute_run`) waits for the runs directory's lock file, so at
+most one run trains at a time and the others stay ``queued`` (oldest first).
+:func:`run_status` reports a run whose worker died (killed, crashed) as
+``failed`` with the last error it logged.
+
+Data seam
+---------
+Datasets, splits, segments and features come from ``musictag_core.datasets``,
+``segments`` and ``features`` through the small private functions of the
+*data seam* section (``_open_dataset``, ``_split_tracks``, ``_cut``,
+``_frame_features``, ``_track_statistics``); features are computed in memory
+per run (``store.py`` caching is not wired in yet).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from . import __version__
+from .augment import AugmentConfig, apply_augmentation, draw_params
+from .config import FeatureConfig, SegmentConfig
+from .errors import DatasetError, MusictagError, ParameterError, TrainingError
+from .evaluate import aggregate_segments, evaluate_predictions, tune_thresholds, write_predictions
+from .models.registry import CLASSICAL_MODELS, EMBEDDING_DIMS, MODEL_CARDS, ModelConfig, model_card
+
+__all__ = [
+    "RunConfig",
+    "RUN_STATES",
+    "create_run",
+    "start_run",
+    "execute_run",
+    "run_worker_main",
+    "evaluate_run",
+    "request_stop",
+    "run_status",
+    "list_runs",
+    "read_events",
+    "parse_set",
+    "atomic_write_json",
+    "atomic_write_text",
+]
+
+RUN_STATES = ("queued", "running", "finished", "failed", "stopped")
+LOCK_NAME = ".train.lock"
+
+
+# ---------------------------------------------------------------------------
+# configuration
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines a training run (validated on creation).
+
+    Parameters
+    ----------
+    dataset : str
+        Dataset spec: a folder of ``<label>/<audio files>`` (or any spec the
+        dataset adapters accept once merged).
+    model : str
+        A name from :data:`~musictag_core.models.registry.MODEL_CARDS`.
+    preset : {"fast", "full"}
+        Input preparation and model size from the model card.
+    task : {"single", "multi", "regression"} or None
+        ``None``: from the dataset (single when every track has one label).
+    threshold : float
+        Strength (0–100) at or above which a label is present.
+    epochs, batch_size : int or None
+        ``None``: the preset's.
+    optimizer : {"adam", "sgd"}
+    learning_rate : float
+    momentum : float
+        SGD only.
+    patience : int
+        Early-stopping patience in epochs on validation loss (0: off); the best
+        weights are restored either way.
+    dropout : float or None
+        ``None``: the preset's.
+    class_weights : bool
+        Weight examples inversely to their label frequency.
+    augment : AugmentConfig
+        Waveform augmentation (off by default).
+    n_variants : int
+        Augmented variants precomputed per training track (with augmentation on).
+    segments, features : dict or None
+        Overrides of the preset's SegmentConfig / FeatureConfig fields.
+    embedding : {"pooled", "penultimate", "both"}
+        Transfer model input.
+    sr : int
+        Sample rate audio is decoded at.
+    seed : int
+        Seeds splitting, sampling, augmentation and weight initialisation.
+    cv : int
+        ``>= 2``: stratified k-fold cross-validation; 0: one train/val/test split.
+    val_fraction, test_fraction : float
+        Used when the dataset has no split column.
+    max_tracks : int or None
+        Use at most this many tracks (stratified sample), for quick trials.
+    name : str
+        Free label shown in listings.
+    """
+
+    dataset: str
+    model: str
+    preset: str = "full"
+    task: str | None = None
+    threshold: float = 50.0
+    epochs: int | None = None
+    batch_size: int | None = None
+    optimizer: str = "adam"
+    learning_rate: float = 1e-4
+    momentum: float = 0.9
+    patience: int = 5
+    dropout: float | None = None
+    class_weights: bool = False
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    n_variants: int = 4
+    segments: dict | None = None
+    features: dict | None = None
+    embedding: str = "both"
+    sr: int = 22050
+    seed: int = 0
+    cv: int = 0
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
+    max_tracks: int | None = None
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.dataset, str) or not self.dataset:
+            raise ParameterError(f"dataset must be a non-empty spec string, got {self.dataset!r}")
+        model_card(self.model)  # raises ModelError naming the models
+        card = MODEL_CARDS[self.model]
+        card.preset(self.preset)
+        if self.task is not None and self.task not in ("single", "multi", "regression"):
+            raise ParameterError(f"task must be single, multi, regression or None, got {self.task!r}")
+        if not 0 <= float(self.threshold) <= 100:
+            raise ParameterError(f"threshold must be in 0-100, got {self.threshold!r}")
+        for name in ("epochs", "batch_size", "max_tracks"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+                raise ParameterError(f"{name} must be a positive int or None, got {v!r}")
+        if self.optimizer not in ("adam", "sgd"):
+            raise ParameterError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
+        if not isinstance(self.learning_rate, (int, float)) or not 0 < self.learning_rate < 10:
+            raise ParameterError(f"learning_rate must be in (0, 10), got {self.learning_rate!r}")
+        if isinstance(self.patience, bool) or not isinstance(self.patience, int) or self.patience < 0:
+            raise ParameterError(f"patience must be an int >= 0, got {self.patience!r}")
+        if self.dropout is not None and not 0 <= self.dropout < 1:
+            raise ParameterError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        if isinstance(self.augment, dict):
+            object.__setattr__(self, "augment", AugmentConfig.from_dict(self.augment))
+        if not isinstance(self.augment, AugmentConfig):
+            raise ParameterError(f"augment must be an AugmentConfig or dict, got {self.augment!r}")
+        if isinstance(self.n_variants, bool) or not isinstance(self.n_variants, int) or self.n_variants < 1:
+            raise ParameterError(f"n_variants must be a positive int, got {self.n_variants!r}")
+        if self.embedding not in ("pooled", "penultimate", "both"):
+            raise ParameterError(f"embedding must be pooled, penultimate or both, got {self.embedding!r}")
+        if isinstance(self.cv, bool) or not isinstance(self.cv, int) or self.cv < 0 or self.cv == 1:
+            raise ParameterError(f"cv must be 0 (off) or an int >= 2, got {self.cv!r}")
+        for name in ("val_fraction", "test_fraction"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or not 0 < v < 0.5:
+                raise ParameterError(f"{name} must be in (0, 0.5), got {v!r}")
+        # the overrides must make valid configs
+        self.segment_config()
+        self.feature_config()
+
+    # -- derived settings ---------------------------------------------------
+    @property
+    def card(self):  # noqa: ANN201
+        return MODEL_CARDS[self.model]
+
+    @property
+    def family(self) -> str:
+        return self.card.family
+
+    def preset_obj(self):  # noqa: ANN201
+        return self.card.preset(self.preset)
+
+    def segment_config(self) -> SegmentConfig:
+        base = self.preset_obj().segments
+        return SegmentConfig.from_dict({**base.to_dict(), **(self.segments or {})})
+
+    def feature_config(self) -> FeatureConfig | None:
+        base = self.preset_obj().features
+        if base is None:
+            if self.features:
+                raise ParameterError(f"model {self.model!r} reads {self.card.input_kind}; it takes no feature settings")
+            return None
+        return FeatureConfig.from_dict({**base.to_dict(), "sr": self.sr, **(self.features or {})})
+
+    def resolved_epochs(self) -> int:
+        return self.epochs or self.preset_obj().epochs
+
+    def resolved_batch_size(self) -> int:
+        return self.batch_size or self.preset_obj().batch_size
+
+    def resolved_dropout(self) -> float:
+        return self.preset_obj().dropout if self.dropout is None else float(self.dropout)
+
+    # -- (de)serialisation --------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        d["augment"] = self.augment.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ParameterError(f"unknown run setting(s) {unknown}; valid settings are {sorted(names)}")
+        return cls(**data)
+
+
+def parse_set(items: list[str] | None, base: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Apply ``key=value`` overrides (YAML values, dotted keys for nesting) to a dict.
+
+    >>> parse_set(["epochs=3", "augment.pitch_shift=true"], {"model": "cnn"})
+    {'model': 'cnn', 'epochs': 3, 'augment': {'pitch_shift': True}}
+    """
+    import yaml
+
+    out = json.loads(json.dumps(base or {}))
+    for item in items or []:
+        if "=" not in item:
+            raise ParameterError(f"--set expects key=value, got {item!r}")
+        key, raw = item.split("=", 1)
+        value = yaml.safe_load(raw) if raw.strip() else None
+        if isinstance(value, str):  # YAML 1.1 reads "1e-3" as a string
+            try:
+                value = float(value) if any(c in value for c in ".eE") else value
+            except ValueError:
+                pass
+        node = out
+        parts = key.strip().split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ParameterError(f"--set {item!r}: {p!r} is not a group of settings")
+        node[parts[-1]] = value
+    return out
+
+
+# ---------------------------------------------------------------------------
+# files
+# ---------------------------------------------------------------------------
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (temporary file in the same folder + ``os.replace``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_json(path: str | os.PathLike, data: Any) -> Path:
+    """:func:`atomic_write_text` of ``data`` as indented JSON."""
+    return atomic_write_text(path, json.dumps(data, indent=2, default=_json_default) + "\n")
+
+
+def _atomic_save(path: Path, save: Callable[[Path], None]) -> Path:
+    """Run ``save(tmp_path)`` then move it onto ``path`` (keeps the suffix, e.g. ``.keras``)."""
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+    try:
+        save(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _write_status(run_dir: Path, **changes: Any) -> dict[str, Any]:
+    status = _read_json(run_dir / "status.json") or {}
+    status.update(changes)
+    status["updated"] = _now()
+    atomic_write_json(run_dir / "status.json", status)
+    return status
+
+
+class _Events:
+    """Append-only JSON-lines writer, flushed after every line."""
+
+    def __init__(self, path: Path) -> None:
+        self.fh = open(path, "a", encoding="utf-8")  # noqa: SIM115
+
+    def write(self, kind: str, **data: Any) -> None:
+        self.fh.write(json.dumps({"type": kind, "time": round(time.time(), 3), **data}, default=_json_default) + "\n")
+        self.fh.flush()
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+def read_events(run_dir: str | os.PathLike, since: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """Events appended to ``events.jsonl`` after byte offset ``since``.
+
+    Only complete lines are returned, so a line being written is picked up by
+    the next call.
+
+    Returns
+    -------
+    events : list of dict
+    offset : int
+        Pass it as ``since`` next time.
+    """
+    path = Path(run_dir) / "events.jsonl"
+    if not path.exists():
+        return [], since
+    with open(path, "rb") as fh:
+        fh.seek(since)
+        chunk = fh.read()
+    end = chunk.rfind(b"\n") + 1
+    events = []
+    for line in chunk[:end].splitlines():
+        if line.strip():
+            try:
+                events.append(json.loads(line))
+            except ValueError:
+                continue
+    return events, since + end
+
+
+# ---------------------------------------------------------------------------
+# processes: start, queue, stop, status
+# ---------------------------------------------------------------------------
+
+
+def _proc_start_time(pid: int) -> str | None:
+    """Start time of process ``pid`` (field 22 of /proc/PID/stat), or None."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def _pid_alive(pid: int | None, start_time: str | None = None) -> bool:
+    """Whether ``pid`` runs (not a zombie, and the same process when ``start_time`` is known)."""
+    if not pid:
+        return False
+    stat_path = Path(f"/proc/{pid}/stat")
+    if stat_path.parent.exists() or Path("/proc/self/stat").exists():
+        try:
+            stat = stat_path.read_text()
+        except OSError:
+            return False
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[0] in ("Z", "X"):
+            return False
+        return start_time is None or fields[19] == start_time
+    try:  # no /proc (macOS)
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _new_run_id(config: RunConfig) -> str:
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{config.model}-{os.urandom(3).hex()}"
+
+
+def create_run(config: RunConfig, *, runs_dir: str | os.PathLike | None = None) -> Path:
+    """Create a queued run folder (config.json, status.json, empty events.jsonl) without starting it.
+
+    Returns
+    -------
+    run_dir : Path
+    """
+    from .paths import runs_dir as default_runs_dir
+
+    root = Path(runs_dir) if runs_dir is not None else default_runs_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    run_id = _new_run_id(config)
+    run_dir = root / run_id
+    run_dir.mkdir()
+    atomic_write_json(run_dir / "config.json", config.to_dict())
+    _write_status(run_dir, state="queued", created=_now(), run_id=run_id, model=config.model, pid=None)
+    (run_dir / "events.jsonl").touch()
+    return run_dir
+
+
+def start_run(
+    config: RunConfig, *, runs_dir: str | os.PathLike | None = None, python: str | None = None
+) -> str:
+    """Create a run folder and start its worker process (detached).
+
+    Parameters
+    ----------
+    config : RunConfig
+    runs_dir : path-like or None
+        Parent folder (default :func:`musictag_core.paths.runs_dir`).
+    python : str or None
+        Interpreter for the worker (default ``sys.executable``).
+
+    Returns
+    -------
+    run_id : str
+        The folder name; the run is ``runs_dir / run_id``. It starts as
+        ``queued`` and becomes ``running`` once no other run trains.
+    """
+    from .paths import repo_root
+
+    run_dir = create_run(config, runs_dir=runs_dir)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(repo_root()), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    with open(run_dir / "worker.log", "ab") as log:
+        proc = subprocess.Popen(  # noqa: S603
+            [python or sys.executable, "-m", "musictag_core", "train", "--run", str(run_dir)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=str(repo_root()),
+            env=env,
+            start_new_session=True,
+        )
+    # status.json belongs to the worker (it records its own pid); the launcher writes
+    # worker.pid so a worker that dies before writing anything is still detected
+    atomic_write_json(run_dir / "worker.pid", {"pid": proc.pid, "pid_start": _proc_start_time(proc.pid)})
+    return run_dir.name
+
+
+def request_stop(run_dir: str | os.PathLike) -> None:
+    """Ask a run to stop: it stops after the current batch, keeps its best weights and evaluates them.
+
+    A queued run is marked ``stopped`` without training.
+    """
+    run_dir = Path(run_dir)
+    if not (run_dir / "status.json").exists():
+        raise TrainingError(f"{run_dir} is not a run folder (no status.json)")
+    atomic_write_text(run_dir / "stop", _now() + "\n")
+
+
+def _last_error(run_dir: Path) -> str:
+    events, _ = read_events(run_dir)
+    for ev in reversed(events):
+        if ev.get("type") in ("error", "log"):
+            return str(ev.get("message", ""))
+    try:
+        lines = (run_dir / "worker.log").read_text(errors="replace").strip().splitlines()
+        return lines[-1] if lines else ""
+    except OSError:
+        return ""
+
+
+def run_status(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """The run's status, with dead workers detected.
+
+    A run whose status says ``queued`` or ``running`` but whose worker process
+    no longer exists is rewritten as ``failed`` with a reason and the last
+    message it logged.
+
+    Returns
+    -------
+    status : dict
+        ``state``, ``run_id``, ``model``, ``pid``, ``error`` (failed runs),
+        ``created``/``started``/``ended`` timestamps, ``epoch``.
+    """
+    run_dir = Path(run_dir)
+    status = _read_json(run_dir / "status.json")
+    if status is None:
+        raise TrainingError(f"{run_dir} is not a run folder (no readable status.json)")
+    if status.get("state") in ("queued", "running"):
+        pid, pid_start = status.get("pid"), status.get("pid_start")
+        if not pid:
+            launched = _read_json(run_dir / "worker.pid") or {}
+            pid, pid_start = launched.get("pid"), launched.get("pid_start")
+        if pid and not _pid_alive(pid, pid_start):
+            # re-read: the worker may have finished between the two reads
+            again = _read_json(run_dir / "status.json") or status
+            if again.get("state") in ("queued", "running"):
+                last = _last_error(run_dir)
+                reason = f"worker process {pid} exited without finishing (killed or crashed)"
+                status = _write_status(
+                    run_dir, state="failed", error=f"{reason}; last message: {last}" if last else reason, ended=_now()
+                )
+            else:
+                status = again
+    return status
+
+
+def list_runs(runs_dir: str | os.PathLike | None = None) -> list[dict[str, Any]]:
+    """Every run under ``runs_dir`` (newest first) with status, model, metrics summary and model file."""
+    from .paths import runs_dir as default_runs_dir
+
+    root = Path(runs_dir) if runs_dir is not None else default_runs_dir()
+    if not root.is_dir():
+        return []
+    out = []
+    for d in sorted(root.iterdir(), reverse=True):
+        if not (d / "status.json").exists():
+            continue
+        try:
+            st = run_status(d)
+        except MusictagError:
+            continue
+        metrics = (_read_json(d / "metrics.json") or {}).get("metrics", {})
+        model_file = next((str(d / f) for f in ("model.keras", "model.joblib") if (d / f).exists()), None)
+        cfg = _read_json(d / "config.json") or {}
+        out.append(
+            {
+                "run_id": d.name,
+                "path": str(d),
+                "state": st.get("state"),
+                "model": cfg.get("model"),
+                "dataset": cfg.get("dataset"),
+                "created": st.get("created"),
+                "metrics": metrics,
+                "model_file": model_file,
+                "error": st.get("error"),
+            }
+        )
+    return out
+
+
+class _RunLock:
+    """Exclusive lock on ``runs_dir/.train.lock``; released by the OS if the worker dies."""
+
+    def __init__(self, runs_dir: Path) -> None:
+        self.path = runs_dir / LOCK_NAME
+        self.fh = None
+
+    def try_acquire(self) -> bool:
+        import fcntl
+
+        fh = open(self.path, "a+")  # noqa: SIM115
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.close()
+            return False
+        self.fh = fh
+        return True
+
+    def release(self) -> None:
+        if self.fh is not None:
+            self.fh.close()
+            self.fh = None
+
+
+def _older_queued_alive(run_dir: Path) -> bool:
+    """Whether another run in the same folder is queued, alive and was created before this one."""
+    mine = (_read_json(run_dir / "status.json") or {}).get("created", "")
+    for d in run_dir.parent.iterdir():
+        if d == run_dir or not (d / "status.json").exists():
+            continue
+        st = _read_json(d / "status.json") or {}
+        if (
+            st.get("state") == "queued"
+            and (st.get("created", ""), d.name) < (mine, run_dir.name)
+            and _pid_alive(st.get("pid"), st.get("pid_start"))
+        ):
+            return True
+    return False
+
+
+class _StopRequested(Exception):
+    pass
+
+
+# ---------------------------------------------------------------------------
+# data seam (switch to musictag_core.datasets / segments / features when merged)
+# ---------------------------------------------------------------------------
+
+
+def _open_dataset(spec: str, *, threshold: float):  # noqa: ANN202
+    """SEAM: dataset spec -> DatasetIndex (:func:`musictag_core.datasets.open_dataset`)."""
+    from .datasets import open_dataset
+
+    return open_dataset(spec, threshold=threshold)
+
+
+def _stratify_key(index, task: str) -> np.ndarray:  # noqa: ANN001
+    if task == "single":
+        return index.label_index
+    # multi / regression: the most frequent present label keeps folds roughly balanced
+    return np.argmax(index.y * (1 + index.y.sum(axis=0))[None, :], axis=1)
+
+
+def _split_tracks(index, task: str, *, seed: int, val_fraction: float, test_fraction: float) -> dict[str, np.ndarray]:  # noqa: ANN001
+    """SEAM: train/validation/test row indices (the dataset's own split when it has one)."""
+    from .datasets import split_dataset
+
+    split = split_dataset(index, seed=seed, val_size=val_fraction, test_size=test_fraction)
+    col = split.tracks["split"]
+    return {s: np.flatnonzero((col == s).to_numpy()) for s in ("train", "validation", "test")}
+
+
+def _load(path: str, *, sr: int, max_duration: float | None) -> np.ndarray:
+    from .audio import load_audio
+
+    y, _ = load_audio(path, sr=sr, duration=max_duration, allow_silence=True)
+    return y
+
+
+def _cut(y: np.ndarray, *, sr: int, config: SegmentConfig) -> np.ndarray:
+    """SEAM: waveform -> pieces [shape=(n, length)].
+
+    ``random_crop`` keeps the whole clip as one row (zero-padded to one crop):
+    crops are drawn from its features anew each epoch by the sampler.
+    """
+    from .segments import cut_segments
+
+    if config.kind == "random_crop":
+        L = int(round(config.length_s * sr))
+        if config.max_duration_s is not None:
+            y = y[: int(config.max_duration_s * sr)]
+        return (np.pad(y, (0, max(0, L - len(y)))) if len(y) < L else y)[None, :].astype(np.float32)
+    return cut_segments(y, sr=sr, config=config).data
+
+
+def _frame_features(pieces: np.ndarray, *, config: FeatureConfig) -> np.ndarray:
+    """SEAM: pieces [shape=(n, length)] -> frames [shape=(n, frames, n_features)], float32."""
+    from .features import extract_frames
+
+    return np.asarray(extract_frames(pieces, config=config), dtype=np.float32)
+
+
+def _track_statistics(y: np.ndarray, *, sr: int) -> np.ndarray:
+    """SEAM: per-track summary statistics vector (:func:`musictag_core.features.statistics_vector`)."""
+    from .features import statistics_vector
+
+    return statistics_vector(y, sr=sr).astype(np.float64)
+
+
+def _embed(path: str, *, which: str) -> np.ndarray:
+    """Transfer input: pooled (1506) and/or penultimate (200) musicnn embeddings (pooled first)."""
+    from .predict import embed_file  # written by the musicnn port
+
+    e = embed_file(path, model="MSD_musicnn")
+    parts = [np.asarray(e["pooled"])] if which in ("pooled", "both") else []
+    if which in ("penultimate", "both"):
+        parts.append(np.asarray(e["penultimate"]))
+    return np.concatenate(parts).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------
+# the worker
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class _TrackData:
+    """Inputs of one track: one array per variant (variant 0 is the original audio)."""
+
+    variants: list[np.ndarray]
+    aug_params: list[dict | None]
+
+
+class _Context:
+    """Run folder, events and stop checks shared by the worker stages."""
+
+    def __init__(self, run_dir: Path, config: RunConfig) -> None:
+        self.run_dir = run_dir
+        self.config = config
+        self.events = _Events(run_dir / "events.jsonl")
+        self.stop_path = run_dir / "stop"
+        self.stopped = False
+
+    def stop_requested(self) -> bool:
+        if not self.stopped and self.stop_path.exists():
+            self.stopped = True
+            self.events.write("log", message="stop requested")
+        return self.stopped
+
+    def log(self, message: str, **data: Any) -> None:
+        self.events.write("log", message=message, **data)
+
+
+def _prepare_inputs(ctx: _Context, index, rows: np.ndarray, *, augment: bool, rng: np.random.Generator) -> dict[int, _TrackData]:  # noqa: ANN001
+    """Decode, (augment,) cut and describe the tracks in ``rows``."""
+    cfg = ctx.config
+    kind = cfg.card.input_kind
+    seg = cfg.segment_config()
+    feat = cfg.feature_config()
+    max_dur = seg.max_duration_s
+    if seg.kind == "random_crop" and max_dur is None:
+        max_dur = None
+    out: dict[int, _TrackData] = {}
+    use_aug = augment and cfg.augment.enabled and kind not in ("embedding", "stats")
+    for n_done, r in enumerate(rows):
+        if ctx.stop_requested():
+            raise _StopRequested
+        path = index.tracks["path"].iloc[r]
+        if kind == "embedding":
+            out[r] = _TrackData([_embed(path, which=cfg.embedding)[None, :]], [None])
+            continue
+        if kind == "stats" and index.features is not None:
+            out[r] = _TrackData([index.features.iloc[r].to_numpy(np.float64)[None, :]], [None])
+            continue
+        y = _load(path, sr=cfg.sr, max_duration=max_dur)
+        waves, params = [y], [None]
+        if use_aug:
+            for _ in range(cfg.n_variants):
+                p = draw_params(cfg.augment, rng=rng)
+                waves.append(apply_augmentation(y, sr=cfg.sr, params=p))
+                params.append(p)
+        arrays = []
+        for w in waves:
+            if kind == "stats":
+                arrays.append(_track_statistics(w, sr=cfg.sr)[None, :])
+                continue
+            pieces = _cut(w, sr=cfg.sr, config=seg)
+            arrays.append(pieces if kind == "waveform" else _frame_features(pieces, config=feat))
+        out[r] = _TrackData(arrays, params)
+        if (n_done + 1) % 25 == 0:
+            ctx.log(f"features: {n_done + 1}/{len(rows)} tracks", done=n_done + 1, total=len(rows))
+    return out
+
+
+def _targets(index, task: str) -> np.ndarray:  # noqa: ANN001
+    if task == "single":
+        return np.eye(len(index.labels), dtype=np.float32)[index.label_index]
+    if task == "multi":
+        return index.y.astype(np.float32)
+    return index.strengths.astype(np.float32)
+
+
+def _crop_frames(cfg: RunConfig) -> int | None:
+    """Length in frames (or samples) of one random crop, None when not cropping."""
+    seg = cfg.segment_config()
+    if seg.kind != "random_crop":
+        return None
+    feat = cfg.feature_config()
+    if feat is None:
+        return int(round(seg.length_s * cfg.sr))
+    return 1 + int(round(seg.length_s * cfg.sr)) // feat.hop_length
+
+
+def _eval_inputs(data: dict[int, _TrackData], rows: np.ndarray, crop: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Deterministic evaluation inputs: every segment (crops: consecutive crops) of variant 0."""
+    xs, owners = [], []
+    for r in rows:
+        a = data[r].variants[0]
+        if crop is not None:
+            a = a[0]
+            n = max(1, a.shape[0] // crop)
+            pieces = [_fit_len(a[i * crop : (i + 1) * crop], crop) for i in range(n)]
+            a = np.stack(pieces)
+        xs.append(a)
+        owners.extend([r] * len(a))
+    return np.concatenate(xs).astype(np.float32), np.asarray(owners)
+
+
+def _fit_len(a: np.ndarray, n: int) -> np.ndarray:
+    if a.shape[0] >= n:
+        return a[:n]
+    return np.pad(a, [(0, n - a.shape[0])] + [(0, 0)] * (a.ndim - 1))
+
+
+def _sample_weights(Y: np.ndarray, task: str) -> np.ndarray:
+    """Balanced class weights turned into per-example weights."""
+    if task == "regression":
+        Y = (Y >= 50).astype(np.float32)
+    counts = Y.sum(axis=0)
+    w = np.where(counts > 0, Y.shape[0] / (Y.shape[1] * np.maximum(counts, 1)), 0.0)
+    present = Y.sum(axis=1)
+    return np.where(present > 0, (Y * w).sum(axis=1) / np.maximum(present, 1), 1.0).astype(np.float32)
+
+
+def _make_sampler(data, rows, Y, *, batch_size: int, crop: int | None, rng, weights, ctx: _Context):  # noqa: ANN001, ANN202
+    """A keras PyDataset that re-draws variants / crops at the start of each epoch."""
+    import keras
+
+    class Sampler(keras.utils.PyDataset):
+        def __init__(self) -> None:
+            super().__init__(workers=1, use_multiprocessing=False)
+            self._resample()
+
+        def _resample(self) -> None:
+            items = []  # (row, variant, segment index or crop start)
+            for r in rows:
+                td = data[r]
+                v = int(rng.integers(len(td.variants)))
+                a = td.variants[v]
+                if crop is None:
+                    items.extend((r, v, i) for i in range(len(a)))
+                else:
+                    n = a.shape[1]
+                    start = int(rng.integers(0, max(1, n - crop + 1)))
+                    items.append((r, v, start))
+            order = rng.permutation(len(items))
+            self.items = [items[i] for i in order]
+
+        def __len__(self) -> int:
+            return max(1, math.ceil(len(self.items) / batch_size))
+
+        def __getitem__(self, i: int):  # noqa: ANN204
+            chunk = self.items[i * batch_size : (i + 1) * batch_size]
+            if crop is None:
+                x = np.stack([data[r].variants[v][s] for r, v, s in chunk])
+            else:
+                x = np.stack([_fit_len(data[r].variants[v][0][s : s + crop], crop) for r, v, s in chunk])
+            y = np.stack([Y[r] for r, _, _ in chunk])
+            if weights is None:
+                return x.astype(np.float32), y
+            return x.astype(np.float32), y, np.asarray([weights[r] for r, _, _ in chunk], np.float32)
+
+        def on_epoch_end(self) -> None:
+            self._resample()
+
+    return Sampler()
+
+
+def _predict_tracks(model, X: np.ndarray, owners: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+    seg_scores = model.predict(X, batch_size=max(batch_size, 64), verbose=0)
+    return aggregate_segments(owners, seg_scores)
+
+
+def _track_metrics(y_rows: np.ndarray, scores: np.ndarray, Yfull: np.ndarray, task: str, labels, threshold, thresholds=None) -> dict:  # noqa: ANN001
+    y_true = Yfull[y_rows]
+    if task == "single":
+        y_true = np.argmax(y_true, axis=1)
+    return evaluate_predictions(y_true, scores, task=task, labels=labels, thresholds=thresholds, threshold=threshold)
+
+
+def _train_keras(ctx: _Context, index, split: dict[str, np.ndarray], task: str, rng: np.random.Generator) -> dict[str, Any]:  # noqa: ANN001
+    import keras
+
+    from .models.neural import NORMALIZE_NAME, loss_for_task
+    from .models.registry import build_model
+
+    cfg = ctx.config
+    keras.utils.set_random_seed(cfg.seed)
+    Y = _targets(index, task)
+    ctx.log("preparing inputs", tracks=int(sum(len(v) for v in split.values())))
+    data = _prepare_inputs(ctx, index, split["train"], augment=True, rng=rng)
+    data.update(_prepare_inputs(ctx, index, np.concatenate([split["validation"], split["test"]]), augment=False, rng=rng))
+    crop = _crop_frames(cfg)
+    first = data[split["train"][0]].variants[0]
+    input_shape = (crop, *first.shape[2:]) if crop is not None else tuple(first.shape[1:])
+    if cfg.card.input_kind == "waveform" and crop is not None:
+        input_shape = (crop,)
+    pre = cfg.preset_obj()
+    mcfg = ModelConfig(
+        input_shape=tuple(int(d) for d in input_shape), n_outputs=len(index.labels), task=task,
+        dropout=cfg.resolved_dropout(), width=pre.width, units=pre.units, name=cfg.model,
+    )
+    model = build_model(cfg.model, mcfg)
+    Xval, own_val = _eval_inputs(data, split["validation"], crop)
+    Xte, own_te = _eval_inputs(data, split["test"], crop)
+    Xtr_eval, own_tr = _eval_inputs(data, split["train"][: 200], crop)
+    try:
+        norm = model.get_layer(NORMALIZE_NAME)
+    except ValueError:
+        norm = None
+    if norm is not None:
+        norm.adapt(Xtr_eval[: 2000])
+    opt = (
+        keras.optimizers.Adam(learning_rate=cfg.learning_rate)
+        if cfg.optimizer == "adam"
+        else keras.optimizers.SGD(learning_rate=cfg.learning_rate, momentum=cfg.momentum)
+    )
+    kmetrics = {"single": ["accuracy"], "multi": [keras.metrics.BinaryAccuracy(name="binary_accuracy")], "regression": ["mae"]}[task]
+    model.compile(optimizer=opt, loss=loss_for_task(task), metrics=kmetrics)
+    bs = cfg.resolved_batch_size()
+    weights = None
+    if cfg.class_weights:
+        w = _sample_weights(Y[split["train"]], task)
+        weights = dict(zip(split["train"].tolist(), w.tolist()))
+    sampler = _make_sampler(data, split["train"], Y, batch_size=bs, crop=crop, rng=rng, weights=weights, ctx=ctx)
+    Yval_seg = Y[own_val]
+    labels = list(index.labels)
+
+    class EventsCallback(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.step = 0
+            self.epoch = 0
+
+        def on_epoch_begin(self, epoch, logs=None):  # noqa: ANN001
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):  # noqa: ANN001
+            self.step += 1
+            loss = float((logs or {}).get("loss", float("nan")))
+            ctx.events.write("batch", epoch=self.epoch, step=self.step, loss=loss)
+            if ctx.stop_requested():
+                self.model.stop_training = True
+
+        def on_epoch_end(self, epoch, logs=None):  # noqa: ANN001
+            logs = dict(logs or {})
+            tid, sc = _predict_tracks(self.model, Xval, own_val, bs)
+            val = _track_metrics(tid.astype(int), sc, Y, task, labels, cfg.threshold)["metrics"]
+            tid, sc = _predict_tracks(self.model, Xtr_eval, own_tr, bs)
+            tr = _track_metrics(tid.astype(int), sc, Y, task, labels, cfg.threshold)["metrics"]
+            train = {"loss": logs.get("loss"), **{k: v for k, v in logs.items() if not k.startswith("val_") and k != "loss"}, **tr}
+            validation = {"loss": logs.get("val_loss"), **val}
+            ctx.events.write("epoch", epoch=epoch, step=self.step, train=train, validation=validation)
+            _write_status(ctx.run_dir, epoch=epoch + 1)
+
+    callbacks = [EventsCallback()]
+    es = keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=cfg.patience if cfg.patience > 0 else 10**9, restore_best_weights=True
+    )
+    callbacks.append(es)
+    ctx.log("training", epochs=cfg.resolved_epochs(), batches_per_epoch=len(sampler), input_shape=list(input_shape))
+    model.fit(
+        sampler, validation_data=(Xval, Yval_seg), epochs=cfg.resolved_epochs(), callbacks=callbacks, verbose=0
+    )
+    # evaluation with the restored best weights
+    tid_v, sc_v = _predict_tracks(model, Xval, own_val, bs)
+    tid_t, sc_t = _predict_tracks(model, Xte, own_te, bs)
+    return {
+        "model": model,
+        "model_config": mcfg.to_dict(),
+        "val": (tid_v.astype(int), sc_v),
+        "test": (tid_t.astype(int), sc_t),
+        "best_epoch": int(getattr(es, "best_epoch", 0)) + 1,
+        "input_shape": list(input_shape),
+    }
+
+
+def _train_sklearn(ctx: _Context, index, split: dict[str, np.ndarray], task: str, rng: np.random.Generator) -> dict[str, Any]:  # noqa: ANN001
+    from .models.classical import build_classical, fit_classical, predict_scores
+
+    cfg = ctx.config
+    Y = _targets(index, task)
+    all_rows = np.concatenate([split["train"], split["validation"], split["test"]])
+    ctx.log("preparing inputs", tracks=len(all_rows))
+    data = _prepare_inputs(ctx, index, all_rows, augment=False, rng=rng)
+    X = {k: np.vstack([data[r].variants[0] for r in v]) for k, v in split.items()}
+    model = build_classical(
+        cfg.model, task=task, random_state=cfg.seed, class_weight="balanced" if cfg.class_weights else None
+    )
+    ytr = Y[split["train"]]
+    if task == "single":
+        ytr = np.argmax(ytr, axis=1)
+        missing = sorted(set(range(len(index.labels))) - set(ytr.tolist()))
+        if missing:
+            raise TrainingError(
+                f"labels {[index.labels[i] for i in missing]} have no training track; add tracks or drop the labels"
+            )
+    ctx.log("training", rows=len(ytr), features=int(X["train"].shape[1]))
+    if ctx.stop_requested():
+        raise _StopRequested
+    fit_classical(model, X["train"], ytr)
+    ctx.events.write("epoch", epoch=0, step=1, train={}, validation=_track_metrics(
+        split["validation"], predict_scores(model, X["validation"], task=task), Y, task, list(index.labels), cfg.threshold
+    )["metrics"])
+    return {
+        "model": model,
+        "model_config": {"name": cfg.model, "n_features": int(X["train"].shape[1])},
+        "val": (split["validation"], predict_scores(model, X["validation"], task=task)),
+        "test": (split["test"], predict_scores(model, X["test"], task=task)),
+        "best_epoch": 1,
+        "input_shape": [int(X["train"].shape[1])],
+    }
+
+
+def _evaluate_split(result: dict, index, task: str, threshold: float) -> tuple[dict, np.ndarray | None]:  # noqa: ANN001
+    Y = _targets(index, task)
+    labels = list(index.labels)
+    rows_v, sc_v = result["val"]
+    thresholds = None
+    if task == "multi" and len(rows_v):
+        thresholds = tune_thresholds(Y[rows_v], sc_v)
+    rows_t, sc_t = result["test"]
+    return _track_metrics(rows_t, sc_t, Y, task, labels, threshold, thresholds), thresholds
+
+
+def _code_version() -> dict[str, Any]:
+    from .paths import repo_root
+
+    commit = None
+    try:
+        commit = subprocess.run(  # noqa: S603
+            ["git", "rev-parse", "HEAD"], cwd=repo_root(), capture_output=True, text=True, timeout=5, check=False  # noqa: S607
+        ).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return {"musictag": __version__, "git_commit": commit}
+
+
+def _fold_splits(index, task: str, cfg: RunConfig) -> list[dict[str, np.ndarray]]:  # noqa: ANN001
+    """Stratified k folds: each fold is the test split once; validation comes from the rest."""
+    from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+
+    idx = np.arange(len(index))
+    if task == "multi":
+        from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
+
+        folds = MultilabelStratifiedKFold(n_splits=cfg.cv, shuffle=True, random_state=cfg.seed).split(idx, index.y)
+    elif task == "single":
+        folds = StratifiedKFold(n_splits=cfg.cv, shuffle=True, random_state=cfg.seed).split(idx, index.label_index)
+    else:
+        folds = KFold(n_splits=cfg.cv, shuffle=True, random_state=cfg.seed).split(idx)
+    out = []
+    key = _stratify_key(index, task)
+    for k, (rest, test) in enumerate(folds):
+        _, counts = np.unique(key[rest], return_counts=True)
+        train, val = train_test_split(
+            rest, test_size=cfg.val_fraction, random_state=cfg.seed + k,
+            stratify=key[rest] if counts.min() >= 2 else None,
+        )
+        out.append({"train": np.sort(train), "validation": np.sort(val), "test": np.sort(test)})
+    return out
+
+
+def _summarise_folds(fold_metrics: list[dict[str, Any]]) -> dict[str, dict[str, float | None]]:
+    keys = sorted({k for m in fold_metrics for k in m})
+    mean, std = {}, {}
+    for k in keys:
+        vals = [m.get(k) for m in fold_metrics if m.get(k) is not None]
+        mean[k] = float(np.mean(vals)) if vals else None
+        std[k] = float(np.std(vals, ddof=1)) if len(vals) > 1 else None
+    return {"mean": mean, "std": std}
+
+
+def execute_run(run_dir: str | os.PathLike) -> str:
+    """The worker: wait for the lock, train, evaluate, save; returns the final state.
+
+    Never raises for training problems: they end as ``failed`` with the error in
+    ``status.json`` and ``events.jsonl``.
+    """
+    run_dir = Path(run_dir).resolve()
+    config_data = _read_json(run_dir / "config.json")
+    if config_data is None:
+        raise TrainingError(f"{run_dir}: no readable config.json; is this a run folder?")
+    _write_status(run_dir, pid=os.getpid(), pid_start=_proc_start_time(os.getpid()))
+    lock = _RunLock(run_dir.parent)
+    try:
+        # queue: wait for the lock, oldest queued run first; a stop while queued ends here
+        while True:
+            if (run_dir / "stop").exists():
+                _write_status(run_dir, state="stopped", ended=_now(), error=None)
+                return "stopped"
+            if not _older_queued_alive(run_dir) and lock.try_acquire():
+                break
+            time.sleep(0.25)
+        _write_status(run_dir, state="running", started=_now())
+        return _execute_locked(run_dir, config_data)
+    finally:
+        lock.release()
+
+
+def _execute_locked(run_dir: Path, config_data: dict[str, Any]) -> str:
+    ctx: _Context | None = None
+    try:
+        cfg = RunConfig.from_dict(config_data)
+        ctx = _Context(run_dir, cfg)
+        ctx.log("started", pid=os.getpid())
+        rng = np.random.default_rng(cfg.seed)
+        index = _open_dataset(cfg.dataset, threshold=cfg.threshold)
+        task = cfg.task or index.task
+        if cfg.max_tracks is not None and cfg.max_tracks < len(index):
+            from sklearn.model_selection import train_test_split
+
+            keep, _ = train_test_split(
+                np.arange(len(index)), train_size=cfg.max_tracks, random_state=cfg.seed,
+                stratify=_stratify_key(index, task) if task == "single" else None,
+            )
+            index = index.subset(np.sort(keep))
+        trainer = _train_sklearn if cfg.family == "sklearn" else _train_keras
+        splits = _fold_splits(index, task, cfg) if cfg.cv else [
+            _split_tracks(index, task, seed=cfg.seed, val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction)
+        ]
+        fold_results = []
+        for k, split in enumerate(splits):
+            if cfg.cv:
+                ctx.log(f"fold {k + 1}/{cfg.cv}", fold=k)
+            result = trainer(ctx, index, split, task, np.random.default_rng([cfg.seed, k]))
+            metrics, thresholds = _evaluate_split(result, index, task, cfg.threshold)
+            fold_results.append((split, result, metrics, thresholds))
+            if cfg.cv:
+                ctx.events.write("fold", fold=k, metrics=metrics["metrics"])
+            if ctx.stopped:
+                break
+        split, result, metrics, thresholds = fold_results[0]
+        out_metrics = dict(metrics)
+        if cfg.cv:
+            out_metrics["cv"] = {
+                "k": cfg.cv,
+                "completed": len(fold_results),
+                "folds": [m["metrics"] for _, _, m, _ in fold_results],
+                **_summarise_folds([m["metrics"] for _, _, m, _ in fold_results]),
+            }
+        _save_outputs(ctx, index, task, split, result, out_metrics, thresholds)
+        state = "stopped" if ctx.stopped else "finished"
+        ctx.log(state)
+        _write_status(run_dir, state=state, ended=_now(), error=None)
+        return state
+    except _StopRequested:
+        if ctx is not None:
+            ctx.log("stopped before training")
+        _write_status(run_dir, state="stopped", ended=_now(), error="stopped before training finished")
+        return "stopped"
+    except Exception as exc:  # noqa: BLE001 - the worker reports every failure in its status
+        msg = f"{type(exc).__name__}: {exc}"
+        if ctx is not None:
+            ctx.events.write("error", message=msg, traceback=traceback.format_exc())
+        print(traceback.format_exc(), file=sys.stderr, flush=True)
+        _write_status(run_dir, state="failed", ended=_now(), error=msg)
+        return "failed"
+    finally:
+        if ctx is not None:
+            ctx.events.close()
+
+
+def _save_outputs(ctx: _Context, index, task: str, split, result, metrics, thresholds) -> None:  # noqa: ANN001
+    cfg = ctx.config
+    run_dir = ctx.run_dir
+    Y = _targets(index, task)
+    rows_t, sc_t = result["test"]
+    ids = index.tracks["track_id"].to_numpy()
+    y_true = np.argmax(Y[rows_t], axis=1) if task == "single" else Y[rows_t]
+    write_predictions(
+        run_dir / "predictions.csv", track_ids=ids[rows_t], y_true=y_true, y_score=sc_t, labels=index.labels, task=task
+    )
+    rows_v, sc_v = result["val"]
+    write_predictions(
+        run_dir / "predictions_validation.csv", track_ids=ids[rows_v],
+        y_true=np.argmax(Y[rows_v], axis=1) if task == "single" else Y[rows_v], y_score=sc_v,
+        labels=index.labels, task=task,
+    )
+    model = result["model"]
+    if cfg.family == "keras":
+        model_file = "model.keras"
+        _atomic_save(run_dir / model_file, lambda p: model.save(p))
+    else:
+        import joblib
+
+        model_file = "model.joblib"
+        _atomic_save(run_dir / model_file, lambda p: joblib.dump(model, p))
+    atomic_write_json(run_dir / "metrics.json", metrics)
+    feat = cfg.feature_config()
+    card = {
+        "format": f"musictag-{cfg.family}",
+        "model_file": model_file,
+        "model": cfg.model,
+        "title": cfg.card.title,
+        "seed_system": cfg.card.seed_system,
+        "input_kind": cfg.card.input_kind,
+        "input_shape": result["input_shape"],
+        "model_config": result["model_config"],
+        "task": task,
+        "labels": list(index.labels),
+        "threshold": cfg.threshold,
+        "thresholds": None if thresholds is None else [float(t) for t in thresholds],
+        "sr": cfg.sr,
+        "segments": cfg.segment_config().to_dict(),
+        "features": None if feat is None else feat.to_dict(),
+        "embedding": cfg.embedding if cfg.card.input_kind == "embedding" else None,
+        "aggregate": "mean",
+        "metrics": metrics["metrics"],
+        "cv": metrics.get("cv"),
+        "best_epoch": result["best_epoch"],
+        "stopped_early_by_request": ctx.stopped,
+        "dataset": {"spec": cfg.dataset, "name": index.name, "n_tracks": len(index)},
+        "split": {k: ids[v].tolist() for k, v in split.items()},
+        "config": cfg.to_dict(),
+        "code_version": _code_version(),
+        "created": _now(),
+    }
+    atomic_write_json(run_dir / "card.json", card)
+
+
+def evaluate_run(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """Recompute a finished run's test metrics from ``predictions.csv`` and ``card.json``.
+
+    Uses the same thresholds (tuned on validation) and settings as the run, so
+    the result equals the run's ``metrics.json`` (without the ``cv`` block).
+    """
+    from .evaluate import read_predictions
+
+    run_dir = Path(run_dir)
+    card = _read_json(run_dir / "card.json")
+    if card is None or not (run_dir / "predictions.csv").exists():
+        raise TrainingError(f"{run_dir}: no card.json / predictions.csv; only finished or stopped runs can be evaluated")
+    _, y_true, y_score, labels = read_predictions(run_dir / "predictions.csv")
+    task = card["task"]
+    return evaluate_predictions(
+        y_true, y_score, task=task, labels=labels, thresholds=card.get("thresholds"), threshold=card.get("threshold", 50.0)
+    )
+
+
+def run_worker_main(run_dir: str) -> int:
+    """Entry for ``python -m musictag_core train --run RUN_DIR``; exit 0 unless the run failed."""
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        state = execute_run(run_dir)
+    except KeyboardInterrupt:
+        _write_status(Path(run_dir), state="failed", error="worker terminated (SIGTERM)", ended=_now())
+        return 1
+    return 0 if state in ("finished", "stopped") else 1

@@ -1,0 +1,205 @@
+"""Training runs end to end on a tiny synthetic two-genre dataset (sine tones)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from musictag_core.errors import ModelError, ParameterError
+from musictag_core.evaluate import evaluate_predictions, read_predictions
+from musictag_core.train import (
+    RunConfig,
+    create_run,
+    evaluate_run,
+    execute_run,
+    list_runs,
+    parse_set,
+    read_events,
+    request_stop,
+    run_status,
+    start_run,
+)
+
+SR = 22050
+
+
+@pytest.fixture(scope="module")
+def tones(tmp_path_factory) -> Path:
+    """A folder dataset: low/ (220 Hz) and high/ (1760 Hz), 8 noisy 2 s clips each."""
+    import soundfile as sf
+
+    root = tmp_path_factory.mktemp("tones")
+    rng = np.random.default_rng(0)
+    for genre, f0 in (("low", 220.0), ("high", 1760.0)):
+        (root / genre).mkdir()
+        for i in range(8):
+            t = np.arange(int(2.0 * SR)) / SR
+            f = f0 * (1 + 0.03 * rng.standard_normal())
+            y = 0.3 * np.sin(2 * np.pi * f * t) + 0.02 * rng.standard_normal(len(t))
+            sf.write(root / genre / f"{genre}.{i:05d}.wav", y.astype(np.float32), SR)
+    return root
+
+
+def _cnn_config(dataset: Path, **kw) -> RunConfig:
+    base = dict(
+        dataset=str(dataset), model="cnn", preset="fast", epochs=1, batch_size=8,
+        segments={"length_s": 0.5, "n_segments": 4}, features={"n_mels": 32}, learning_rate=1e-3, seed=1,
+    )
+    base.update(kw)
+    return RunConfig(**base)
+
+
+def _check_metrics_match_predictions(run_dir: Path) -> None:
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    card = json.loads((run_dir / "card.json").read_text())
+    _, y_true, y_score, labels = read_predictions(run_dir / "predictions.csv")
+    again = evaluate_predictions(
+        y_true, y_score, task=card["task"], labels=labels, thresholds=card["thresholds"], threshold=card["threshold"]
+    )
+    assert again["metrics"] == metrics["metrics"]
+    assert evaluate_run(run_dir)["metrics"] == metrics["metrics"]
+    assert card["labels"] == labels == ["high", "low"]
+    assert sorted(card["split"]) == ["test", "train", "validation"]
+
+
+def test_run_config_validation_and_set():
+    with pytest.raises(ModelError, match="unknown model"):
+        RunConfig(dataset="x", model="resnet")
+    with pytest.raises(ParameterError, match="optimizer"):
+        RunConfig(dataset="x", model="cnn", optimizer="rmsprop")
+    with pytest.raises(ParameterError, match="cv"):
+        RunConfig(dataset="x", model="cnn", cv=1)
+    with pytest.raises(ParameterError, match="unknown run setting"):
+        RunConfig.from_dict({"dataset": "x", "model": "cnn", "epoch": 3})
+    with pytest.raises(ParameterError):
+        RunConfig(dataset="x", model="cnn", segments={"length_s": -1})
+    d = parse_set(["epochs=3", "augment.pitch_shift=true", "learning_rate=1e-3"], {"dataset": "x", "model": "cnn"})
+    cfg = RunConfig.from_dict(d)
+    assert cfg.epochs == 3 and cfg.augment.pitch_shift is True and cfg.learning_rate == 1e-3
+    assert RunConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+
+
+def test_one_epoch_cnn_run_end_to_end(tones, tmp_path):
+    run_dir = create_run(_cnn_config(tones), runs_dir=tmp_path)
+    assert run_status(run_dir)["state"] == "queued"
+    assert execute_run(run_dir) == "finished"
+    st = run_status(run_dir)
+    assert st["state"] == "finished" and st["error"] is None
+    events, offset = read_events(run_dir)
+    kinds = [e["type"] for e in events]
+    assert "batch" in kinds and kinds.count("epoch") == 1
+    batch = next(e for e in events if e["type"] == "batch")
+    assert batch["step"] == 1 and np.isfinite(batch["loss"])
+    epoch = next(e for e in events if e["type"] == "epoch")
+    assert {"accuracy", "roc_auc_macro", "loss"} <= set(epoch["validation"]) and "loss" in epoch["train"]
+    assert read_events(run_dir, since=offset) == ([], offset)
+    for f in ("config.json", "status.json", "model.keras", "card.json", "metrics.json", "predictions.csv"):
+        assert (run_dir / f).exists(), f
+    assert not list(run_dir.glob(".*tmp*"))  # no temporary files left behind
+    _check_metrics_match_predictions(run_dir)
+    card = json.loads((run_dir / "card.json").read_text())
+    assert card["format"] == "musictag-keras" and card["features"]["n_mels"] == 32
+    # the saved model loads and has the normalisation adapted inside it
+    import keras
+
+    model = keras.models.load_model(run_dir / "model.keras")
+    assert model.output_shape == (None, 2)
+    runs = list_runs(tmp_path)
+    assert runs[0]["run_id"] == run_dir.name and runs[0]["model_file"].endswith("model.keras")
+
+
+@pytest.mark.parametrize("model", ["logreg", "voting"])
+def test_classical_run_learns_the_tones(tones, tmp_path, model):
+    cfg = RunConfig(dataset=str(tones), model=model, seed=0)
+    run_dir = create_run(cfg, runs_dir=tmp_path)
+    assert execute_run(run_dir) == "finished", run_status(run_dir)
+    _check_metrics_match_predictions(run_dir)
+    metrics = json.loads((run_dir / "metrics.json").read_text())["metrics"]
+    assert metrics["accuracy"] == 1.0  # a 220 Hz vs 1760 Hz tone is trivially separable
+    assert (run_dir / "model.joblib").exists()
+    assert json.loads((run_dir / "card.json").read_text())["format"] == "musictag-sklearn"
+
+
+def test_cross_validation_reports_mean_and_spread(tones, tmp_path):
+    run_dir = create_run(RunConfig(dataset=str(tones), model="logreg", cv=3), runs_dir=tmp_path)
+    assert execute_run(run_dir) == "finished"
+    cv = json.loads((run_dir / "metrics.json").read_text())["cv"]
+    assert cv["k"] == 3 and len(cv["folds"]) == 3
+    accs = [f["accuracy"] for f in cv["folds"]]
+    assert cv["mean"]["accuracy"] == pytest.approx(np.mean(accs))
+    assert cv["std"]["accuracy"] == pytest.approx(np.std(accs, ddof=1))
+
+
+def test_stop_while_queued_and_failure_is_reported(tones, tmp_path):
+    run_dir = create_run(_cnn_config(tones), runs_dir=tmp_path)
+    request_stop(run_dir)
+    assert execute_run(run_dir) == "stopped"
+    assert run_status(run_dir)["state"] == "stopped"
+    bad = create_run(_cnn_config(tmp_path / "missing"), runs_dir=tmp_path)
+    assert execute_run(bad) == "failed"
+    st = run_status(bad)
+    assert st["state"] == "failed" and "missing" in st["error"]
+
+
+def _wait(pred, timeout: float, what: str):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        value = pred()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _has_batches(run_dir: Path) -> bool:
+    return any(e["type"] == "batch" for e in read_events(run_dir)[0])
+
+
+@pytest.mark.slow
+def test_worker_processes_queue_stop_and_kill(tones, tmp_path):
+    """Two detached workers: the second waits queued; stop ends the first with an
+    evaluation; SIGKILL of the second is reported as failed."""
+    many = dict(epochs=500, patience=0)
+    a = tmp_path / start_run(_cnn_config(tones, **many), runs_dir=tmp_path)
+    time.sleep(0.05)
+    b = tmp_path / start_run(_cnn_config(tones, **many), runs_dir=tmp_path)
+    _wait(lambda: _has_batches(a), 120, "run A to train")
+    assert run_status(a)["state"] == "running"
+    assert run_status(b)["state"] == "queued"
+    request_stop(a)
+    _wait(lambda: run_status(a)["state"] not in ("queued", "running"), 120, "run A to stop")
+    st = run_status(a)
+    assert st["state"] == "stopped", st
+    assert (a / "metrics.json").exists() and (a / "model.keras").exists()
+    _check_metrics_match_predictions(a)
+    assert json.loads((a / "card.json").read_text())["stopped_early_by_request"] is True
+    # B now runs; kill it hard
+    _wait(lambda: _has_batches(b), 120, "run B to train")
+    pid = run_status(b)["pid"]
+    os.kill(pid, signal.SIGKILL)
+    _wait(lambda: run_status(b)["state"] == "failed", 30, "run B to be reported failed")
+    st = run_status(b)
+    assert "killed or crashed" in st["error"] and str(pid) in st["error"]
+    assert [r["state"] for r in list_runs(tmp_path)] and {r["run_id"] for r in list_runs(tmp_path)} == {a.name, b.name}
+
+
+def test_cli_runs_and_evaluate(tones, tmp_path, capsys):
+    from musictag_core.cli import main
+
+    rc = main(["train", "--dataset", str(tones), "--model", "logreg", "--run-dir", str(tmp_path), "--set", "seed=3"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "state: finished" in out and "accuracy" in out
+    assert main(["runs", "--run-dir", str(tmp_path), "--json"]) == 0
+    runs = json.loads(capsys.readouterr().out)
+    assert len(runs) == 1 and runs[0]["state"] == "finished"
+    assert main(["evaluate", runs[0]["run_id"], "--run-dir", str(tmp_path), "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["metrics"] == runs[0]["metrics"]
+    assert main(["train", "--model", "logreg"]) == 2  # no dataset
