@@ -157,7 +157,16 @@ def screenshot(artifacts_dir):
 
     def take(pg, name: str) -> Path:
         path = artifacts_dir / f"{name}.png"
+        # Streamlit scrolls inside its main container, so grow the viewport to fit it.
+        height = pg.evaluate(
+            "() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
+            " return m ? m.scrollHeight : document.body.scrollHeight; }"
+        )
+        size = pg.viewport_size or {"width": 1400, "height": 1000}
+        pg.set_viewport_size({"width": size["width"], "height": max(size["height"], min(int(height), 8000))})
+        pg.wait_for_timeout(750)
         pg.screenshot(path=str(path), full_page=True)
+        pg.set_viewport_size(size)
         print(f"screenshot: {path}")
         return path
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import librosa
 import numpy as np
 import plotly.graph_objects as go
@@ -125,6 +127,26 @@ def test_mel_figure_pools_long_spectrograms(mel_db, clip):
     assert z.mean() == pytest.approx(mel_db.mean(), abs=1.0)
     assert _x_range(fig)[1] == pytest.approx(mel_db.shape[1] * HOP / sr)
     assert np.asarray(fig.data[0].x).max() < _x_range(fig)[1]
+
+
+def _colors(colorscale) -> list[str]:
+    return [str(c).lower() for _, c in colorscale]
+
+
+def test_heatmap_colours_avoid_streamlit_placeholder_colours(mel_db, clip, segment_scores):
+    # Streamlit's front end swaps #0000xx colours for theme colours; Magma starts at #000004.
+    _, sr = clip
+    starts, S, labels = segment_scores
+    figs = [
+        mel_figure(mel_db, sr=sr, hop_length=HOP),
+        mfcc_figure(mel_db[:13], sr=sr, hop_length=HOP),
+        taggram_figure(starts, S, labels),
+    ]
+    for fig in figs:
+        colors = _colors(fig.data[0].colorscale)
+        assert len(colors) >= 2
+        assert not any(re.fullmatch(r"#0000[0-9a-f]{2}", c) for c in colors), colors
+    assert _colors(figs[0].data[0].colorscale)[0] == "#010004"  # Magma's black, nudged
 
 
 def test_mfcc_figure(clip):

@@ -8,7 +8,25 @@ import numpy as np
 
 from ..errors import ParameterError
 
-__all__ = ["as_finite_array", "check_positive_int", "check_rate", "pool_columns"]
+__all__ = ["as_finite_array", "check_positive_int", "check_rate", "pool_columns", "safe_colorscale"]
+
+
+def safe_colorscale(name: str) -> list[list]:
+    """A plotly named colour scale as explicit stops, with near-black ``#0000xx`` colours nudged.
+
+    Streamlit's plotly theme uses ``#000001`` ... ``#0000ff``-style colours as
+    placeholders that its front end swaps for theme colours, so a scale that
+    starts at Magma's ``#000004`` would be drawn with a wrong first colour in the
+    app. Those colours become ``#0100xx``, which looks the same.
+    """
+    from plotly.colors import get_colorscale
+
+    stops = []
+    for pos, color in get_colorscale(name):
+        if isinstance(color, str) and color.lower().startswith("#0000") and len(color) == 7:
+            color = "#01" + color[3:]
+        stops.append([pos, color])
+    return stops
 
 
 def as_finite_array(name: str, x, *, ndim: int) -> np.ndarray:

@@ -11,7 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..errors import ParameterError
-from ._checks import as_finite_array, check_positive_int, check_rate, pool_columns
+from ._checks import as_finite_array, check_positive_int, check_rate, pool_columns, safe_colorscale
 
 __all__ = ["mel_figure", "mfcc_figure", "waveform_figure"]
 
@@ -164,7 +164,7 @@ def mel_figure(
             x=t,
             y=bands,
             customdata=hz_grid,
-            colorscale="Magma",
+            colorscale=safe_colorscale("Magma"),
             colorbar=dict(title=dict(text=colorbar_title)),
             hovertemplate="%{x:.2f} s<br>%{customdata:.0f} Hz<br>%{z:.1f}<extra></extra>",
             name="mel",
@@ -209,9 +209,10 @@ def mfcc_figure(
     max_frames = check_positive_int("max_frames", max_frames)
     n_mfcc, n_frames = M.shape
     pooled, t, duration = _frame_times(n_frames, sr=sr, hop_length=hop_length, max_frames=max_frames, S=M)
-    # Coefficient 0 (loudness) dwarfs the others; scale colours on 1.. when there are several.
+    # Coefficient 0 (loudness) dwarfs the others: scale colours on the 99th
+    # percentile of |coefficients 1..| so their structure stays visible.
     body = pooled[1:] if n_mfcc > 1 else pooled
-    lim = float(np.max(np.abs(body))) or 1.0
+    lim = float(np.percentile(np.abs(body), 99)) or 1.0
     fig = go.Figure(
         go.Heatmap(
             z=pooled,

@@ -8,7 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..errors import ParameterError
-from ._checks import as_finite_array, check_positive_int, check_rate
+from ._checks import as_finite_array, check_positive_int, check_rate, safe_colorscale
 
 __all__ = ["ABOVE_COLOR", "BELOW_COLOR", "genre_bar_figure", "taggram_figure"]
 
@@ -160,7 +160,7 @@ def taggram_figure(
             customdata=custom,
             zmin=0.0,
             zmax=1.0,
-            colorscale="Viridis",
+            colorscale=safe_colorscale("Viridis"),
             colorbar=dict(title=dict(text="score")),
             hovertemplate=(
                 "%{y}<br>%{customdata[0]:.1f}–%{customdata[1]:.1f} s<br>score %{z:.2f}<extra></extra>"
