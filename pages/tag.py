@@ -103,8 +103,15 @@ def _track_card(i: int, track: Track, *, model: str, overlap: float, threshold: 
             bar = genre_bar_figure(scores, threshold=threshold, top_k=top_k, title=f"{kind} scores")
             st.plotly_chart(bar, key=f"tag_fig_bar_{key}")
         with right:
+            starts = np.asarray(pred.segment_starts_s)
             gram = taggram_figure(
-                pred.segment_starts_s, seg_scores, labels, top_k=top_k, title=f"Taggram ({pred.duration_s:.1f} s)"
+                starts,
+                seg_scores,
+                labels,
+                top_k=top_k,
+                # One segment covers the whole (short) clip; several are spaced by their hop.
+                segment_duration_s=float(pred.duration_s) if starts.size == 1 and pred.duration_s > 0 else None,
+                title=f"Taggram ({pred.duration_s:.1f} s)",
             )
             st.plotly_chart(gram, key=f"tag_fig_taggram_{key}")
         _signal_tabs(track, digest, key)
