@@ -102,7 +102,7 @@ def _log_mel(y: np.ndarray, sr: int) -> tuple[np.ndarray, str]:
         log_mel = None
     if log_mel is not None:
         S = log_mel(y=y, sr=sr, n_fft=DISPLAY_N_FFT, hop_length=DISPLAY_HOP_LENGTH, n_mels=DISPLAY_N_MELS)
-        return np.asarray(S, dtype=np.float32), "log power"
+        return np.asarray(S, dtype=np.float32), "dB"
     import librosa
 
     S = librosa.feature.melspectrogram(

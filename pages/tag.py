@@ -27,7 +27,7 @@ from pages.common import (
 )
 
 UPLOAD_TYPES = ["wav", "mp3", "flac", "ogg"]
-OVERLAPS = [0.0, 0.25, 0.5, 0.75]
+OVERLAPS = [0.0, 0.25, 0.5, 0.75]  # fractions of the model's segment length
 TABLE_COLUMNS = ["file", "model", "top genre", "score", "summary", "top tags"]
 
 ss = st.session_state
@@ -50,6 +50,18 @@ def _json_default(obj):
     if isinstance(obj, np.generic):
         return obj.item()
     return str(obj)
+
+
+def _segment_seconds(card: dict) -> float | None:
+    """Length of one model input segment in seconds, from its card (None if unknown)."""
+    for key in ("patch_s", "segment_s"):
+        value = card.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+            return float(value)
+    try:
+        return float(card["patch_frames"]) * float(card["hop_length"]) / float(card["sr"])
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return None
 
 
 def _subset(pred, genres_only: bool):
@@ -82,7 +94,17 @@ def _signal_tabs(track: Track, digest: str, key: str) -> None:
         st.plotly_chart(mfcc_figure(feats["mfcc"], sr=sr, hop_length=hop, title=None), key=f"tag_fig_mfcc_{key}")
 
 
-def _track_card(i: int, track: Track, *, model: str, overlap: float, threshold: float, top_k: int, genres_only: bool):
+def _track_card(
+    i: int,
+    track: Track,
+    *,
+    model: str,
+    overlap: float,
+    segment_s: float | None,
+    threshold: float,
+    top_k: int,
+    genres_only: bool,
+):
     """Draw one track's card; return its row for the results table and its JSON record."""
     digest = file_hash(track.data)
     key = f"{i}_{digest[:12]}"
@@ -109,8 +131,7 @@ def _track_card(i: int, track: Track, *, model: str, overlap: float, threshold: 
                 seg_scores,
                 labels,
                 top_k=top_k,
-                # One segment covers the whole (short) clip; several are spaced by their hop.
-                segment_duration_s=float(pred.duration_s) if starts.size == 1 and pred.duration_s > 0 else None,
+                segment_duration_s=segment_s or (float(pred.duration_s) if starts.size == 1 else None),
                 title=f"Taggram ({pred.duration_s:.1f} s)",
             )
             st.plotly_chart(gram, key=f"tag_fig_taggram_{key}")
@@ -147,6 +168,7 @@ if not models:
 
 names = [m.name for m in models]
 sources = {m.name: m.source for m in models}
+cards = {m.name: dict(m.card or {}) for m in models}
 if ss.get("tag_model") not in names:
     ss["tag_model"] = DEFAULT_MODEL if DEFAULT_MODEL in names else names[0]
 
@@ -165,11 +187,18 @@ with c_model:
         "Model", names, key="tag_model", format_func=lambda n: f"{n} ({sources[n]})",
         help="Shipped pretrained models and models from your training runs.",
     )
+segment_s = _segment_seconds(cards[model])
 with c_overlap:
-    overlap = st.select_slider(
-        "Segment overlap", OVERLAPS, key="tag_overlap", format_func=lambda v: f"{v:.0%}",
-        help="Overlapping segments give a finer taggram and cost proportionally more time.",
+    fraction = st.select_slider(
+        "Segment overlap",
+        OVERLAPS,
+        key="tag_overlap",
+        format_func=lambda v: f"{v:.0%}" + (f" ({v * segment_s:.2f} s)" if segment_s else ""),
+        disabled=segment_s is None,
+        help="Overlapping segments give a finer taggram and cost proportionally more time."
+        + (f" This model's segments are {segment_s:.2f} s long." if segment_s else ""),
     )
+overlap = round(fraction * segment_s, 3) if segment_s else 0.0
 
 tracks = [Track(f.name, f.getvalue(), f.type) for f in uploads or []]
 if recording is not None:
@@ -188,7 +217,14 @@ else:
     rows, records = [], []
     for i, track in enumerate(tracks):
         row, record = _track_card(
-            i, track, model=model, overlap=overlap, threshold=threshold, top_k=int(top_k), genres_only=genres_only
+            i,
+            track,
+            model=model,
+            overlap=overlap,
+            segment_s=segment_s,
+            threshold=threshold,
+            top_k=int(top_k),
+            genres_only=genres_only,
         )
         rows.append(row)
         if record is not None:

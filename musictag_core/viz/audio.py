@@ -16,7 +16,7 @@ from ._checks import as_finite_array, check_positive_int, check_rate, pool_colum
 __all__ = ["mel_figure", "mfcc_figure", "waveform_figure"]
 
 _MARGIN = dict(l=60, r=20, t=40, b=45)
-_HZ_TICKS = (0, 128, 256, 512, 1000, 2000, 4000, 8000, 16000, 32000)
+_HZ_TICKS = (0, 500, 1000, 2000, 4000, 8000, 16000, 32000)
 
 
 def _layout(fig: go.Figure, *, title: str | None, height: int, yaxis_title: str) -> go.Figure:
