@@ -84,15 +84,16 @@ def cached_models() -> list:
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def cached_tag(digest: str, _data: bytes, *, name: str, model: str, overlap: float):
+def cached_tag(digest: str, _data: bytes, *, _name: str, model: str, overlap: float):
     """Tag one file; cached by content ``digest`` + ``model`` + ``overlap``.
 
-    ``_data`` (the bytes) is excluded from the cache key: ``digest`` stands for it.
-    ``name`` is kept in the key so the result carries the name it was uploaded under.
+    ``_data`` (the bytes) and ``_name`` (used in error messages) are not part of
+    the cache key: the same content uploaded under another name is not tagged
+    again, so the result's ``path`` is the name it was first seen under.
     """
     from musictag_core.predict import tag_file
 
-    return tag_file(named_buffer(_data, name), get_tagger(model), overlap=overlap)
+    return tag_file(named_buffer(_data, _name), get_tagger(model), overlap=overlap)
 
 
 def _log_mel(y: np.ndarray, sr: int) -> tuple[np.ndarray, str]:
@@ -112,7 +113,7 @@ def _log_mel(y: np.ndarray, sr: int) -> tuple[np.ndarray, str]:
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def cached_features(digest: str, _data: bytes, *, name: str) -> dict[str, Any]:
+def cached_features(digest: str, _data: bytes, *, _name: str) -> dict[str, Any]:
     """Decode at :data:`DISPLAY_SR` and compute the log-mel and MFCC views; cached by ``digest``.
 
     Returns
@@ -122,7 +123,7 @@ def cached_features(digest: str, _data: bytes, *, name: str) -> dict[str, Any]:
     """
     import librosa
 
-    y, sr = load_audio(named_buffer(_data, name), sr=DISPLAY_SR)
+    y, sr = load_audio(named_buffer(_data, _name), sr=DISPLAY_SR)
     S_db, unit = _log_mel(y, sr)
     M = librosa.feature.mfcc(S=S_db, n_mfcc=DISPLAY_N_MFCC)
     return {"y": y, "sr": sr, "S_db": S_db, "S_unit": unit, "mfcc": M, "hop_length": DISPLAY_HOP_LENGTH}

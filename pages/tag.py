@@ -79,7 +79,7 @@ def _subset(pred, genres_only: bool):
 def _signal_tabs(track: Track, digest: str, key: str) -> None:
     tabs = st.tabs(["Waveform", "Mel spectrogram", "MFCC"])
     try:
-        feats = cached_features(digest, track.data, name=track.name)
+        feats = cached_features(digest, track.data, _name=track.name)
     except Exception as exc:  # noqa: BLE001 - shown on this card, the page goes on
         with tabs[0]:
             show_error(exc, context=track.name)
@@ -112,7 +112,7 @@ def _track_card(
         st.subheader(track.name, anchor=False)
         try:
             with st.spinner(f"Tagging {track.name}…"):
-                pred = cached_tag(digest, track.data, name=track.name, model=model, overlap=overlap)
+                pred = cached_tag(digest, track.data, _name=track.name, model=model, overlap=overlap)
         except Exception as exc:  # noqa: BLE001 - a bad file never stops the others
             show_error(exc, context=track.name)
             return {"file": track.name, "model": model, "summary": f"error: {exc}"}, None
@@ -145,7 +145,7 @@ def _track_card(
         "summary": pred.summary(),
         "top tags": ", ".join(f"{label} ({s:.2f})" for label, s in pred.top(5)),
     }
-    return row, {"file": track.name, **pred.to_dict()}
+    return row, {**pred.to_dict(), "file": track.name}
 
 
 st.title("Tag", anchor=False)
