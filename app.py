@@ -1,0 +1,41 @@
+"""musictag: the Streamlit app. Run with ``streamlit run app.py``.
+
+This file only routes: it sets up the page, the shared sidebar and the
+navigation over ``pages/``. Every page is a thin script (inputs → one call into
+``musictag_core`` → figures); shared caching lives in ``pages/common.py``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+
+from pages.common import version_text
+
+st.set_page_config(page_title="musictag", page_icon=":material/music_note:", layout="wide")
+
+PAGES = [
+    st.Page("pages/tag.py", title="Tag", icon=":material/label:", url_path="tag", default=True),
+    st.Page("pages/explore.py", title="Explore", icon=":material/scatter_plot:", url_path="explore"),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
+]
+
+nav = st.navigation(PAGES)
+
+with st.sidebar:
+    st.markdown(f"### :material/music_note: {version_text()}")
+    st.caption("An interactive lab for music genre tagging: tag tracks, explore feature spaces, train models.")
+    docs_url = os.environ.get("MUSICTAG_DOCS_URL")
+    if docs_url:
+        st.link_button("Documentation", docs_url, icon=":material/menu_book:")
+    with st.expander("Help", icon=":material/help:"):
+        st.markdown(
+            "- **Tag**: upload or record audio; see genre scores, the taggram and the signal.\n"
+            "- **Explore**: project a dataset's features in 2-D.\n"
+            "- **Train**: train and compare models.\n\n"
+            "Command line: `python -m musictag_core --help`. "
+            "Docs: `README.md` in the project folder."
+        )
+
+nav.run()

@@ -1,0 +1,147 @@
+"""The small app-helper module: cached model loading, cached results, errors.
+
+Pages import from here (``from pages.common import ...``); this is the only
+place that wraps core calls in Streamlit caches. Cached functions never create
+widgets. Models live in ``st.cache_resource`` (shared, one per process);
+results live in ``st.cache_data`` keyed by the file's content hash, so the same
+upload is tagged once whatever its name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from musictag_core import __version__
+from musictag_core.audio import load_audio
+from musictag_core.errors import MusictagError
+
+__all__ = [
+    "APP_NAME",
+    "DEFAULT_MODEL",
+    "DISPLAY_HOP_LENGTH",
+    "DISPLAY_N_FFT",
+    "DISPLAY_N_MELS",
+    "DISPLAY_N_MFCC",
+    "DISPLAY_SR",
+    "cached_features",
+    "cached_models",
+    "cached_tag",
+    "file_hash",
+    "get_tagger",
+    "named_buffer",
+    "show_error",
+    "version_text",
+]
+
+APP_NAME = "musictag"
+DEFAULT_MODEL = "MSD_musicnn"
+
+#: Parameters of the spectrogram views on the Tag page (for display only; models
+#: compute their own input features).
+DISPLAY_SR = 22050
+DISPLAY_N_FFT = 2048
+DISPLAY_HOP_LENGTH = 512
+DISPLAY_N_MELS = 128
+DISPLAY_N_MFCC = 20
+
+
+def version_text() -> str:
+    """``"musictag 0.1.0"``."""
+    return f"{APP_NAME} {__version__}"
+
+
+def file_hash(data: bytes) -> str:
+    """SHA-256 hex digest of a file's bytes (the cache key of its results)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def named_buffer(data: bytes, name: str) -> io.BytesIO:
+    """A BytesIO whose ``.name`` is ``name``, so core error messages name the upload."""
+    buf = io.BytesIO(data)
+    buf.name = name
+    return buf
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the model (the first time takes a while)…")
+def get_tagger(name: str):
+    """Load a tagger once per process (``musictag_core.predict.load_tagger``)."""
+    from musictag_core.predict import load_tagger
+
+    return load_tagger(name)
+
+
+@st.cache_data(ttl=30, max_entries=1, show_spinner=False)
+def cached_models() -> list:
+    """``musictag_core.predict.list_models()``, refreshed every 30 s (new training runs appear)."""
+    from musictag_core.predict import list_models
+
+    return list(list_models())
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def cached_tag(digest: str, _data: bytes, *, _name: str, model: str, overlap: float):
+    """Tag one file; cached by content ``digest`` + ``model`` + ``overlap``.
+
+    ``_data`` (the bytes) and ``_name`` (used in error messages) are not part of
+    the cache key: the same content uploaded under another name is not tagged
+    again, so the result's ``path`` is the name it was first seen under.
+    """
+    from musictag_core.predict import tag_file
+
+    return tag_file(named_buffer(_data, _name), get_tagger(model), overlap=overlap)
+
+
+def _log_mel(y: np.ndarray, sr: int) -> tuple[np.ndarray, str]:
+    try:  # the core's feature module when it is there, so the app shows what models see
+        from musictag_core.features import log_mel
+    except ImportError:
+        log_mel = None
+    if log_mel is not None:
+        S = log_mel(y=y, sr=sr, n_fft=DISPLAY_N_FFT, hop_length=DISPLAY_HOP_LENGTH, n_mels=DISPLAY_N_MELS)
+        return np.asarray(S, dtype=np.float32), "dB"
+    import librosa
+
+    S = librosa.feature.melspectrogram(
+        y=y, sr=sr, n_fft=DISPLAY_N_FFT, hop_length=DISPLAY_HOP_LENGTH, n_mels=DISPLAY_N_MELS
+    )
+    return librosa.power_to_db(S, ref=np.max), "dB"
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def cached_features(digest: str, _data: bytes, *, _name: str) -> dict[str, Any]:
+    """Decode at :data:`DISPLAY_SR` and compute the log-mel and MFCC views; cached by ``digest``.
+
+    Returns
+    -------
+    dict with ``y`` [shape=(n,)], ``sr``, ``S_db`` [shape=(n_mels, n_frames)],
+    ``S_unit`` (colour-bar label), ``mfcc`` [shape=(n_mfcc, n_frames)], ``hop_length``.
+    """
+    import librosa
+
+    y, sr = load_audio(named_buffer(_data, _name), sr=DISPLAY_SR)
+    S_db, unit = _log_mel(y, sr)
+    M = librosa.feature.mfcc(S=S_db, n_mfcc=DISPLAY_N_MFCC)
+    return {"y": y, "sr": sr, "S_db": S_db, "S_unit": unit, "mfcc": M, "hop_length": DISPLAY_HOP_LENGTH}
+
+
+def show_error(exc: BaseException, *, context: str | None = None) -> None:
+    """Show an exception as ``st.error`` (never a traceback box).
+
+    A :class:`MusictagError` message already says what is wrong and what to do;
+    anything else is reported as unexpected, with its type.
+    """
+    message = str(exc)
+    prefix = f"{context}: " if context and not message.startswith(context) else ""
+    if isinstance(exc, MusictagError):
+        st.error(f"{prefix}{message}", icon=":material/error:")
+    else:
+        st.error(
+            f"{prefix}unexpected error ({type(exc).__name__}: {message}). "
+            "Other files are not affected; please report this if it persists.",
+            icon=":material/bug_report:",
+        )

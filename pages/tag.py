@@ -1,0 +1,256 @@
+"""Tag page: upload or record audio, see what a model hears.
+
+Inputs (files, microphone, model, overlap) → ``musictag_core.predict.tag_file``
+(cached per file content, model and overlap) → figures from
+``musictag_core.viz``. A file that cannot be decoded shows an error on its own
+card; the others carry on.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from musictag_core.viz import genre_bar_figure, mel_figure, mfcc_figure, taggram_figure, waveform_figure
+from pages.common import (
+    DEFAULT_MODEL,
+    cached_features,
+    cached_models,
+    cached_tag,
+    file_hash,
+    get_tagger,
+    show_error,
+)
+
+UPLOAD_TYPES = ["wav", "mp3", "flac", "ogg"]
+OVERLAPS = [0.0, 0.25, 0.5, 0.75]  # fractions of the model's segment length
+TABLE_COLUMNS = ["file", "model", "top genre", "score", "summary", "top tags"]
+
+ss = st.session_state
+ss.setdefault("tag_overlap", 0.0)
+ss.setdefault("tag_threshold", 0.5)
+ss.setdefault("tag_top_k", 10)
+ss.setdefault("tag_genres_only", True)
+
+
+@dataclass(frozen=True)
+class Track:
+    name: str
+    data: bytes
+    mime: str | None
+
+
+def _json_default(obj):
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return str(obj)
+
+
+def _segment_seconds(card: dict) -> float | None:
+    """Length of one model input segment in seconds, from its card (None if unknown)."""
+    for key in ("patch_s", "segment_s"):
+        value = card.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+            return float(value)
+    try:
+        return float(card["patch_frames"]) * float(card["hop_length"]) / float(card["sr"])
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return None
+
+
+def _subset(pred, genres_only: bool):
+    """Scores, segment scores and labels to show (all tags, or genres only)."""
+    labels = list(pred.labels)
+    if genres_only:
+        genre_set = set(pred.genres)
+        idx = [i for i, label in enumerate(labels) if label in genre_set]
+    else:
+        idx = list(range(len(labels)))
+    scores = {labels[i]: float(pred.scores[i]) for i in idx}
+    return scores, np.asarray(pred.segment_scores)[:, idx], [labels[i] for i in idx]
+
+
+def _signal_tabs(track: Track, digest: str, key: str) -> None:
+    tabs = st.tabs(["Waveform", "Mel spectrogram", "MFCC"])
+    try:
+        feats = cached_features(digest, track.data, _name=track.name)
+    except Exception as exc:  # noqa: BLE001 - shown on this card, the page goes on
+        with tabs[0]:
+            show_error(exc, context=track.name)
+        return
+    sr, hop = feats["sr"], feats["hop_length"]
+    with tabs[0]:
+        st.plotly_chart(waveform_figure(feats["y"], sr=sr, title=None), key=f"tag_fig_wave_{key}")
+    with tabs[1]:
+        fig = mel_figure(feats["S_db"], sr=sr, hop_length=hop, title=None, colorbar_title=feats["S_unit"])
+        st.plotly_chart(fig, key=f"tag_fig_mel_{key}")
+    with tabs[2]:
+        st.plotly_chart(mfcc_figure(feats["mfcc"], sr=sr, hop_length=hop, title=None), key=f"tag_fig_mfcc_{key}")
+
+
+def _track_card(
+    i: int,
+    track: Track,
+    *,
+    model: str,
+    overlap: float,
+    segment_s: float | None,
+    threshold: float,
+    top_k: int,
+    genres_only: bool,
+):
+    """Draw one track's card; return its row for the results table and its JSON record."""
+    digest = file_hash(track.data)
+    key = f"{i}_{digest[:12]}"
+    with st.container(border=True, key=f"tag_card_{key}"):
+        st.subheader(track.name, anchor=False)
+        try:
+            with st.spinner(f"Tagging {track.name}…"):
+                pred = cached_tag(digest, track.data, _name=track.name, model=model, overlap=overlap)
+        except Exception as exc:  # noqa: BLE001 - a bad file never stops the others
+            show_error(exc, context=track.name)
+            return {"file": track.name, "model": model, "summary": f"error: {exc}"}, None
+        scores, seg_scores, labels = _subset(pred, genres_only)
+        left, right = st.columns([2, 3], gap="medium")
+        with left:
+            st.audio(track.data, format=track.mime or "audio/wav")
+            st.markdown(f"**Summary.** {pred.summary()}")
+            kind = "Genre" if genres_only else "Tag"
+            bar = genre_bar_figure(scores, threshold=threshold, top_k=top_k, title=f"{kind} scores")
+            st.plotly_chart(bar, key=f"tag_fig_bar_{key}")
+        with right:
+            starts = np.asarray(pred.segment_starts_s)
+            gram = taggram_figure(
+                starts,
+                seg_scores,
+                labels,
+                top_k=top_k,
+                segment_duration_s=segment_s or (float(pred.duration_s) if starts.size == 1 else None),
+                title=f"Taggram ({pred.duration_s:.1f} s)",
+            )
+            st.plotly_chart(gram, key=f"tag_fig_taggram_{key}")
+        _signal_tabs(track, digest, key)
+    top_genre, top_score = (pred.top(1, genres_only=True) or pred.top(1))[0]
+    row = {
+        "file": track.name,
+        "model": pred.model,
+        "top genre": top_genre,
+        "score": round(float(top_score), 3),
+        "summary": pred.summary(),
+        "top tags": ", ".join(f"{label} ({s:.2f})" for label, s in pred.top(5)),
+    }
+    return row, {**pred.to_dict(), "file": track.name}
+
+
+st.title("Tag", anchor=False)
+st.caption(
+    "Upload tracks or record a few seconds with the microphone. A pretrained model scores every tag "
+    "on short segments (the taggram) and averages them per track."
+)
+
+try:
+    models = cached_models()
+except ImportError:
+    st.warning("The tagging module (`musictag_core.predict`) is not available in this installation.")
+    st.stop()
+except Exception as exc:  # noqa: BLE001
+    show_error(exc, context="listing models")
+    st.stop()
+if not models:
+    st.error("No models found: reinstall musictag (the shipped models are missing) or train one on the Train page.")
+    st.stop()
+
+names = [m.name for m in models]
+sources = {m.name: m.source for m in models}
+cards = {m.name: dict(m.card or {}) for m in models}
+if ss.get("tag_model") not in names:
+    ss["tag_model"] = DEFAULT_MODEL if DEFAULT_MODEL in names else names[0]
+
+c_files, c_mic = st.columns([3, 2], gap="medium")
+with c_files:
+    uploads = st.file_uploader(
+        "Audio files", type=UPLOAD_TYPES, accept_multiple_files=True, key="tag_files",
+        help="wav, mp3, flac or ogg; several at once.",
+    )
+with c_mic:
+    recording = st.audio_input("Or record with the microphone", sample_rate=22050, key="tag_mic")
+
+c_model, c_overlap = st.columns([3, 2], gap="medium")
+with c_model:
+    model = st.selectbox(
+        "Model", names, key="tag_model", format_func=lambda n: f"{n} ({sources[n]})",
+        help="Shipped pretrained models and models from your training runs.",
+    )
+segment_s = _segment_seconds(cards[model])
+with c_overlap:
+    fraction = st.select_slider(
+        "Segment overlap",
+        OVERLAPS,
+        key="tag_overlap",
+        format_func=lambda v: f"{v:.0%}" + (f" ({v * segment_s:.2f} s)" if segment_s else ""),
+        disabled=segment_s is None,
+        help="Overlapping segments give a finer taggram and cost proportionally more time."
+        + (f" This model's segments are {segment_s:.2f} s long." if segment_s else ""),
+    )
+overlap = round(fraction * segment_s, 3) if segment_s else 0.0
+
+tracks = [Track(f.name, f.getvalue(), f.type) for f in uploads or []]
+if recording is not None:
+    tracks.append(Track("microphone recording.wav", recording.getvalue(), "audio/wav"))
+
+if not tracks:
+    st.info("Upload audio files or record with the microphone to tag them.", icon=":material/upload:")
+else:
+    st.divider()
+    d1, d2, d3 = st.columns([3, 1, 1], gap="medium", vertical_alignment="bottom")
+    threshold = d1.slider("Threshold", 0.0, 1.0, step=0.05, key="tag_threshold")
+    top_k = d2.number_input("Top k", min_value=1, max_value=100, step=1, key="tag_top_k")
+    genres_only = d3.toggle("Genres only", key="tag_genres_only", help="Off: show every tag (moods, eras, instruments).")
+
+    results = st.container()
+    rows, records = [], []
+    for i, track in enumerate(tracks):
+        row, record = _track_card(
+            i,
+            track,
+            model=model,
+            overlap=overlap,
+            segment_s=segment_s,
+            threshold=threshold,
+            top_k=int(top_k),
+            genres_only=genres_only,
+        )
+        rows.append(row)
+        if record is not None:
+            records.append(record)
+
+    with results:
+        st.subheader("Results", anchor=False)
+        table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
+        st.dataframe(
+            table,
+            hide_index=True,
+            key="tag_results_table",
+            column_config={"score": st.column_config.NumberColumn(format="%.3f")},
+        )
+        b1, b2, _ = st.columns([1, 1, 4])
+        b1.download_button(
+            "Download CSV", table.to_csv(index=False), file_name="musictag-results.csv",
+            mime="text/csv", icon=":material/download:", key="tag_dl_csv",
+        )
+        b2.download_button(
+            "Download JSON", json.dumps(records, indent=2, default=_json_default),
+            file_name="musictag-results.json", mime="application/json", icon=":material/download:", key="tag_dl_json",
+        )
+
+# Warm-up: load the model now (once per process), so the first tag is fast.
+try:
+    get_tagger(model)
+except Exception as exc:  # noqa: BLE001
+    show_error(exc, context=f"loading model {model}")

@@ -1,0 +1,144 @@
+"""Browser tests: the Streamlit app in headless Chromium (Playwright).
+
+They start ``streamlit run app.py`` once per session (``app_server`` fixture)
+and take screenshots into the artifacts folder (``$MUSICTAG_ARTIFACTS`` or
+``test-artifacts/``). The first tag loads TensorFlow and the model, so waits
+are generous.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+PAGES = [("", "Tag"), ("explore", "Explore"), ("train", "Train")]
+APP = '[data-testid="stApp"]'
+EXCEPTION = '[data-testid="stException"]'
+UPLOAD_INPUT = '[data-testid="stFileUploaderDropzoneInput"]'
+ERROR_ALERT = '[data-testid="stAlertContentError"]'
+PLOT = ".js-plotly-plot"
+FIRST_TAG_TIMEOUT_MS = 180_000  # TensorFlow import + model load + first prediction on 2 CPU cores
+IDLE_TIMEOUT_MS = 120_000
+
+
+def _predict_available() -> str | None:
+    """None when musictag_core.predict imports, else the reason it does not."""
+    try:
+        importlib.import_module("musictag_core.predict")
+    except ImportError as exc:
+        return f"musictag_core.predict is not importable yet ({exc}); the Tag page cannot tag"
+    return None
+
+
+def _expect():
+    from playwright.sync_api import expect
+
+    return expect
+
+
+def wait_idle(page, timeout_ms: int = IDLE_TIMEOUT_MS) -> None:
+    """Wait until the Streamlit script run has finished."""
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=\"stApp\"]')"
+        "?.getAttribute('data-test-script-state') === 'notRunning'",
+        timeout=timeout_ms,
+    )
+
+
+def open_page(page, base_url: str, path: str, title: str) -> None:
+    page.goto(f"{base_url}/{path}")
+    page.wait_for_selector(APP, timeout=60_000)
+    page.get_by_role("heading", name=title, exact=True).first.wait_for(timeout=60_000)
+    wait_idle(page)
+
+
+def assert_no_exception(page) -> None:
+    boxes = page.locator(EXCEPTION)
+    assert boxes.count() == 0, f"exception box shown: {boxes.first.inner_text()[:2000]}"
+
+
+@pytest.mark.parametrize("path, title", PAGES, ids=[t for _, t in PAGES])
+def test_page_loads_without_exception(app_server, page, screenshot, path, title):
+    open_page(page, app_server, path, title)
+    assert_no_exception(page)
+    # Shared sidebar: name and version, and navigation to every page.
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    assert "musictag" in sidebar.inner_text()
+    for _, name in PAGES:
+        _expect()(page.locator('[data-testid="stSidebarNavLink"]', has_text=name)).to_have_count(1)
+    screenshot(page, f"page-{title.lower()}")
+
+
+def test_tag_page_shows_inputs(app_server, page):
+    open_page(page, app_server, "", "Tag")
+    reason = _predict_available()
+    if reason:
+        pytest.skip(reason)
+    expect = _expect()
+    expect(page.locator(UPLOAD_INPUT)).to_have_count(1, timeout=60_000)
+    expect(page.locator('[data-testid="stAudioInput"]')).to_have_count(1)
+    expect(page.get_by_role("combobox", name="Model")).to_have_value(re.compile(r"^MSD_musicnn"))
+    assert_no_exception(page)
+
+
+def _upload_and_wait(page, files, *, n_plots: int) -> None:
+    page.locator(UPLOAD_INPUT).set_input_files([str(f) for f in files])
+    page.wait_for_function(
+        f"() => document.querySelectorAll('{PLOT}').length >= {n_plots}", timeout=FIRST_TAG_TIMEOUT_MS
+    )
+    wait_idle(page, FIRST_TAG_TIMEOUT_MS)
+
+
+def test_tag_real_clip_shows_genre_chart_taggram_and_summary(app_server, page, screenshot, clips_dir):
+    reason = _predict_available()
+    if reason:
+        pytest.skip(reason)
+    open_page(page, app_server, "", "Tag")
+    clip = clips_dir / "blues.00000.wav"
+    _expect()(page.locator(UPLOAD_INPUT)).to_have_count(1, timeout=60_000)
+    _upload_and_wait(page, [clip], n_plots=3)  # genre bars, taggram, waveform
+    assert_no_exception(page)
+    # One card (a container keyed tag_card_<i>_<hash>) for the one file.
+    assert page.locator('[class*="st-key-tag_card_"]').count() == 1
+    text = page.locator('[data-testid="stMain"]').inner_text()
+    assert "blues.00000.wav" in text
+    assert "Summary." in text
+    plots = page.locator(PLOT)
+    titles = " | ".join(plots.nth(i).inner_text() for i in range(plots.count()))
+    assert "Genre scores" in titles and "threshold 0.50" in titles
+    assert "Taggram" in titles
+    # One results row and both downloads.
+    assert page.locator('[data-testid="stDataFrame"]').count() == 1
+    assert page.locator('[data-testid="stDownloadButton"]').count() == 2
+    screenshot(page, "tag-blues")
+
+
+def test_tag_bad_file_shows_error_and_page_keeps_working(app_server, page, screenshot, clips_dir, tmp_path):
+    reason = _predict_available()
+    if reason:
+        pytest.skip(reason)
+    bad = tmp_path / "not-audio.wav"
+    bad.write_text("this is a text file, not audio\n" * 20)
+    open_page(page, app_server, "", "Tag")
+    _expect()(page.locator(UPLOAD_INPUT)).to_have_count(1, timeout=60_000)
+    _upload_and_wait(page, [bad, clips_dir / "blues.00000.wav"], n_plots=3)
+    assert_no_exception(page)
+    errors = page.locator(ERROR_ALERT)
+    assert errors.count() == 1
+    assert "not-audio.wav" in errors.first.inner_text()
+    text = page.locator('[data-testid="stMain"]').inner_text()
+    assert "Summary." in text  # the good file was still tagged
+    # The page still reacts: switch to all tags and the charts are redrawn.
+    page.get_by_text("Genres only", exact=True).click()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.js-plotly-plot')].some(e => e.textContent.includes('Tag scores'))",
+        timeout=60_000,
+    )
+    wait_idle(page)
+    assert_no_exception(page)
+    assert page.locator(ERROR_ALERT).count() == 1
+    screenshot(page, "tag-bad-file")
