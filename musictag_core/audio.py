@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Union
@@ -165,8 +166,8 @@ def _clean(exc: Exception) -> str:
         return "no fallback decoder such as ffmpeg is installed"
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     # libsndfile repeats the file name: "Error opening '/x.wav': Format not recognised."
-    if text.startswith("Error opening") and "': " in text:
-        text = text.split("': ", 1)[1]
+    if text.startswith("Error opening"):
+        text = re.sub(r"^Error opening (?:'.*?'|<.*?>): ", "", text)
     return text[:200]
 
 

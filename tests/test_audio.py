@@ -143,6 +143,12 @@ def test_one_millisecond(tmp_path):
     assert 20 <= len(y) <= 24
 
 
+def test_bytes_error_has_no_object_address():
+    with pytest.raises(AudioError) as info:
+        load_audio(b"definitely not audio" * 10)
+    assert "0x" not in str(info.value) and "Format not recognised" in str(info.value)
+
+
 def test_empty_bytes():
     with pytest.raises(AudioError, match="empty"):
         load_audio(b"")
