@@ -11,4 +11,7 @@ __all__ = ["COMMAND_MODULES"]
 
 COMMAND_MODULES: list[str] = [
     "info",
+    "tag",
+    "models",
+    "pretrained",
 ]
