@@ -11,6 +11,7 @@ __all__ = ["COMMAND_MODULES"]
 
 COMMAND_MODULES: list[str] = [
     "info",
+    "extract",
     "tag",
     "models",
     "pretrained",
