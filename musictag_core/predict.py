@@ -207,12 +207,23 @@ class MusicnnTagger:
     card : dict
     batch_size : int
         Patches per forward pass (bounds memory for long files).
+    precision : {"float32", "bfloat16"}
+        ``"float32"`` (default) reproduces musicnn. ``"bfloat16"`` computes every
+        layer but the BatchNorms in bfloat16: about 2-6x faster on CPUs with
+        AMX / AVX512-BF16, slower elsewhere; track scores move by up to about 0.01.
     """
 
-    def __init__(self, path: str | Path, card: dict, *, batch_size: int = 32) -> None:
+    def __init__(
+        self, path: str | Path, card: dict, *, batch_size: int = 32, precision: str = "float32"
+    ) -> None:
+        if precision not in ("float32", "bfloat16"):
+            raise ParameterError(f"precision must be 'float32' or 'bfloat16', got {precision!r}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ParameterError(f"batch_size must be a positive integer, got {batch_size!r}")
         self.path = Path(path)
         self.card = card
         self.batch_size = batch_size
+        self.precision = precision
         self.name = str(card.get("name") or self.path.name)
         self.labels = list(card["labels"])
         self.genres = [g for g in self.labels if g in set(card.get("genres") or self.labels)]
@@ -222,6 +233,8 @@ class MusicnnTagger:
         self.n_mels = int(card["n_mels"])
         self.patch_frames = int(card["patch_frames"])
         self.model_ = _load_keras(self.path / card.get("weights", "model.keras"))
+        if precision == "bfloat16":
+            self.model_ = _to_bfloat16(self.model_)
         self._fn = None
         self._lock = threading.Lock()
 
@@ -240,7 +253,7 @@ class MusicnnTagger:
             for i in range(0, len(patches), self.batch_size):
                 res = self._fn(tf.constant(patches[i : i + self.batch_size]))
                 for k, v in res.items():
-                    outs.setdefault(k, []).append(v.numpy())
+                    outs.setdefault(k, []).append(np.asarray(v.numpy(), dtype=np.float32))
         return {k: np.concatenate(v, axis=0) for k, v in outs.items()}
 
     def patches(self, y: np.ndarray, *, overlap: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
@@ -282,6 +295,21 @@ def _load_keras(path: Path):
         return keras.saving.load_model(path, safe_mode=True, compile=False)
     except Exception as exc:  # keras raises many types for bad files
         raise ModelError(f"{path}: cannot load the Keras model ({str(exc).splitlines()[0][:200]})") from None
+
+
+def _to_bfloat16(model):
+    """A copy of ``model`` whose layers (BatchNorm excepted) compute in bfloat16."""
+    import keras
+
+    def clone(layer):
+        config = layer.get_config()
+        if not isinstance(layer, (keras.layers.InputLayer, keras.layers.BatchNormalization)):
+            config["dtype"] = "mixed_bfloat16"
+        return layer.__class__.from_config(config)
+
+    fast = keras.models.clone_model(model, clone_function=clone)
+    fast.set_weights(model.get_weights())
+    return fast
 
 
 #: Card ``format`` -> loader ``(model_dir: Path, card: dict) -> Tagger``.

@@ -311,3 +311,16 @@ def test_cli_tag_csv_and_models(tmp_path, capsys, msd):
     assert {"MSD_musicnn", "MTT_musicnn"} <= set(names)
     assert main(["tag", str(good), "--model", "nope"]) == 2
     assert "available models" in capsys.readouterr().err
+
+
+def test_bfloat16_tagger_close_to_float32(msd):
+    from musictag_core.predict import MusicnnTagger
+
+    fast = MusicnnTagger(msd.path, msd.card, precision="bfloat16", batch_size=2)
+    y = _noise(7.0, seed=9)
+    a = tag_array(y, sr=16000, model=msd)
+    b = tag_array(y, sr=16000, model=fast)
+    assert b.segment_scores.dtype == np.float32
+    assert np.abs(a.scores - b.scores).max() < 0.03
+    with pytest.raises(ParameterError, match="precision"):
+        MusicnnTagger(msd.path, msd.card, precision="float16")
