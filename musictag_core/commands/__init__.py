@@ -12,6 +12,9 @@ __all__ = ["COMMAND_MODULES"]
 COMMAND_MODULES: list[str] = [
     "info",
     "extract",
+    "tag",
+    "models",
+    "pretrained",
     "demo",
     "train",
 ]

@@ -1,0 +1,44 @@
+"""``models``: list the models ``tag`` can use (shipped and finished runs)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+__all__ = ["register", "run"]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("models", help="list the models available for tagging")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--runs-dir", default=None, help="folder of training runs (default: $MUSICTAG_RUNS or ./runs)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..predict import list_models
+
+    entries = list_models(runs_dir=args.runs_dir)
+    for e in entries:
+        card = e.card
+        info = {
+            "name": e.name,
+            "source": e.source,
+            "path": e.path,
+            "format": card.get("format"),
+            "architecture": card.get("architecture"),
+            "n_labels": len(card.get("labels") or []),
+            "n_genres": len(card.get("genres") or []),
+            "sr": card.get("sr"),
+            "licence": card.get("licence"),
+        }
+        if args.json:
+            print(json.dumps(info))
+        else:
+            print(
+                f"{e.name:<24} {e.source:<8} {info['format'] or '?':<14} "
+                f"{info['n_labels']} labels, {info['n_genres']} genres, {info['sr']} Hz"
+            )
+    if not entries and not args.json:
+        print("no models found (assets/models is empty and no finished runs)")
+    return 0

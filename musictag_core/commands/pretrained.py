@@ -1,0 +1,35 @@
+"""``pretrained convert --wheel PATH``: convert musicnn's TF1 checkpoints to Keras models."""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["register", "run_convert"]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("pretrained", help="convert the pretrained musicnn checkpoints")
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+    c = actions.add_parser(
+        "convert",
+        help="convert checkpoints of the musicnn==0.1.0 wheel to assets/models",
+        description="Fetch the wheel with `pip download --no-deps musicnn==0.1.0 -d DIR`.",
+    )
+    c.add_argument("--wheel", required=True, help="musicnn-0.1.0-py3-none-any.whl or an unpacked wheel folder")
+    c.add_argument("--out", default=None, metavar="DIR", help="output folder (default: assets/models)")
+    c.add_argument(
+        "--models",
+        default="MSD_musicnn,MTT_musicnn",
+        help="comma-separated checkpoints: MSD_musicnn, MTT_musicnn, MSD_vgg, MTT_vgg",
+    )
+    c.set_defaults(func=run_convert)
+
+
+def run_convert(args: argparse.Namespace) -> int:
+    from ..pretrained import convert_wheel
+
+    names = [m.strip() for m in args.models.split(",") if m.strip()]
+    for path in convert_wheel(args.wheel, out_dir=args.out, models=names):
+        print(f"wrote {path}")
+    return 0

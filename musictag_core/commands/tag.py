@@ -1,0 +1,60 @@
+"""``tag FILE...``: tag audio files with a model; one JSON object (or CSV rows) per file."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+
+from ..errors import AudioError, MusictagError, ParameterError
+
+__all__ = ["register", "run"]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "tag",
+        help="tag audio files with a model (JSON lines or CSV)",
+        description="Tag audio files. A file that fails gives an object with 'error'; "
+        "the others still run and the exit code is 1.",
+    )
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--model", default="MSD_musicnn", help="model name or folder (see `models`)")
+    p.add_argument("--top-k", type=int, default=None, metavar="K", help="keep the K best tags (default: all)")
+    p.add_argument("--overlap", type=float, default=0.0, metavar="S", help="seconds of segment overlap (< 3)")
+    p.add_argument("--format", choices=("json", "csv"), default="json")
+    p.add_argument("--runs-dir", default=None, help="folder of training runs (default: $MUSICTAG_RUNS or ./runs)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..predict import load_tagger, tag_file
+
+    if args.top_k is not None and args.top_k < 1:
+        raise ParameterError(f"--top-k must be a positive integer, got {args.top_k}")
+    tagger = load_tagger(args.model, runs_dir=args.runs_dir)  # a bad model fails everything: exit 2
+    writer = csv.writer(sys.stdout) if args.format == "csv" else None
+    if writer is not None:
+        writer.writerow(["path", "model", "rank", "label", "score", "is_genre", "error"])
+    failed = 0
+    for path in args.files:
+        try:
+            pred = tag_file(path, tagger, overlap=args.overlap)
+        except AudioError as exc:
+            failed += 1
+            if writer is not None:
+                writer.writerow([path, tagger.name, "", "", "", "", exc.reason])
+            else:
+                print(json.dumps({"path": path, "model": tagger.name, "error": exc.reason}))
+            continue
+        except MusictagError:
+            raise
+        if writer is not None:
+            genres = set(pred.genres)
+            for rank, (label, score) in enumerate(pred.top(args.top_k), start=1):
+                writer.writerow([path, pred.model, rank, label, f"{score:.5f}", int(label in genres), ""])
+        else:
+            print(json.dumps(pred.to_dict(top_k=args.top_k)))
+        sys.stdout.flush()
+    return 1 if failed else 0
