@@ -7,7 +7,10 @@ version). So:
 
 * a second extraction of the same files with the same settings is a lookup;
 * renaming or moving a file keeps its cache entry, editing it does not;
-* one track is read without loading any other (``mmap_mode`` works too).
+* one track is read without loading any other (``mmap_mode`` works too);
+* a manifest (``manifest.npy``, the sorted digests as 32-byte strings, about
+  3 MB per 100k tracks) is updated once per extraction, so listing or sampling
+  a 100k-track store reads one small file instead of walking the tree.
 
 Writes go to a temporary file in the same folder and are renamed into place,
 so an interrupted run never leaves a corrupt entry. Extraction runs in worker
@@ -34,6 +37,7 @@ from .errors import MusictagError, ParameterError
 
 __all__ = [
     "FEATURE_FORMAT_VERSION",
+    "MANIFEST_NAME",
     "ExtractionResult",
     "FeatureStore",
     "compute_track_features",
@@ -43,6 +47,9 @@ __all__ = [
 
 #: Bumped whenever the stored layout or the feature code changes values.
 FEATURE_FORMAT_VERSION = 1
+
+#: File in a store's parameter folder listing its digests.
+MANIFEST_NAME = "manifest.npy"
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -71,15 +78,20 @@ def _params_key(pipeline: PipelineConfig) -> str:
     return hashlib.blake2b(blob.encode(), digest_size=8).hexdigest()
 
 
-def atomic_save_npy(path: Path, array: np.ndarray) -> None:
-    """Write ``array`` to ``path`` through a temporary file and a rename."""
+def atomic_save_npy(path: Path, array: np.ndarray, *, fsync: bool = True) -> None:
+    """Write ``array`` to ``path`` through a temporary file and a rename.
+
+    ``fsync=False`` skips flushing to the disk (for files that can be rebuilt,
+    such as the manifest); the rename still keeps readers from a partial file.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npy")
     try:
         with os.fdopen(fd, "wb") as f:
             np.save(f, array, allow_pickle=False)
             f.flush()
-            os.fsync(f.fileno())
+            if fsync:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -144,7 +156,107 @@ class FeatureStore:
         for sub in sorted(self.folder.iterdir()):
             if sub.is_dir():
                 for f in sorted(sub.glob("*.npy")):
-                    yield f.stem
+                    if not f.name.startswith("."):  # skip temporary files of unfinished writes
+                        yield f.stem
+
+    # -- manifest: listing and sampling without walking the tree -------------
+    @property
+    def manifest_path(self) -> Path:
+        """Where the manifest of this store lives."""
+        return self.folder / MANIFEST_NAME
+
+    def manifest(self, *, refresh: bool = False, mmap_mode: str | None = "r") -> np.ndarray:
+        """Sorted digests of the store, from the manifest file.
+
+        The manifest is written by :meth:`update_manifest` (which
+        :func:`extract_paths` calls once per run). Without one, or with
+        ``refresh``, it is rebuilt by a directory walk and written.
+
+        Parameters
+        ----------
+        refresh : bool
+            Rebuild from the tree (after entries were added or removed by hand,
+            or two extractions updated the manifest at the same moment).
+        mmap_mode : {"r", None}
+            ``"r"`` (default) memory-maps the file, so listing costs no heap
+            memory and indexing reads only the pages it touches.
+
+        Returns
+        -------
+        digests : np.ndarray [shape=(n_entries,), dtype='S32']
+            ASCII hex digests, sorted and unique; ``.astype(str)`` gives str.
+        """
+        if not refresh:
+            try:
+                listed = np.load(self.manifest_path, mmap_mode=mmap_mode, allow_pickle=False)
+            except (OSError, ValueError, EOFError):
+                listed = None
+            if listed is not None and listed.dtype == np.dtype("S32") and listed.ndim == 1:
+                return listed
+        listed = np.array(sorted(self.digests()), dtype="S32")
+        if self.folder.is_dir():
+            atomic_save_npy(self.manifest_path, listed, fsync=False)
+        return listed
+
+    def update_manifest(self, digests: Iterable[str]) -> np.ndarray:
+        """Add ``digests`` to the manifest (a sorted union) and write it atomically.
+
+        Concurrent updates from two processes may drop one side's new digests
+        (the last rename wins); the entries stay in the store, and
+        ``manifest(refresh=True)`` lists them again.
+
+        Returns
+        -------
+        digests : np.ndarray [shape=(n_entries,), dtype='S32']
+        """
+        new = np.array([d for d in digests if d], dtype="S32")
+        if not self.manifest_path.exists():
+            return self.manifest(refresh=True)  # also lists entries of earlier runs
+        merged = np.union1d(self.manifest(mmap_mode=None), new).astype("S32")
+        atomic_save_npy(self.manifest_path, merged, fsync=False)
+        return merged
+
+    def __len__(self) -> int:
+        return int(self.manifest().shape[0])
+
+    def sample(
+        self, n: int, *, rng: np.random.Generator, mmap_mode: str | None = "r"
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Read ``n`` entries drawn at random (without replacement) from the manifest.
+
+        Only the manifest and the drawn entries are read; with ``mmap_mode="r"``
+        (the default) each entry is memory-mapped and its pages are read when
+        used, so memory does not grow with the size of the store.
+
+        Parameters
+        ----------
+        n : int
+            Entries to draw, ``1 <= n <= len(self)``.
+        rng : np.random.Generator
+        mmap_mode : {"r", None}
+            ``None`` reads each drawn entry into memory.
+
+        Returns
+        -------
+        digests : np.ndarray [shape=(n_read,), dtype='S32']
+            The drawn digests whose entries could be read (an entry removed
+            since the manifest was written is left out, so ``n_read <= n``).
+        arrays : list of np.ndarray
+            Their features, in the same order.
+        """
+        if not isinstance(rng, np.random.Generator):
+            raise ParameterError(f"rng must be a numpy Generator (np.random.default_rng(seed)), got {type(rng).__name__}")
+        listed = self.manifest()
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= len(listed):
+            raise ParameterError(f"n must be an int in 1..{len(listed)} (the entries in {self.folder}), got {n!r}")
+        drawn = np.asarray(listed[rng.choice(len(listed), size=int(n), replace=False)])
+        keep, arrays = [], []
+        for j, digest in enumerate(drawn):
+            arr = self.load(digest.decode("ascii"), mmap_mode=mmap_mode)
+            if arr is not None:
+                keep.append(j)
+                arrays.append(arr)
+        return drawn[keep], arrays
 
     def segment_starts(self, features: np.ndarray) -> np.ndarray:
         """Start times (s) of the segments of a cached frame-feature array."""
@@ -342,6 +454,7 @@ def extract_paths(
                 progress(done, n)
     if client is not None:
         client.close()
+    store.update_manifest(d for d in digests if d is not None)
     return ExtractionResult(
         paths=paths,
         digests=digests,
