@@ -156,12 +156,17 @@ def _audioread_info(name: str, f, first_exc: Exception) -> tuple[int, int, int, 
             return int(af.samplerate), int(af.channels), int(round(af.duration * af.samplerate)), "audioread"
     except Exception as exc:  # audioread raises many unrelated types
         raise AudioError(
-            name, f"not a readable audio file ({_clean(first_exc)}; fallback: {_clean(exc)})"
+            name, f"not a readable audio file ({_clean(first_exc)}; {_clean(exc)})"
         ) from None
 
 
 def _clean(exc: Exception) -> str:
+    if type(exc).__name__ == "NoBackendError":
+        return "no fallback decoder such as ffmpeg is installed"
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    # libsndfile repeats the file name: "Error opening '/x.wav': Format not recognised."
+    if text.startswith("Error opening") and "': " in text:
+        text = text.split("': ", 1)[1]
     return text[:200]
 
 
@@ -181,7 +186,75 @@ def _read_soundfile(f, name: str, offset: float, duration: float | None, max_cha
         if start:
             snd.seek(start)
         y = snd.read(frames=frames, dtype="float32", always_2d=True)
+        if total:
+            expected = total - start if frames < 0 else min(frames, total - start)
+            if y.shape[0] < 0.9 * expected - sr * 0.1:
+                raise AudioError(
+                    name,
+                    f"is truncated: its header promises {expected / sr:.2f} s but only "
+                    f"{y.shape[0] / sr:.2f} s could be decoded (re-download or re-encode it)",
+                )
+    fmt = str(getattr(snd, "format", "")).upper()
+    if fmt == "WAV":
+        _check_wav_length(f, name)
+    elif fmt == "OGG":
+        _check_ogg_end(f, name)
     return y, sr
+
+
+def _tail(f, n: int) -> bytes:
+    if isinstance(f, Path):
+        with open(f, "rb") as fh:
+            fh.seek(max(f.stat().st_size - n, 0))
+            return fh.read()
+    pos = f.tell()
+    f.seek(0, io.SEEK_END)
+    f.seek(max(f.tell() - n, 0))
+    data = f.read()
+    f.seek(pos)
+    return data
+
+
+def _check_ogg_end(f, name: str) -> None:
+    """Raise if an Ogg stream's last page lacks the end-of-stream flag (a cut-off download)."""
+    tail = _tail(f, 65536)
+    last = tail.rfind(b"OggS")
+    if last >= 0 and last + 5 < len(tail) and not tail[last + 5] & 0x04:
+        raise AudioError(name, "is truncated: the Ogg stream ends without its final page (re-download or re-encode it)")
+
+
+def _check_wav_length(f, name: str) -> None:
+    """Raise if a RIFF/WAVE file's data chunk claims more bytes than the file holds.
+
+    libsndfile silently shortens such files, so the truncation is checked here.
+    """
+    import struct
+
+    if isinstance(f, Path):
+        with open(f, "rb") as fh:
+            head = fh.read(4096)
+        size = f.stat().st_size
+    else:
+        pos = f.tell()
+        f.seek(0)
+        head = f.read(4096)
+        f.seek(0, io.SEEK_END)
+        size = f.tell()
+        f.seek(pos)
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return
+    i = 12
+    while i + 8 <= len(head):
+        chunk, length = head[i : i + 4], struct.unpack("<I", head[i + 4 : i + 8])[0]
+        if chunk == b"data":
+            if length != 0xFFFFFFFF and i + 8 + length > size + 1:
+                raise AudioError(
+                    name,
+                    f"is truncated: its header declares {length} bytes of audio but the file ends "
+                    f"after {max(size - i - 8, 0)} (re-download or re-encode it)",
+                )
+            return
+        i += 8 + length + (length & 1)
 
 
 def _read_audioread(path: Path, name: str, offset: float, duration: float | None, max_channels: int):
@@ -334,7 +407,7 @@ def load_audio(
         except Exception as exc2:  # audioread backends raise assorted types
             raise AudioError(
                 name,
-                f"not a readable audio file ({_clean(exc)}; fallback decoder: {_clean(exc2)})",
+                f"not a readable audio file ({_clean(exc)}; {_clean(exc2)})",
             ) from None
     except MemoryError:
         raise AudioError(name, "too large to decode in memory; set a shorter duration") from None

@@ -11,4 +11,5 @@ __all__ = ["COMMAND_MODULES"]
 
 COMMAND_MODULES: list[str] = [
     "info",
+    "extract",
 ]

@@ -1,0 +1,38 @@
+"""Helpers shared by the benchmark scripts: timing and JSON output."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+from typing import Callable
+
+RESULTS = Path(__file__).resolve().parent / "results"
+CLIPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "clips"
+
+
+def timeit(fn: Callable[[], object], *, repeat: int = 3) -> dict:
+    """Run ``fn`` ``repeat`` times; return min/median wall seconds."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return {"min_s": round(min(times), 4), "median_s": round(statistics.median(times), 4), "repeat": repeat}
+
+
+def machine() -> dict:
+    return {"python": platform.python_version(), "cpus": os.cpu_count(), "machine": platform.machine()}
+
+
+def write_result(name: str, data: dict) -> Path:
+    """Write ``data`` (plus machine info) to ``bench/results/<name>.json``."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    payload = {"benchmark": name, "machine": machine(), "when": time.strftime("%Y-%m-%dT%H:%M:%S"), **data}
+    path.write_text(json.dumps(payload, indent=2))
+    print(json.dumps(payload, indent=2))
+    return path

@@ -1,0 +1,234 @@
+"""Open any supported dataset from one path (or ``"demo"``), detecting its format.
+
+Detection rules (:func:`detect_format`):
+
+* the literal string ``"demo"`` → ``demo`` (the built-in synthetic corpus);
+* a folder holding ``tracks.csv`` or ``fma_metadata/tracks.csv`` → ``fma``;
+* a folder holding ``annotations_final.csv`` → ``mtt``;
+* any other folder → ``folder`` (one subfolder per genre, or flat GTZAN names);
+* a CSV/TSV file, sniffed from its first lines:
+  tab-separated with ``clip_id`` and ``mp3_path`` → ``mtt``;
+  a two-row header with ``track`` over ``genre_top`` → ``fma``;
+  a ``label`` column with mostly numeric other columns → ``features``;
+  a ``path`` column → ``strengths`` (wide or long form).
+
+Anything else raises :class:`~musictag_core.errors.DatasetError` listing the accepted forms.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import DatasetError, ParameterError
+from .base import DEFAULT_THRESHOLD, DatasetIndex, check_threshold
+from .features_table import ID_COLUMN_CANDIDATES, read_feature_table
+from .fma import read_fma
+from .folder import read_folder
+from .mtt import MTT_ID_COLUMN, MTT_PATH_COLUMN, read_mtt
+from .strengths import read_strengths_csv
+
+__all__ = ["DATASET_FORMATS", "DatasetFormat", "detect_format", "open_dataset", "DEMO_SPEC"]
+
+#: The dataset spec that names the built-in demo corpus.
+DEMO_SPEC = "demo"
+_SNIFF_ROWS = 50
+
+
+@dataclass(frozen=True)
+class DatasetFormat:
+    """One dataset format: how to read it and how to describe it to a user.
+
+    Attributes
+    ----------
+    name : str
+        The format's name (``--format`` value).
+    read : callable
+        ``read(path, threshold, options) -> DatasetIndex``.
+    description : str
+        What a dataset of this format looks like, for error messages and help.
+    """
+
+    name: str
+    read: Callable[[Path, float, dict], DatasetIndex]
+    description: str
+
+
+def _fma_csv(path: Path) -> Path:
+    if path.is_dir():
+        for candidate in (path / "tracks.csv", path / "fma_metadata" / "tracks.csv"):
+            if candidate.is_file():
+                return candidate
+        raise DatasetError(f"{path}: no tracks.csv or fma_metadata/tracks.csv inside")
+    return path
+
+
+def _mtt_csv(path: Path) -> Path:
+    if path.is_dir():
+        candidate = path / "annotations_final.csv"
+        if not candidate.is_file():
+            raise DatasetError(f"{path}: no annotations_final.csv inside")
+        return candidate
+    return path
+
+
+def _read_demo(path: Path, threshold: float, options: dict) -> DatasetIndex:
+    try:
+        from .demo import load_demo
+    except ImportError as exc:  # pragma: no cover - depends on the demo module being installed
+        raise DatasetError(f"the demo corpus is not available in this installation: {exc}") from None
+    return load_demo(**options)
+
+
+DATASET_FORMATS: dict[str, DatasetFormat] = {
+    "folder": DatasetFormat(
+        "folder",
+        lambda p, t, o: read_folder(p, **o),
+        "a folder with one subfolder of audio files per genre (GTZAN layout), "
+        "or a flat folder of clips named '<genre>.<number>.<ext>'",
+    ),
+    "fma": DatasetFormat(
+        "fma",
+        lambda p, t, o: read_fma(_fma_csv(p), **o),
+        "FMA: fma_metadata/tracks.csv (two-row header) or a folder holding it, with the 000/000002.mp3 audio tree",
+    ),
+    "mtt": DatasetFormat(
+        "mtt",
+        lambda p, t, o: read_mtt(_mtt_csv(p), **o),
+        "MagnaTagATune: tab-separated annotations_final.csv (clip_id, tag columns, mp3_path) or a folder holding it",
+    ),
+    "strengths": DatasetFormat(
+        "strengths",
+        lambda p, t, o: read_strengths_csv(p, threshold=t, **o),
+        "a CSV with a 'path' column and tag strength columns 0-100 (wide form), or path,tag,strength rows (long form)",
+    ),
+    "features": DatasetFormat(
+        "features",
+        lambda p, t, o: read_feature_table(p, **o),
+        "a CSV of precomputed features: a 'label' column and numeric feature columns (like GTZAN features_30_sec.csv)",
+    ),
+    "demo": DatasetFormat("demo", _read_demo, "the word 'demo': a small synthetic corpus made on the fly"),
+}
+
+
+def _accepted() -> str:
+    return "; ".join(f"{f.name}: {f.description}" for f in DATASET_FORMATS.values())
+
+
+def _sniff_csv(path: Path) -> str | None:
+    with open(path, encoding="utf-8", errors="replace", newline="") as handle:
+        head = "".join(line for _, line in zip(range(_SNIFF_ROWS + 2), handle))
+    lines = head.splitlines()
+    if not lines:
+        raise DatasetError(f"{path}: the file is empty")
+    first = lines[0]
+    if "\t" in first:
+        header = [c.strip().strip('"') for c in first.split("\t")]
+        if MTT_ID_COLUMN in header and MTT_PATH_COLUMN in header:
+            return "mtt"
+    rows = list(csv.reader(io.StringIO(head)))
+    if len(rows) >= 2 and len(rows[0]) == len(rows[1]):
+        pairs = {(a.strip(), b.strip()) for a, b in zip(rows[0], rows[1])}
+        if ("track", "genre_top") in pairs:
+            return "fma"
+    try:
+        frame = pd.read_csv(io.StringIO(head), dtype=str, keep_default_na=False)
+    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        return None
+    columns = [str(c).strip() for c in frame.columns]
+    frame.columns = columns
+    if "label" in columns:
+        others = [c for c in columns if c not in ("label", "artist", "split", *ID_COLUMN_CANDIDATES)]
+        numeric = [c for c in others if len(frame) and pd.to_numeric(frame[c], errors="coerce").notna().all()]
+        if others and len(numeric) >= 0.8 * len(others):
+            return "features"
+    if "path" in columns:
+        return "strengths"
+    return None
+
+
+def detect_format(path: str | Path) -> str:
+    """Name the format of a dataset path (a key of :data:`DATASET_FORMATS`).
+
+    Parameters
+    ----------
+    path : str or Path
+        A folder, a CSV file, or the string ``"demo"``.
+
+    Returns
+    -------
+    format : str
+        One of ``folder``, ``fma``, ``mtt``, ``strengths``, ``features``, ``demo``.
+
+    Raises
+    ------
+    DatasetError
+        When the path does not exist or matches no format (the message lists them).
+    """
+    if isinstance(path, str) and path.strip() == DEMO_SPEC:
+        return "demo"
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise DatasetError(f"dataset {str(p)!r} does not exist: give a folder, a CSV file, or 'demo'")
+    if p.is_dir():
+        if (p / "tracks.csv").is_file() or (p / "fma_metadata" / "tracks.csv").is_file():
+            return "fma"
+        if (p / "annotations_final.csv").is_file():
+            return "mtt"
+        return "folder"
+    found = _sniff_csv(p)
+    if found is None:
+        raise DatasetError(f"{p}: not a dataset musictag recognises. Accepted forms are: {_accepted()}")
+    return found
+
+
+def open_dataset(
+    spec: str | Path,
+    *,
+    format: str | None = None,
+    threshold: float = DEFAULT_THRESHOLD,
+    **options,
+) -> DatasetIndex:
+    """Open a dataset from a path (or ``"demo"``), detecting its format unless given.
+
+    Parameters
+    ----------
+    spec : str or Path
+        Folder, CSV file, or ``"demo"``.
+    format : str or None
+        A key of :data:`DATASET_FORMATS`; ``None`` detects it with :func:`detect_format`.
+    threshold : float
+        Strength (0–100) at or above which a tag is present.
+    **options
+        Passed to the format's reader (for example ``subset=``/``level=`` for FMA,
+        ``top_n=`` for MTT, ``missing="skip"``, ``label_column=`` for feature tables).
+
+    Returns
+    -------
+    index : DatasetIndex
+    """
+    threshold = check_threshold(threshold)
+    if format is None:
+        format = detect_format(spec)
+    if format not in DATASET_FORMATS:
+        raise ParameterError(f"unknown dataset format {format!r}; use one of {sorted(DATASET_FORMATS)}")
+    if format == "demo":
+        path = Path(DEMO_SPEC)
+    else:
+        path = Path(spec).expanduser()
+        if not path.exists():
+            raise DatasetError(f"dataset {str(path)!r} does not exist: give a folder, a CSV file, or 'demo'")
+    try:
+        index = DATASET_FORMATS[format].read(path, threshold, dict(options))
+    except TypeError as exc:
+        if "unexpected keyword" in str(exc):
+            raise ParameterError(f"option not understood by the {format!r} reader: {exc}") from None
+        raise
+    if index.threshold != threshold:
+        index.threshold = threshold
+    return index

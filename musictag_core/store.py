@@ -1,0 +1,353 @@
+"""Content-addressed feature cache and parallel extraction over a dataset.
+
+Each track's features are one ``.npy`` file under
+``<root>/<params>/<hh>/<digest>.npy``, where ``digest`` hashes the file's bytes
+and ``params`` hashes the decode, segment and feature settings (plus a format
+version). So:
+
+* a second extraction of the same files with the same settings is a lookup;
+* renaming or moving a file keeps its cache entry, editing it does not;
+* one track is read without loading any other (``mmap_mode`` works too).
+
+Writes go to a temporary file in the same folder and are renamed into place,
+so an interrupted run never leaves a corrupt entry. Extraction runs in worker
+processes through joblib (local processes by default, or a Dask cluster), and
+a file that fails is recorded with its error and skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from contextlib import nullcontext as _nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from .config import PipelineConfig
+from .errors import MusictagError, ParameterError
+
+__all__ = [
+    "FEATURE_FORMAT_VERSION",
+    "ExtractionResult",
+    "FeatureStore",
+    "compute_track_features",
+    "extract_paths",
+    "file_digest",
+]
+
+#: Bumped whenever the stored layout or the feature code changes values.
+FEATURE_FORMAT_VERSION = 1
+
+ProgressCallback = Callable[[int, int], None]
+
+
+def file_digest(path: str | os.PathLike, *, chunk_size: int = 1 << 20) -> str:
+    """Hash of a file's bytes (BLAKE2b, 128 bits, hex).
+
+    Parameters
+    ----------
+    path : str or path
+
+    Returns
+    -------
+    str
+        32 hexadecimal characters.
+    """
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as f:
+        while chunk := f.read(chunk_size):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _params_key(pipeline: PipelineConfig) -> str:
+    blob = json.dumps({"v": FEATURE_FORMAT_VERSION, **pipeline.to_dict()}, sort_keys=True)
+    return hashlib.blake2b(blob.encode(), digest_size=8).hexdigest()
+
+
+def atomic_save_npy(path: Path, array: np.ndarray) -> None:
+    """Write ``array`` to ``path`` through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npy")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, array, allow_pickle=False)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+class FeatureStore:
+    """On-disk cache of per-track features for one pipeline setting.
+
+    Parameters
+    ----------
+    pipeline : PipelineConfig
+        Decode, segment and feature settings; entries are kept apart per setting.
+    root : str or path, optional
+        Cache folder (default ``<cache_dir>/features``).
+    """
+
+    def __init__(self, *, pipeline: PipelineConfig, root: str | os.PathLike | None = None) -> None:
+        if pipeline.segments.kind == "random_crop":
+            raise ParameterError("random crops are drawn anew each time and cannot be cached; use segments or patches")
+        if root is None:
+            from .paths import cache_dir
+
+            root = cache_dir() / "features"
+        self.pipeline = pipeline
+        self.root = Path(root)
+        self.folder = self.root / _params_key(pipeline)
+
+    def path_for(self, digest: str) -> Path:
+        """Where the entry for a file digest lives."""
+        return self.folder / digest[:2] / f"{digest}.npy"
+
+    def load(self, digest: str, *, mmap_mode: str | None = None) -> np.ndarray | None:
+        """The cached features for ``digest``, or None when absent or unreadable."""
+        path = self.path_for(digest)
+        try:
+            return np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
+        except (OSError, ValueError, EOFError):
+            return None
+
+    def save(self, digest: str, features: np.ndarray) -> Path:
+        """Store ``features`` for ``digest`` atomically and return its path."""
+        path = self.path_for(digest)
+        atomic_save_npy(path, np.ascontiguousarray(features, dtype=np.float32))
+        meta = self.folder / "pipeline.json"
+        if not meta.exists():
+            tmp = meta.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(self.pipeline.to_dict(), indent=2))
+            os.replace(tmp, meta)
+        return path
+
+    def __contains__(self, digest: str) -> bool:
+        return self.path_for(digest).exists()
+
+    def digests(self) -> Iterable[str]:
+        """Digests of every cached entry (a directory walk; no array is read)."""
+        if not self.folder.is_dir():
+            return
+        for sub in sorted(self.folder.iterdir()):
+            if sub.is_dir():
+                for f in sorted(sub.glob("*.npy")):
+                    yield f.stem
+
+    def segment_starts(self, features: np.ndarray) -> np.ndarray:
+        """Start times (s) of the segments of a cached frame-feature array."""
+        if self.pipeline.features.kind == "stats":
+            return np.zeros(1)
+        return np.arange(features.shape[0]) * self.pipeline.segments.hop
+
+
+def compute_track_features(source, *, pipeline: PipelineConfig) -> np.ndarray:
+    """Decode, cut and describe one track.
+
+    Parameters
+    ----------
+    source : str, path or bytes
+    pipeline : PipelineConfig
+
+    Returns
+    -------
+    np.ndarray
+        ``[shape=(n_segments, t, n_features)]`` for ``mfcc``/``logmel``,
+        ``[shape=(len(STAT_NAMES),)]`` for ``stats`` (computed over the decoded audio).
+    """
+    from .audio import load_audio
+    from .features import extract_frames, statistics_vector
+    from .segments import cut_segments
+
+    y, sr = load_audio(source, config=pipeline.audio)
+    fc = pipeline.features
+    if fc.kind == "stats":
+        return statistics_vector(y, sr=sr, n_fft=fc.n_fft, hop_length=fc.hop_length, n_mels=fc.n_mels, n_mfcc=fc.n_mfcc)
+    segments = cut_segments(y, sr=sr, config=pipeline.segments)
+    return extract_frames(segments.data, config=fc)
+
+
+def _extract_one(i: int, path: str, pipeline_dict: dict, root: str, use_cache: bool) -> tuple[int, str, str]:
+    """Worker: returns (i, status, digest-or-error). Status is cached, computed or failed."""
+    pipeline = PipelineConfig.from_dict(pipeline_dict)
+    store = FeatureStore(pipeline=pipeline, root=root)
+    try:
+        digest = file_digest(path)
+    except OSError as exc:
+        return i, "failed", f"{path}: cannot read the file ({exc.strerror or exc})"
+    if use_cache and store.load(digest, mmap_mode="r") is not None:  # reads the header only
+        return i, "cached", digest
+    try:
+        features = compute_track_features(path, pipeline=pipeline)
+    except MusictagError as exc:
+        return i, "failed", str(exc)
+    except Exception as exc:  # noqa: BLE001 - one bad file must never abort the batch
+        return i, "failed", f"{path}: unexpected {type(exc).__name__}: {exc}"
+    store.save(digest, features)
+    return i, "computed", digest
+
+
+@dataclass
+class ExtractionResult:
+    """Outcome of :func:`extract_paths`.
+
+    Attributes
+    ----------
+    paths : list of str
+        Inputs, in order.
+    digests : list of str or None
+        Content digest per input (None where it failed).
+    failures : dict
+        Input path → error message for every file that failed.
+    n_cached, n_computed : int
+    seconds : float
+        Wall time.
+    store : FeatureStore
+    """
+
+    paths: list[str]
+    digests: list[str | None]
+    failures: dict[str, str]
+    n_cached: int
+    n_computed: int
+    seconds: float
+    store: FeatureStore
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def ok(self) -> list[int]:
+        """Positions of the inputs that have features."""
+        return [i for i, d in enumerate(self.digests) if d is not None]
+
+    def features(self, i: int, *, mmap_mode: str | None = None) -> np.ndarray:
+        """Features of input ``i`` (read from the store)."""
+        digest = self.digests[i]
+        if digest is None:
+            raise ParameterError(f"{self.paths[i]} failed: {self.failures.get(self.paths[i])}")
+        arr = self.store.load(digest, mmap_mode=mmap_mode)
+        if arr is None:
+            raise ParameterError(f"cache entry for {self.paths[i]} vanished; extract again")
+        return arr
+
+    def stacked(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """All successful frame features stacked along segments.
+
+        Returns
+        -------
+        X : np.ndarray [shape=(n_segments_total, t, n_features)] (or ``(n_ok, n_stats)`` for stats)
+        track_pos : np.ndarray [shape=(n_segments_total,)]
+            Position of each row's input in ``paths``.
+        starts_s : np.ndarray [shape=(n_segments_total,)]
+        """
+        arrays, pos, starts = [], [], []
+        stats = self.store.pipeline.features.kind == "stats"
+        for i in self.ok:
+            a = self.features(i)
+            if stats:
+                a = a[None, :]
+            arrays.append(a)
+            pos.append(np.full(a.shape[0], i, dtype=np.int64))
+            starts.append(self.store.segment_starts(a))
+        if not arrays:
+            raise ParameterError("no file could be extracted; see the failures")
+        return np.concatenate(arrays), np.concatenate(pos), np.concatenate(starts)
+
+
+def extract_paths(
+    paths: Sequence[str | os.PathLike],
+    *,
+    pipeline: PipelineConfig | None = None,
+    root: str | os.PathLike | None = None,
+    n_jobs: int | None = None,
+    progress: ProgressCallback | None = None,
+    use_cache: bool = True,
+    scheduler: str | None = None,
+    scheduler_timeout: float = 30.0,
+) -> ExtractionResult:
+    """Extract features for many files in parallel, through the cache.
+
+    Parameters
+    ----------
+    paths : sequence of str or path
+    pipeline : PipelineConfig, optional
+        Settings (default: 22050 Hz, ``tracks10`` segments, 13 MFCCs).
+    root : str or path, optional
+        Cache folder (default ``<cache_dir>/features``).
+    n_jobs : int, optional
+        Worker processes (default: the number of cores; 1 runs in this process).
+    progress : callable(done, total), optional
+        Called after each file.
+    use_cache : bool
+        If False, recompute (and overwrite) every entry.
+    scheduler : str, optional
+        Address of a Dask scheduler (``tcp://host:8786``); runs through joblib's
+        dask backend instead of local processes. Its workers must be able to
+        import musictag_core and read the paths and the cache folder.
+    scheduler_timeout : float
+        Seconds to wait for the scheduler before giving up.
+
+    Returns
+    -------
+    ExtractionResult
+    """
+    from joblib import Parallel, delayed, parallel_config
+
+    pipeline = pipeline or PipelineConfig()
+    store = FeatureStore(pipeline=pipeline, root=root)
+    store.folder.mkdir(parents=True, exist_ok=True)
+    paths = [os.fspath(p) for p in paths]
+    n = len(paths)
+    n_jobs = n_jobs or os.cpu_count() or 1
+    digests: list[str | None] = [None] * n
+    failures: dict[str, str] = {}
+    counts = {"cached": 0, "computed": 0}
+    t0 = time.perf_counter()
+    args = (pipeline.to_dict(), str(store.root), use_cache)
+    client = None
+    if scheduler is not None:
+        try:
+            from dask.distributed import Client
+        except ImportError:
+            raise ParameterError("a Dask scheduler needs the 'distributed' package: pip install distributed") from None
+        try:
+            client = Client(scheduler, timeout=scheduler_timeout, set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            raise ParameterError(f"cannot reach the Dask scheduler at {scheduler!r}: {exc}") from None
+        backend = {"backend": "dask"}
+    else:
+        backend = {"backend": "loky"} if n_jobs != 1 and n > 1 else {"backend": "sequential"}
+    with (client.as_current() if client is not None else _nullcontext()), parallel_config(**backend):
+        results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
+            delayed(_extract_one)(i, p, *args) for i, p in enumerate(paths)
+        )
+        for done, (i, status, value) in enumerate(results, start=1):
+            if status == "failed":
+                failures[paths[i]] = value
+            else:
+                digests[i] = value
+                counts[status] += 1
+            if progress is not None:
+                progress(done, n)
+    if client is not None:
+        client.close()
+    return ExtractionResult(
+        paths=paths,
+        digests=digests,
+        failures=failures,
+        n_cached=counts["cached"],
+        n_computed=counts["computed"],
+        seconds=time.perf_counter() - t0,
+        store=store,
+    )

@@ -1,0 +1,32 @@
+"""Shared test helpers: where the real clips are, and generated audio."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+#: ../shared/data/clips beside the checkout (absent on users' machines).
+CLIPS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "clips"
+
+needs_clips = pytest.mark.skipif(not CLIPS.is_dir(), reason="../shared/data/clips is not present")
+
+
+def tone(*, freq: float = 440.0, sr: int = 22050, duration: float = 1.0, channels: int = 1, amp: float = 0.5) -> np.ndarray:
+    """A sine tone [shape=(n,) or (n, channels)], float32, as soundfile writes it."""
+    t = np.arange(int(round(sr * duration))) / sr
+    y = (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+    if channels > 1:
+        y = np.stack([y * (0.5 + 0.5 * c / channels) for c in range(channels)], axis=1)
+    return y
+
+
+def write_tone(path: Path, **kwargs) -> Path:
+    """Write :func:`tone` to ``path`` (format from the extension) and return the path."""
+    import soundfile as sf
+
+    sr = kwargs.get("sr", 22050)
+    subtype = kwargs.pop("subtype", None)
+    sf.write(path, tone(**kwargs), sr, subtype=subtype)
+    return Path(path)

@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import librosa
+import numpy as np
+import pandas as pd
+import pytest
+
+from musictag_core.cli import main
+from musictag_core.features import STAT_NAMES
+
+from .helpers import CLIPS, needs_clips, write_tone
+
+
+def run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "musictag_core", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_help_lists_subcommands():
+    proc = run_cli("--help")
+    assert proc.returncode == 0
+    for name in ("info", "extract"):
+        assert name in proc.stdout
+
+
+def test_bad_arguments_exit_2(tmp_path):
+    proc = run_cli("extract", str(tmp_path))  # --features and --out missing
+    assert proc.returncode == 2 and "usage" in proc.stderr
+    proc = run_cli("extract", str(tmp_path / "nope"), "--features", "mfcc", "--out", str(tmp_path / "x.npz"))
+    assert proc.returncode == 2 and "error:" in proc.stderr
+
+
+def test_wrong_output_suffix(tmp_path, capsys):
+    assert main(["extract", str(tmp_path), "--features", "stats", "--out", str(tmp_path / "x.npz")]) == 2
+    assert ".csv" in capsys.readouterr().err
+
+
+def test_info(tmp_path, capsys):
+    good = write_tone(tmp_path / "a.wav", sr=16000, duration=2.0)
+    bad = tmp_path / "b.wav"
+    bad.write_text("not audio")
+    assert main(["info", "--json", str(good), str(bad)]) == 1
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert lines[0]["sr"] == 16000 and lines[0]["duration_s"] == pytest.approx(2.0)
+    assert "b.wav" in lines[1]["error"]
+
+
+@pytest.fixture
+def genre_tree(tmp_path):
+    root = tmp_path / "genres"
+    for g, f in (("low", 110.0), ("high", 1760.0)):
+        (root / g).mkdir(parents=True)
+        for i in range(2):
+            write_tone(root / g / f"{g}.{i:05d}.wav", freq=f * (1 + 0.1 * i), duration=13.0)
+    (root / "low" / "broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt garbage")
+    return root
+
+
+def test_extract_batch_with_a_corrupt_file(genre_tree, tmp_path, capsys):
+    out = tmp_path / "mfcc.npz"
+    code = main(["extract", str(genre_tree), "--features", "mfcc", "--out", str(out), "--jobs", "1",
+                 "--cache-dir", str(tmp_path / "cache")])
+    err = capsys.readouterr().err
+    assert code == 1 and "broken.wav" in err and "1 file(s) failed" in err
+    data = np.load(out)
+    assert data["X"].shape == (4, 517, 13)  # 4 good tracks x 1 segment of 12 s
+    assert list(data["labels"]) == ["high", "low"]
+    assert len(data["track_ids"]) == 4 and list(data["failed"]) == [str(genre_tree / "low" / "broken.wav")]
+    assert data["strengths"].shape == (4, 2)
+
+
+def test_extract_stats_csv_reads_back_as_feature_table(genre_tree, tmp_path):
+    (genre_tree / "low" / "broken.wav").unlink()
+    out = tmp_path / "stats.csv"
+    assert main(["extract", str(genre_tree), "--features", "stats", "--out", str(out), "--jobs", "1",
+                 "--cache-dir", str(tmp_path / "cache")]) == 0
+    table = pd.read_csv(out)
+    assert list(table.columns) == ["track_id", "path", "label", *STAT_NAMES]
+    from musictag_core.datasets import open_dataset
+
+    index = open_dataset(str(out), drop=("path",), id_column="track_id")
+    assert index.kind == "features" and sorted(index.labels) == ["high", "low"]
+    assert index.features.shape == (4, len(STAT_NAMES))
+
+
+@needs_clips
+def test_extract_real_clips_equal_librosa(tmp_path):
+    out = tmp_path / "clips.npz"
+    code = main(["extract", str(CLIPS), "--features", "mfcc", "--out", str(out), "--cache-dir", str(tmp_path / "c")])
+    assert code == 0
+    data = np.load(out)
+    assert data["X"].shape[1:] == (517, 13)
+    assert len(data["labels"]) == 10  # one per GTZAN genre in the file names
+    i = int(np.flatnonzero(np.char.endswith(data["paths"], "rock.00000.wav"))[0])
+    rows = np.flatnonzero(data["track_index"] == i)
+    assert len(rows) == 2 and list(data["segment_starts_s"][rows]) == [0.0, 12.0]
+    y, sr = librosa.load(CLIPS / "rock.00000.wav", sr=22050)
+    ref = librosa.feature.mfcc(y=y[12 * sr : 24 * sr], sr=sr, n_mfcc=13).T
+    np.testing.assert_allclose(data["X"][rows[1]], ref, atol=1e-4, rtol=1e-5)
