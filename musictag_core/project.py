@@ -472,7 +472,7 @@ class ProjectionCache:
         with self._lock:
             if key in self._memory:
                 self._memory.move_to_end(key)
-                return self._memory[key]
+                return dataclasses.replace(self._memory[key], from_cache=True, fit_seconds=0.0)
         if self.directory is None:
             return None
         npz = self.directory / f"{key}.npz"
@@ -545,6 +545,7 @@ class ProjectionCache:
                 p.unlink(missing_ok=True)
 
     def _remember(self, key: str, projection: Projection) -> None:
+        projection.coords.setflags(write=False)  # shared between hits: keep it intact
         with self._lock:
             self._memory[key] = projection
             self._memory.move_to_end(key)
@@ -621,7 +622,7 @@ def project(
     if config.method == "umap" and n <= config.n_components + 1:
         raise ParameterError(f"UMAP needs more than {config.n_components + 1} points, got {n}")
 
-    store = _default_cache() if cache is True else (cache or None)
+    store = _default_cache() if cache is True else (None if cache is False or cache is None else cache)
     key = _hash_key(X, config, names)
     if store is not None:
         hit = store.get(key)
