@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .config import FeatureConfig, PipelineConfig, _Config
+from .config import PipelineConfig, _Config
 from .errors import AudioError, DatasetError, MusictagError, ParameterError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -1050,9 +1050,15 @@ def feature_matrix(
     model: str = "musicnn",
     columns: Sequence[str] | None = None,
     cache: bool = True,
+    n_jobs: int | None = None,
     progress: ProgressCallback | None = None,
 ) -> tuple[np.ndarray, list[str], pd.DataFrame]:
     """One feature vector per track (or per segment) of a dataset.
+
+    MFCC and log-mel frames and the per-track statistics come from the feature
+    store (:func:`musictag_core.store.extract_paths`), so a second call on the
+    same files is a cache lookup; only the cheap mean/std over frames is
+    recomputed.
 
     Parameters
     ----------
@@ -1061,7 +1067,8 @@ def feature_matrix(
         One of :data:`SPACES`:
         ``mfcc_stats`` (mean and std over frames of each MFCC, plus the same
         for their deltas when ``deltas``); ``logmel_stats`` (mean and std of
-        each log-mel band); ``stats`` (``features.track_statistics``);
+        each log-mel band); ``stats`` (the summary statistics of
+        :func:`musictag_core.features.track_statistics`);
         ``embedding_penultimate`` / ``embedding_pooled`` (the pretrained
         tagger's 200-d / pooled embedding, track level only); ``table`` (the
         numeric columns of a feature-table dataset).
@@ -1072,16 +1079,18 @@ def feature_matrix(
         Add delta-MFCC statistics (``mfcc_stats`` only).
     pipeline : PipelineConfig or None
         Decode / segment / frame settings (default: 22050 Hz, first 120 s,
-        12 s segments, n_fft 2048, hop 512, 13 MFCCs, 128 mel bands).
+        12 s segments, n_fft 2048, hop 512, 13 MFCCs, 128 mel bands); its
+        ``features.kind`` is set from ``space``.
     model : str
         Pretrained model name for the embedding spaces.
     columns : sequence of str or None
         ``table`` only: which numeric columns (default all).
     cache : bool
-        Cache each track's rows under ``cache_dir()/explore_features`` keyed
-        by (file path, size, mtime, settings), so a second visit is instant.
+        Read and write the feature store (False: recompute everything).
+    n_jobs : int or None
+        Extraction processes (default: one per core; 1 runs in this process).
     progress : callable or None
-        ``progress(fraction, track_id)``.
+        ``progress(fraction, message)``.
 
     Returns
     -------
@@ -1090,8 +1099,9 @@ def feature_matrix(
     row_meta : pd.DataFrame [shape=(n_rows, ...)]
         ``row`` (position in ``index``), ``track_id``, ``genre`` (strongest
         label), ``labels`` (present labels joined by ``|``), ``split``,
-        ``artist``, ``path``, ``segment`` and ``start_s`` (segment level).
-        ``row_meta.attrs["skipped"]`` maps unreadable track ids to the reason.
+        ``artist``, ``path``, and with ``level="segment"`` also ``segment``
+        and ``start_s``. ``row_meta.attrs["skipped"]`` maps unreadable track
+        ids to the reason.
 
     Raises
     ------
@@ -1114,45 +1124,121 @@ def feature_matrix(
     if columns is not None:
         raise ParameterError("columns only apply to space 'table'")
     pipeline = PipelineConfig() if pipeline is None else pipeline
-
-    params = {"space": space, "level": level, "deltas": bool(deltas), "pipeline": pipeline.to_dict()}
-    if space.startswith("embedding"):
-        params = {"space": space, "model": model}
-    names = _space_names(space, deltas=deltas, pipeline=pipeline)
-    rows: list[np.ndarray] = []
-    metas: list[pd.DataFrame] = []
-    skipped: dict[str, str] = {}
-    n = len(index)
-    for i, (tid, path) in enumerate(zip(index.tracks["track_id"].astype(str), index.tracks["path"].astype(str))):
-        if progress:
-            progress(i / max(n, 1), tid)
-        try:
-            vals, starts, names_found = _cached_track_rows(
-                path, params=params, cache=cache,
-                compute=lambda p=path: _track_rows(p, space=space, level=level, deltas=deltas, pipeline=pipeline, model=model),
-            )
-        except MusictagError as exc:
-            skipped[tid] = str(exc)
-            continue
-        if names is None:
-            names = names_found
-        rows.append(vals)
-        m = pd.DataFrame([base.iloc[i].to_dict()] * len(vals))
-        if level == "segment":
-            m["segment"] = np.arange(len(vals))
-            m["start_s"] = starts
-        metas.append(m)
-    if progress:
-        progress(1.0, "done")
-    if not rows:
+    if space in ("mfcc_stats", "logmel_stats") or (space == "stats" and level == "track"):
+        per_track, names, skipped = _rows_from_store(
+            index, space=space, level=level, deltas=deltas, pipeline=pipeline, cache=cache, n_jobs=n_jobs,
+            progress=progress,
+        )
+    else:
+        per_track, names, skipped = _rows_computed_here(
+            index, space=space, pipeline=pipeline, model=model, cache=cache, progress=progress
+        )
+    if not per_track:
         raise DatasetError(
             f"{index.name}: no track could be read for space {space!r}"
             + (f"; first error: {next(iter(skipped.values()))}" if skipped else "")
         )
-    X = np.concatenate(rows).astype(np.float64)
+    metas = []
+    for i, (vals, starts) in per_track.items():
+        m = base.iloc[np.full(len(vals), i)].reset_index(drop=True)
+        if level == "segment":
+            m["segment"] = np.arange(len(vals))
+            m["start_s"] = np.asarray(starts, dtype=np.float64)
+        metas.append(m)
+    X = np.concatenate([v for v, _ in per_track.values()]).astype(np.float64)
     meta = pd.concat(metas, ignore_index=True)
     meta.attrs["skipped"] = skipped
-    return X, list(names or [f"f{i}" for i in range(X.shape[1])]), meta
+    return X, names, meta
+
+
+def _rows_from_store(index, *, space, level, deltas, pipeline, cache, n_jobs, progress):
+    """Per-track rows from the feature store: {position: (rows, starts)}, names, skipped."""
+    from .store import extract_paths
+
+    kind = {"mfcc_stats": "mfcc", "logmel_stats": "logmel", "stats": "stats"}[space]
+    pl = dataclasses.replace(pipeline, features=dataclasses.replace(pipeline.features, kind=kind))
+    paths = index.tracks["path"].astype(str).tolist()
+    ids = index.tracks["track_id"].astype(str).tolist()
+    report = None
+    if progress:
+        def report(done: int, total: int) -> None:
+            progress(done / max(total, 1), f"features: {done}/{total} tracks")
+
+    res = extract_paths(paths, pipeline=pl, n_jobs=n_jobs, use_cache=cache, progress=report)
+    skipped = {ids[i]: res.failures.get(paths[i], "no features") for i in range(len(paths)) if res.digests[i] is None}
+    per_track: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for i in res.ok:
+        arr = np.asarray(res.features(i), dtype=np.float64)
+        if kind == "stats":
+            per_track[i] = (arr[None, :], np.zeros(1))
+        else:
+            per_track[i] = (_frame_stats(arr, level=level, deltas=deltas), res.store.segment_starts(arr))
+    if kind == "stats":
+        from .features import STAT_NAMES
+
+        d = next(iter(per_track.values()))[0].shape[1] if per_track else len(STAT_NAMES)
+        names = list(STAT_NAMES) if d == len(STAT_NAMES) else [f"stat{j:03d}" for j in range(d)]
+    else:
+        names = _space_names(space, deltas=deltas, pipeline=pipeline)
+    if progress:
+        progress(1.0, "features ready")
+    return per_track, names, skipped
+
+
+def _frame_stats(frames: np.ndarray, *, level: str, deltas: bool) -> np.ndarray:
+    """Mean and std over time of frame features [shape=(n_seg, t, F)] -> rows [shape=(1 or n_seg, 2F or 4F)]."""
+    if deltas:
+        import librosa
+
+        T = frames.shape[1]
+        width = min(9, T if T % 2 else T - 1)
+        d = librosa.feature.delta(frames, width=width, axis=1) if width >= 3 else np.zeros_like(frames)
+        parts = [frames, d]
+    else:
+        parts = [frames]
+    out = []
+    for f in parts:  # order: mfcc mean, mfcc std, then dmfcc mean, dmfcc std
+        if level == "track":
+            flat = f.reshape(-1, f.shape[2])
+            out.append(np.concatenate([flat.mean(axis=0), flat.std(axis=0)])[None, :])
+        else:
+            out.append(np.concatenate([f.mean(axis=1), f.std(axis=1)], axis=1))
+    return np.concatenate(out, axis=1)
+
+
+def _rows_computed_here(index, *, space, pipeline, model, cache, progress):
+    """Segment-level statistics and embeddings, which the store does not hold, cached per track."""
+    if space.startswith("embedding"):
+        try:
+            from .predict import embed_file  # noqa: F401  (the pretrained model port)
+        except ImportError as exc:
+            raise ParameterError(
+                f"space {space!r} needs the pretrained tagger (musictag_core.predict), not available here: {exc}"
+            ) from None
+        params = {"space": space, "model": model}
+    else:
+        params = {"space": space, "level": "segment", "pipeline": pipeline.to_dict()}
+    per_track: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    skipped: dict[str, str] = {}
+    names: list[str] = []
+    paths = index.tracks["path"].astype(str).tolist()
+    ids = index.tracks["track_id"].astype(str).tolist()
+    for i, (tid, path) in enumerate(zip(ids, paths)):
+        if progress:
+            progress(i / max(len(paths), 1), f"features: {tid}")
+        try:
+            vals, starts, found = _cached_track_rows(
+                path, params=params, cache=cache,
+                compute=lambda p=path: _track_rows(p, space=space, pipeline=pipeline, model=model),
+            )
+        except MusictagError as exc:
+            skipped[tid] = str(exc)
+            continue
+        names = names or found
+        per_track[i] = (vals, starts)
+    if progress:
+        progress(1.0, "features ready")
+    return per_track, names, skipped
 
 
 def _base_meta(index: DatasetIndex) -> pd.DataFrame:
@@ -1238,104 +1324,26 @@ def _cached_track_rows(path: str, *, params: dict, cache: bool, compute: Callabl
     return rows, starts, names
 
 
-# --- The seam with the feature store ------------------------------------------------
-# Until musictag_core.segments / features / store / predict are merged, the helpers below
-# use them when importable and otherwise fall back to a direct librosa computation with
-# the same parameters. When the store lands, `_track_rows` should read from it instead.
-
-
-def _track_rows(
-    path: str, *, space: str, level: str, deltas: bool, pipeline: PipelineConfig, model: str
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def _track_rows(path: str, *, space: str, pipeline: PipelineConfig, model: str):
     """Rows of one track: (values [shape=(n_rows, d)], segment starts [shape=(n_rows,)], names)."""
     if space.startswith("embedding"):
-        from .predict import embed_file  # the port helper's API
+        from .predict import embed_file  # the pretrained port's API: {"pooled", "penultimate"}
 
         emb = embed_file(path, model=model)
         key = "penultimate" if space == "embedding_penultimate" else "pooled"
         vec = np.asarray(emb[key], dtype=np.float64).ravel()
         return vec[None, :], np.zeros(1), [f"{key}_{i:04d}" for i in range(len(vec))]
-
     from .audio import load_audio
+    from .features import track_statistics
+    from .segments import cut_segments
 
-    a = pipeline.audio
-    y, sr = load_audio(path, sr=a.sr, mono=True, offset=a.offset, duration=a.duration, allow_silence=True)
-    data, starts = _cut(y, sr=sr, pipeline=pipeline)
-    if space == "stats":
-        from .features import track_statistics  # the lead's API
-
-        if level == "track":
-            d = track_statistics(np.concatenate(list(data)), sr=sr)
-            return np.array([list(d.values())], dtype=np.float64), np.zeros(1), list(d)
-        dicts = [track_statistics(seg, sr=sr) for seg in data]
-        names = list(dicts[0])
-        return np.array([[d[k] for k in names] for d in dicts], dtype=np.float64), starts, names
-
-    kind = "mfcc" if space == "mfcc_stats" else "logmel"
-    frames = _frames(data, config=dataclasses.replace(pipeline.features, kind=kind))  # (n_seg, T, F)
-    if deltas:
-        import librosa
-
-        T = frames.shape[1]
-        width = min(9, T if T % 2 else T - 1)
-        if width >= 3:
-            d = librosa.feature.delta(frames, width=width, axis=1)
-        else:
-            d = np.zeros_like(frames)
-        frames = np.concatenate([frames, d], axis=2)
-    F = frames.shape[2]
-    if level == "track":
-        flat = frames.reshape(-1, F)
-        vals = np.concatenate([flat.mean(axis=0), flat.std(axis=0)])[None, :]
-        starts = np.zeros(1)
-    else:
-        vals = np.concatenate([frames.mean(axis=1), frames.std(axis=1)], axis=1)
-    if deltas:  # order: mfcc mean, mfcc std, dmfcc mean, dmfcc std
-        n = F // 2
-        m, s = vals[:, :F], vals[:, F:]
-        vals = np.concatenate([m[:, :n], s[:, :n], m[:, n:], s[:, n:]], axis=1)
-    return vals.astype(np.float64), np.asarray(starts, dtype=np.float64), []
-
-
-def _cut(y: np.ndarray, *, sr: int, pipeline: PipelineConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Segments [shape=(n_seg, L)] and their start times in seconds."""
-    try:
-        from .segments import cut_segments  # the lead's API
-    except ImportError:
-        cut_segments = None
-    if cut_segments is not None:
-        seg = cut_segments(y, sr=sr, config=pipeline.segments)
-        return np.asarray(seg.data), np.asarray(seg.starts_s, dtype=np.float64)
-    cfg = pipeline.segments
-    L = int(round(cfg.length_s * sr))
-    hop = int(round(cfg.hop * sr))
-    if cfg.max_duration_s is not None:
-        y = y[: int(round(cfg.max_duration_s * sr))]
-    if len(y) < L:
-        return np.pad(y, (0, L - len(y)))[None, :], np.zeros(1)
-    starts = np.arange(0, len(y) - L + 1, hop)
-    if cfg.n_segments is not None:
-        starts = starts[: cfg.n_segments]
-    return np.stack([y[s : s + L] for s in starts]), starts / sr
-
-
-def _frames(data: np.ndarray, *, config: FeatureConfig) -> np.ndarray:
-    """Frame features [shape=(n_seg, n_frames, n_features)] of segments [shape=(n_seg, L)]."""
-    try:
-        from .features import extract_frames  # the lead's API
-    except ImportError:
-        extract_frames = None
-    if extract_frames is not None:
-        return np.asarray(extract_frames(data, config=config), dtype=np.float64)
-    import librosa
-
-    out = []
-    for seg in data:
-        S = librosa.feature.melspectrogram(
-            y=np.asarray(seg, dtype=np.float32), sr=config.sr, n_fft=config.n_fft, hop_length=config.hop_length,
-            n_mels=config.n_mels, fmin=config.fmin, fmax=config.fmax,
-        )
-        S_db = librosa.power_to_db(S, ref=1.0, top_db=config.top_db)
-        F = librosa.feature.mfcc(S=S_db, n_mfcc=config.n_mfcc) if config.kind == "mfcc" else S_db
-        out.append(F.T)
-    return np.stack(out).astype(np.float64)
+    y, sr = load_audio(path, config=pipeline.audio)
+    segs = cut_segments(y, sr=sr, config=pipeline.segments)
+    fc = pipeline.features
+    dicts = [
+        track_statistics(seg, sr=sr, n_fft=fc.n_fft, hop_length=fc.hop_length, n_mels=fc.n_mels, n_mfcc=fc.n_mfcc)
+        for seg in segs.data
+    ]
+    names = list(dicts[0])
+    vals = np.array([[d[k] for k in names] for d in dicts], dtype=np.float64)
+    return vals, np.asarray(segs.starts_s, dtype=np.float64), names

@@ -12,4 +12,5 @@ __all__ = ["COMMAND_MODULES"]
 COMMAND_MODULES: list[str] = [
     "info",
     "extract",
+    "explore",
 ]
