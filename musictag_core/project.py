@@ -245,7 +245,8 @@ def build_projection(config: ProjectionConfig, *, tqdm_kwds: dict | None = None)
     if config.method == "pca":
         from sklearn.decomposition import PCA
 
-        est = PCA(n_components=config.n_components, random_state=config.seed)
+        # fixed seed: PCA's randomized solver (large inputs) must not depend on the UMAP/t-SNE seed
+        est = PCA(n_components=config.n_components, random_state=0)
     elif config.method == "tsne":
         from sklearn.manifold import TSNE
 

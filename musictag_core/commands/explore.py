@@ -13,8 +13,6 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 
 from ..errors import ParameterError
 from ..project import (
