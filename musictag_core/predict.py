@@ -263,7 +263,7 @@ class MusicnnTagger:
                 self._fn = self._make_fn()
             outs: dict[str, list[np.ndarray]] = {}
             # near-equal batches of at most batch_size (60 patches: 2 x 30, not 32 + 28)
-            n_batches = -(-len(patches) // self.batch_size)
+            n_batches = max(1, -(-len(patches) // self.batch_size))
             for chunk in np.array_split(patches, n_batches):
                 res = self._fn(tf.constant(chunk))
                 for k, v in res.items():
