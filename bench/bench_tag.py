@@ -9,15 +9,25 @@ clips are absent).
 
 Measured, all with the shipped ``MSD_musicnn``:
 
-* ``ours_warm``: ``tag_file`` with the tagger already loaded and traced
-  (decode straight at 16 kHz, batched patches through one ``tf.function``);
+* ``ours_warm``: ``tag_file`` with the tagger already loaded (decode straight
+  at 16 kHz, near-equal batches of patches through the folded musicnn graph of
+  ``musictag_core.models.musicnn_fast``, traced once at load);
+* ``ours_keras_graph_warm``: the same, but running the Keras model itself
+  (``MusicnnTagger(fast=False)``, the previous default), to isolate the folding;
 * ``ours_cold``: ``clear_tagger_cache()`` then ``tag_file`` by name, so it
   includes loading the model and tracing (TensorFlow itself already imported);
-* ``ours_bfloat16_warm``: the opt-in bfloat16 tagger;
-* ``baseline``: what musicnn does: ``librosa.load(sr=16000)``, the mel
-  spectrogram, then ``model.predict`` with batch size 1 per patch.
+* ``ours_bfloat16_warm``: the opt-in bfloat16 tagger (Keras graph);
+* ``baseline_musicnn_style``: what musicnn does: ``librosa.load(sr=16000)``,
+  the mel spectrogram, then ``model.predict`` with batch size 1 per patch;
+* ``stages``: decode (``load_audio`` at 16 kHz), mel + patches, model, for the
+  fast tagger.
 
-The figures depend on the machine and its load: the load average is recorded.
+Every timing has wall seconds (min, median) and the process CPU seconds (all
+threads). The machine is shared: when other processes keep its 2 cores busy
+(see the recorded load averages) wall times stretch by the load while CPU
+seconds barely move; ``cpu_s / 2`` is what the wall time approaches on an idle
+2-core machine, since TensorFlow keeps both cores busy. ``model_flops`` counts
+the multiply-adds of the convolutions and dense layers (x2) per 3 s patch.
 """
 
 from __future__ import annotations
@@ -41,12 +51,33 @@ RESULT = ROOT / "bench" / "results" / "tag.json"
 
 
 def _timeit(fn, *, repeat: int) -> dict:
-    times = []
+    walls, cpus = [], []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         fn()
-        times.append(time.perf_counter() - t0)
-    return {"median_s": round(statistics.median(times), 3), "min_s": round(min(times), 3), "runs": repeat}
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    return {
+        "median_s": round(statistics.median(walls), 3),
+        "min_s": round(min(walls), 3),
+        "cpu_median_s": round(statistics.median(cpus), 3),
+        "cpu_min_s": round(min(cpus), 3),
+        "runs": repeat,
+    }
+
+
+def _model_flops(model) -> int:
+    """Floating-point operations (2 per multiply-add) of one patch through musicnn's convolutions and dense layers."""
+    import keras
+
+    flops = 0
+    for layer in model.layers:
+        if isinstance(layer, (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Dense)):
+            out = layer.output.shape  # (1, t, [f,] c) or (1, units)
+            kernel = layer.kernel.shape  # (..., c_in, c_out)
+            positions = int(np.prod(out[1:-1])) if len(out) > 2 else 1
+            flops += 2 * positions * int(np.prod(kernel))
+    return flops
 
 
 def _make_inputs(folder: Path) -> dict[str, Path]:
@@ -85,11 +116,13 @@ def _baseline(path: Path, model) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--no-bfloat16", action="store_true", help="skip the opt-in bfloat16 tagger")
     args = parser.parse_args()
 
     import tensorflow as tf  # noqa: F401  (imported up front: not part of any timing)
 
+    from musictag_core.audio import load_audio
     from musictag_core.paths import assets_dir
     from musictag_core.predict import MusicnnTagger, clear_tagger_cache, load_tagger, tag_file
 
@@ -101,38 +134,62 @@ def main() -> None:
         },
         "model": "MSD_musicnn",
     }
+    few = max(1, args.repeat - 2)
     with tempfile.TemporaryDirectory(prefix="bench-tag-") as tmp:
         inputs = _make_inputs(Path(tmp))
         tagger = load_tagger("MSD_musicnn")
         folder = assets_dir() / "models" / "MSD_musicnn"
-        fast = MusicnnTagger(folder, tagger.card, precision="bfloat16")
+        keras_graph = MusicnnTagger(folder, tagger.card, fast=False)
+        bf16 = None if args.no_bfloat16 else MusicnnTagger(folder, tagger.card, precision="bfloat16")
+        flops = _model_flops(tagger.model_)
+        result["model_flops_per_patch"] = flops
         for name, path in inputs.items():
-            tag_file(path, tagger), tag_file(path, fast)  # trace once
+            tag_file(path, tagger), tag_file(path, keras_graph)  # warm caches
             warm = _timeit(lambda: tag_file(path, tagger), repeat=args.repeat)
-            warm_bf16 = _timeit(lambda: tag_file(path, fast), repeat=args.repeat)
+            warm_keras = _timeit(lambda: tag_file(path, keras_graph), repeat=args.repeat)
+            y, _ = load_audio(path, sr=tagger.sr)
+            p, _ = tagger.patches(y)
+            stages = {
+                "decode": _timeit(lambda: load_audio(path, sr=tagger.sr), repeat=args.repeat),
+                "mel_and_patches": _timeit(lambda: tagger.patches(y), repeat=args.repeat),
+                "model": _timeit(lambda: tagger._forward(p), repeat=args.repeat),
+            }
+            model_cpu = stages["model"]["cpu_min_s"]
+            stages["model"]["gflop"] = round(flops * len(p) / 1e9, 1)
+            stages["model"]["gflop_per_cpu_s"] = round(flops * len(p) / 1e9 / model_cpu, 1)
+            stages["model"]["gflop_per_wall_s"] = round(flops * len(p) / 1e9 / stages["model"]["min_s"], 1)
 
             def cold():
                 clear_tagger_cache()
                 tag_file(path, "MSD_musicnn")
 
-            cold_t = _timeit(cold, repeat=max(1, args.repeat - 1))
+            cold_t = _timeit(cold, repeat=few)
             base_scores = _baseline(path, tagger.model_)  # warm-up call
-            base = _timeit(lambda: _baseline(path, tagger.model_), repeat=max(1, args.repeat - 1))
+            base = _timeit(lambda: _baseline(path, tagger.model_), repeat=few)
             pred = tag_file(path, tagger)
-            pred_bf16 = tag_file(path, fast)
-            result[name] = {
+            pred_keras = tag_file(path, keras_graph)
+            row = {
                 "duration_s": round(pred.duration_s, 2),
                 "patches": int(len(pred.segment_starts_s)),
                 "ours_warm": warm,
+                "ours_keras_graph_warm": warm_keras,
                 "ours_cold": cold_t,
-                "ours_bfloat16_warm": warm_bf16,
                 "baseline_musicnn_style": base,
+                "stages": stages,
                 "speedup_warm_vs_baseline": round(base["median_s"] / warm["median_s"], 2),
-                "speedup_bfloat16_vs_baseline": round(base["median_s"] / warm_bf16["median_s"], 2),
+                "speedup_warm_vs_baseline_cpu": round(base["cpu_median_s"] / warm["cpu_median_s"], 2),
+                "speedup_folded_vs_keras_graph_cpu": round(warm_keras["cpu_median_s"] / warm["cpu_median_s"], 2),
                 "max_abs_score_diff_vs_baseline": float(np.abs(pred.scores - base_scores).max()),
-                "max_abs_score_diff_bfloat16": float(np.abs(pred.scores - pred_bf16.scores).max()),
+                "max_abs_segment_score_diff_vs_keras_graph": float(
+                    np.abs(pred.segment_scores - pred_keras.segment_scores).max()
+                ),
             }
-            print(name, json.dumps(result[name]), flush=True)
+            if bf16 is not None:
+                tag_file(path, bf16)
+                row["ours_bfloat16_warm"] = _timeit(lambda: tag_file(path, bf16), repeat=few)
+                row["max_abs_score_diff_bfloat16"] = float(np.abs(pred.scores - tag_file(path, bf16).scores).max())
+            result[name] = row
+            print(name, json.dumps(row), flush=True)
     result["machine"]["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
     RESULT.parent.mkdir(parents=True, exist_ok=True)
     RESULT.write_text(json.dumps(result, indent=2) + "\n")
