@@ -333,3 +333,27 @@ def test_short_file_is_not_marked_truncated(msd):
     assert not pred.truncated
     with pytest.raises(MusictagError, match="max_duration"):
         tag_file(_upload("short.wav", _wav(tone(duration=4.0))), msd, max_duration=0)
+
+
+# ---------------------------------------------------------------- dataset paths too long for the file system
+
+
+@pytest.mark.parametrize("reader", ["read_strengths_csv", "read_feature_table", "read_mtt", "read_fma", "read_folder", "open_dataset"])
+def test_dataset_readers_name_a_path_too_long(reader):
+    import musictag_core.datasets as datasets
+
+    name = "x" * 300 + ".csv"
+    with pytest.raises(DatasetError, match="cannot be opened|does not exist") as info:
+        getattr(datasets, reader)(name)
+    assert name in str(info.value)
+
+
+def test_csv_listing_a_path_too_long_reports_it_missing(tmp_path):
+    (tmp_path / "a.wav").write_bytes(_wav(tone(duration=0.1)))
+    long = "y" * 300 + ".wav"
+    path = tmp_path / "labels.csv"
+    path.write_text(f"path,rock\na.wav,80\n{long},20\n")
+    with pytest.raises(DatasetError, match="1 of 2 listed audio files do not exist") as info:
+        read_strengths_csv(path)
+    assert long[:50] in str(info.value)
+    assert len(read_strengths_csv(path, missing="skip")) == 1
