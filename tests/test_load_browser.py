@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from .conftest import CHROMIUM, REPO, SERVER_START_TIMEOUT_S, _free_port, _healthy
+from .conftest import REPO, SERVER_START_TIMEOUT_S, _free_port, _healthy
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
