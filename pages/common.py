@@ -120,14 +120,15 @@ def app_limits() -> Limits:
 def session_workspace() -> SessionWorkspace:
     """This browser session's private temporary folder (created on first use).
 
-    It is removed when Streamlit drops the session (the session state is garbage
-    collected), and at the next server start otherwise (:func:`startup`).
+    It is removed when Streamlit drops the session (once its state is garbage
+    collected), when the server exits normally, and otherwise (a killed server) by
+    the stale clean-up at the next start (:func:`startup`).
     """
     ws = st.session_state.get("_musictag_workspace")
     if ws is None:
         ws = SessionWorkspace()
         ws.create()
-        weakref.finalize(ws, shutil.rmtree, str(ws.path), True)
+        weakref.finalize(ws, shutil.rmtree, str(ws.path), True)  # finalizers also run at exit
         st.session_state["_musictag_workspace"] = ws
     return ws
 
