@@ -100,3 +100,14 @@ def test_extract_real_clips_equal_librosa(tmp_path):
     y, sr = librosa.load(CLIPS / "rock.00000.wav", sr=22050)
     ref = librosa.feature.mfcc(y=y[12 * sr : 24 * sr], sr=sr, n_mfcc=13).T
     np.testing.assert_allclose(data["X"][rows[1]], ref, atol=1e-4, rtol=1e-5)
+
+
+def test_tag_max_duration_cuts_and_marks_truncated(tmp_path, capsys, monkeypatch):
+    path = write_tone(tmp_path / "long.wav", sr=16000, duration=8.0)
+    assert main(["tag", str(path), "--max-duration", "3.5", "--top-k", "3"]) == 0
+    out = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert out["truncated"] is True and out["duration_s"] <= 3.6
+    monkeypatch.setenv("MUSICTAG_MAX_DURATION_S", "20")
+    assert main(["tag", str(path), "--top-k", "3"]) == 0
+    out = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert out["truncated"] is False and out["duration_s"] == pytest.approx(8.0, abs=0.01)

@@ -23,6 +23,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default="MSD_musicnn", help="model name or folder (see `models`)")
     p.add_argument("--top-k", type=int, default=None, metavar="K", help="keep the K best tags (default: all)")
     p.add_argument("--overlap", type=float, default=0.0, metavar="S", help="seconds of segment overlap (< 3)")
+    p.add_argument(
+        "--max-duration",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds decoded per file (default: $MUSICTAG_MAX_DURATION_S or 600); longer files are cut and marked truncated",
+    )
     p.add_argument("--format", choices=("json", "csv"), default="json")
     p.add_argument("--runs-dir", default=None, help="folder of training runs (default: $MUSICTAG_RUNS or ./runs)")
     p.set_defaults(func=run)
@@ -30,6 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..predict import load_tagger, tag_file
+    from ..uploads import limits
+
+    max_duration = args.max_duration if args.max_duration is not None else limits().max_duration_s
 
     if args.top_k is not None and args.top_k < 1:
         raise ParameterError(f"--top-k must be a positive integer, got {args.top_k}")
@@ -40,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     failed = 0
     for path in args.files:
         try:
-            pred = tag_file(path, tagger, overlap=args.overlap)
+            pred = tag_file(path, tagger, overlap=args.overlap, max_duration=max_duration)
         except AudioError as exc:
             failed += 1
             if writer is not None:
