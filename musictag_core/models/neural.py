@@ -34,6 +34,7 @@ __all__ = [
     "build_crnn",
     "build_rawcnn",
     "build_transfer_head",
+    "build_musicnn_finetune",
     "output_layer",
     "loss_for_task",
     "NORMALIZE_NAME",
@@ -225,3 +226,36 @@ def build_transfer_head(config: ModelConfig) -> keras.Model:
     x = layers.Dense(config.scaled(config.units), activation="relu", name="dense")(x)
     x = layers.Dropout(config.dropout, name="dropout")(x)
     return keras.Model(inp, output_layer(x, config), name=config.name or "transfer")
+
+
+def build_musicnn_finetune(config: ModelConfig, *, backbone: keras.Model, embedding: str = "both") -> keras.Model:
+    """The transfer head on top of a trainable musicnn, for end-to-end fine-tuning.
+
+    ``backbone`` (a loaded musicnn, see :func:`musictag_core.models.musicnn.build_musicnn`)
+    maps mel patches to its ``pooled`` and ``penultimate`` outputs; the head is
+    the one of :func:`build_transfer_head` (without its Normalization layer:
+    musicnn batch-normalises its input). All weights train.
+
+    Parameters
+    ----------
+    config : ModelConfig
+        ``input_shape=(patch_frames, n_mels)``, e.g. ``(187, 96)``.
+    backbone : keras.Model
+        Its weights are copied into a fresh clone, so the shipped model is left untouched.
+    embedding : {"pooled", "penultimate", "both"}
+    """
+    _check_rank(config, 2, "(patch_frames, n_mels)")
+    base = keras.models.clone_model(backbone)
+    base.set_weights(backbone.get_weights())
+    base.trainable = True
+    inp = keras.Input(shape=config.input_shape, name="mel")
+    outs = base(inp)
+    parts = []
+    if embedding in ("pooled", "both"):
+        parts.append(outs["pooled"])
+    if embedding in ("penultimate", "both"):
+        parts.append(outs["penultimate"])
+    x = parts[0] if len(parts) == 1 else layers.Concatenate(name="embedding")(parts)
+    x = layers.Dense(config.scaled(config.units), activation="relu", name="dense")(x)
+    x = layers.Dropout(config.dropout, name="dropout")(x)
+    return keras.Model(inp, output_layer(x, config), name=config.name or "transfer_finetune")
