@@ -112,7 +112,8 @@ class RunConfig:
     epochs, batch_size : int or None
         ``None``: the preset's.
     optimizer : {"adam", "sgd"}
-    learning_rate : float
+    learning_rate : float or None
+        ``None``: the preset's.
     momentum : float
         SGD only.
     patience : int
@@ -157,7 +158,7 @@ class RunConfig:
     epochs: int | None = None
     batch_size: int | None = None
     optimizer: str = "adam"
-    learning_rate: float = 1e-4
+    learning_rate: float | None = None
     momentum: float = 0.9
     patience: int = 5
     dropout: float | None = None
@@ -197,7 +198,10 @@ class RunConfig:
                 raise ParameterError(f"{name} must be a positive int or None, got {v!r}")
         if self.optimizer not in ("adam", "sgd"):
             raise ParameterError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
-        if not isinstance(self.learning_rate, (int, float)) or not 0 < self.learning_rate < 10:
+        if self.learning_rate is not None and (
+            isinstance(self.learning_rate, bool) or not isinstance(self.learning_rate, (int, float))
+            or not 0 < self.learning_rate < 10
+        ):
             raise ParameterError(f"learning_rate must be in (0, 10), got {self.learning_rate!r}")
         if isinstance(self.patience, bool) or not isinstance(self.patience, int) or self.patience < 0:
             raise ParameterError(f"patience must be an int >= 0, got {self.patience!r}")
@@ -250,6 +254,9 @@ class RunConfig:
 
     def resolved_batch_size(self) -> int:
         return self.batch_size or self.preset_obj().batch_size
+
+    def resolved_learning_rate(self) -> float:
+        return float(self.learning_rate or self.preset_obj().learning_rate)
 
     def resolved_dropout(self) -> float:
         return self.preset_obj().dropout if self.dropout is None else float(self.dropout)
@@ -948,9 +955,9 @@ def _train_keras(ctx: _Context, index, split: dict[str, np.ndarray], task: str, 
                 break
         norm.adapt(np.concatenate(xs)[:512])
     opt = (
-        keras.optimizers.Adam(learning_rate=cfg.learning_rate)
+        keras.optimizers.Adam(learning_rate=cfg.resolved_learning_rate())
         if cfg.optimizer == "adam"
-        else keras.optimizers.SGD(learning_rate=cfg.learning_rate, momentum=cfg.momentum)
+        else keras.optimizers.SGD(learning_rate=cfg.resolved_learning_rate(), momentum=cfg.momentum)
     )
     kmetrics = {"single": ["accuracy"], "multi": [keras.metrics.BinaryAccuracy(name="binary_accuracy")], "regression": ["mae"]}[task]
     model.compile(optimizer=opt, loss=loss_for_task(task), metrics=kmetrics)

@@ -65,6 +65,19 @@ def logreg_run(env) -> Path:
     return _finished(env, model="logreg")
 
 
+@pytest.fixture(scope="module")
+def cnn7_run(env) -> Path:
+    """Random 0.5 s crops of the whole clip while training; consecutive crops when tagging."""
+    return _finished(
+        env, model="cnn7", preset="fast", epochs=1, batch_size=8, segments={"length_s": 0.5}, features={"n_mels": 32},
+    )
+
+
+@pytest.fixture(scope="module")
+def rawcnn_run(env) -> Path:
+    return _finished(env, model="rawcnn", preset="fast", epochs=1, batch_size=16, segments={"length_s": 0.25, "hop_s": 0.25})
+
+
 def _test_tracks(run_dir: Path, data: Path) -> tuple[list[str], np.ndarray]:
     """Paths of the run's test tracks and their saved track scores."""
     ids, _, scores, _ = read_predictions(run_dir / "predictions.csv")
@@ -82,7 +95,7 @@ def test_runs_are_listed_with_source_run(env, cnn_run, logreg_run):
     assert cnn_run.name in {e.name for e in list_models()}
 
 
-@pytest.mark.parametrize("which", ["cnn_run", "logreg_run"])
+@pytest.mark.parametrize("which", ["cnn_run", "logreg_run", "cnn7_run", "rawcnn_run"])
 def test_tagger_reproduces_the_runs_test_predictions(env, which, request):
     """tag_file applies the training-time preprocessing: its track scores equal predictions.csv."""
     run_dir = request.getfixturevalue(which)
@@ -96,12 +109,17 @@ def test_tagger_reproduces_the_runs_test_predictions(env, which, request):
         assert np.allclose(pred.segment_scores.sum(axis=1), 1.0, atol=1e-4)  # softmax
         if which == "logreg_run":
             assert pred.segment_scores.shape == (1, 2) and pred.segment_starts_s.tolist() == [0.0]
+        elif which == "rawcnn_run":
+            assert pred.segment_scores.shape == (8, 2)
+        elif which == "cnn7_run":  # 87 frames hold three whole 22-frame crops
+            assert pred.segment_scores.shape == (3, 2)
+            np.testing.assert_allclose(pred.segment_starts_s, np.arange(3) * 22 * 512 / SR)
         else:
             assert pred.segment_scores.shape == (4, 2)
-            np.testing.assert_allclose(pred.segment_starts_s, [0.0, 0.5, 1.0, 1.5])
+            np.testing.assert_allclose(pred.segment_starts_s, [0.0, 0.5, 1.0, 1.5], atol=0.02)
     # overlap gives a finer taggram over the same audio
-    pred = tag_file(paths[0], tagger, overlap=0.25)
-    if which == "cnn_run":
+    pred = tag_file(paths[0], tagger, overlap=0.2)
+    if which in ("cnn_run", "cnn7_run"):
         assert len(pred.segment_scores) > 4
 
 
@@ -171,3 +189,18 @@ def test_regression_run_scores_are_strengths_over_100(env, tmp_path):
     assert 0.0 <= pred.scores.min() and pred.scores.max() <= 1.0
     expected = np.array([rows[0]["high"], rows[0]["low"]]) / 100.0
     np.testing.assert_allclose(pred.scores, expected, atol=0.1)
+
+
+@pytest.mark.slow
+def test_transfer_fine_tune_trains_musicnn_end_to_end(env):
+    """fine_tune=True: musicnn + head on mel patches; the saved model tags through the run loader."""
+    run_dir = _finished(env, model="transfer", preset="fast", fine_tune=True, epochs=1, batch_size=8, embedding="penultimate")
+    card = json.loads((run_dir / "card.json").read_text())
+    assert card["inputs"]["kind"] == "musicnn_patches" and card["sr"] == 16000 and card["input_shape"] == [187, 96]
+    tagger = load_tagger(run_dir)
+    trainable = sum(int(np.prod(w.shape)) for w in tagger.model_.trainable_weights)
+    assert trainable > 500_000  # the musicnn weights trained too, not only the head
+    paths, saved = _test_tracks(run_dir, env["data"])
+    pred = tag_file(paths[0], tagger)
+    assert pred.sr == 16000 and pred.segment_scores.shape == (1, 2)  # a 2 s clip is one repeat-padded patch
+    np.testing.assert_allclose(pred.scores, saved[0], atol=2e-4)

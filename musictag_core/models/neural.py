@@ -245,8 +245,12 @@ def build_musicnn_finetune(config: ModelConfig, *, backbone: keras.Model, embedd
     embedding : {"pooled", "penultimate", "both"}
     """
     _check_rank(config, 2, "(patch_frames, n_mels)")
-    base = keras.models.clone_model(backbone)
-    base.set_weights(backbone.get_weights())
+    clone = keras.models.clone_model(backbone)
+    clone.set_weights(backbone.get_weights())
+    # only the embedding outputs: the backbone's own tag layer gets no gradient and is dropped
+    base = keras.Model(
+        clone.inputs, {k: clone.get_layer(k).output for k in ("pooled", "penultimate")}, name="musicnn_backbone"
+    )
     base.trainable = True
     inp = keras.Input(shape=config.input_shape, name="mel")
     outs = base(inp)
