@@ -282,3 +282,17 @@ def test_evaluate_on_another_dataset(tones, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "16/16 tracks tagged" in out and "accuracy: 1.0000" in out
     assert main(["evaluate", str(run_dir), "--dataset", str(other)]) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["logreg", "cnn", "transfer"])
+def test_fast_preset_beats_chance_on_the_demo_corpus(model, tmp_path):
+    """Each fast preset learns the demo styles (6 classes, chance 1/6) well above chance.
+
+    Times are measured by bench/bench_train.py (demo section), never asserted here.
+    """
+    cfg = RunConfig(dataset="demo", model=model, preset="fast", task="single", seed=0)
+    run_dir = create_run(cfg, runs_dir=tmp_path)
+    assert execute_run(run_dir) == "finished", run_status(run_dir)
+    metrics = json.loads((run_dir / "metrics.json").read_text())["metrics"]
+    assert metrics["accuracy"] >= 0.6, metrics  # chance is 0.17

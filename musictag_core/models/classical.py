@@ -162,6 +162,7 @@ class KerasMLPClassifier(ClassifierMixin, BaseEstimator):
     hidden_units : int
     dropout : float
     epochs : int
+        Passes over the data (more for tiny tables: at least 300 batches are run).
     batch_size : int
     learning_rate : float
     random_state : int or None
@@ -223,8 +224,10 @@ class KerasMLPClassifier(ClassifierMixin, BaseEstimator):
         )
         # one pass over `epochs` shuffled copies: Keras's per-epoch overhead (iterators,
         # callbacks) costs more than the epoch itself on a few thousand rows
+        # (and at least 300 steps, so that tiny tables still converge)
         order_rng = np.random.default_rng(self.random_state)
-        idx = np.concatenate([order_rng.permutation(len(X)) for _ in range(int(self.epochs))])
+        copies = max(int(self.epochs), -(-300 * int(self.batch_size) // len(X)))
+        idx = np.concatenate([order_rng.permutation(len(X)) for _ in range(copies)])
         model.fit(X[idx], Y[idx], epochs=1, batch_size=self.batch_size, verbose=0, shuffle=False)
         self.weights_ = [np.asarray(w) for w in model.get_weights()]
         self._model = model

@@ -242,7 +242,7 @@ MODEL_CARDS: dict[str, ModelCard] = {
         input_kind="mfcc",
         presets={
             "full": ModelPreset(segment_preset("tracks10"), _MFCC, width=1.0, units=64, epochs=30),
-            "fast": ModelPreset(_SEG3, _MFCC, width=0.5, units=64, dropout=0.2, epochs=10, learning_rate=1e-3),
+            "fast": ModelPreset(_SEG3, _MFCC, width=0.5, units=64, dropout=0.2, epochs=8, learning_rate=1e-3),
         },
     ),
     "cnn7": ModelCard(
