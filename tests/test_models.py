@@ -124,7 +124,8 @@ def _table(rng, n=90, d=6, n_classes=3):
     return X, y
 
 
-@pytest.mark.parametrize("name", ["logreg", "gboost", "svc", "voting", "stacked"])
+# stacked fits six Keras MLPs (5 out-of-fold + 1): slow; test_train covers it in a run
+@pytest.mark.parametrize("name", ["logreg", "gboost", "svc", "voting", pytest.param("stacked", marks=pytest.mark.slow)])
 def test_classical_single_label_fits_and_clones(name, rng):
     from sklearn.base import clone
     from sklearn.utils.validation import check_is_fitted
@@ -148,7 +149,7 @@ def test_classical_single_label_fits_and_clones(name, rng):
         check_is_fitted(clone(model))
 
 
-@pytest.mark.parametrize("name", ["logreg", "voting", "stacked"])
+@pytest.mark.parametrize("name", ["logreg", "voting", pytest.param("stacked", marks=pytest.mark.slow)])
 def test_classical_multi_label(name, rng):
     from musictag_core.models.classical import build_classical, fit_classical, predict_scores
 
