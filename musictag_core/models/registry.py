@@ -217,7 +217,7 @@ _LOGMEL_FAST = FeatureConfig(kind="logmel", n_mels=64)
 _MFCC = FeatureConfig(kind="mfcc", n_mfcc=13)
 _SEG3 = SegmentConfig(kind="segments", length_s=3.0, n_segments=10, max_duration_s=30.0)
 _CROP6 = SegmentConfig(kind="random_crop", length_s=6.0, n_segments=None, max_duration_s=None)
-_WIN_FAST = SegmentConfig(kind="windows", length_s=1.0, hop_s=1.0, n_segments=None, max_duration_s=30.0)
+_WIN_FAST = SegmentConfig(kind="windows", length_s=1.0, hop_s=1.0, n_segments=None, max_duration_s=12.0)
 _STATS_SEG = SegmentConfig(kind="segments", length_s=30.0, n_segments=1, max_duration_s=30.0)
 
 MODEL_CARDS: dict[str, ModelCard] = {
