@@ -359,6 +359,13 @@ LOADERS: dict[str, Callable[[Path, dict], Tagger]] = {
 }
 
 
+#: Card ``format`` -> module that registers its loader when imported (kept lazy: it imports Keras).
+_LAZY_LOADERS: dict[str, str] = {
+    "musictag-keras": ".models.trained",
+    "musictag-sklearn": ".models.trained",
+}
+
+
 def register_loader(format: str, loader: Callable[[Path, dict], Tagger]) -> None:
     """Register the loader of model folders whose card says ``"format": format``.
 
@@ -470,6 +477,11 @@ def load_tagger(name_or_path: str | os.PathLike, *, runs_dir: str | os.PathLike 
         raise ModelError(f"{card_path}: not a readable JSON object")
     fmt = card.get("format")
     loader = LOADERS.get(fmt)
+    if loader is None and fmt in _LAZY_LOADERS:  # training-run formats: import their module on first use
+        import importlib
+
+        importlib.import_module(_LAZY_LOADERS[fmt], __package__)
+        loader = LOADERS.get(fmt)
     if loader is None:
         raise ModelError(
             f"{folder}: card format {fmt!r} has no loader; known formats: {sorted(LOADERS)}"

@@ -23,13 +23,20 @@ most one run trains at a time and the others stay ``queued`` (oldest first).
 :func:`run_status` reports a run whose worker died (killed, crashed) as
 ``failed`` with the last error it logged.
 
-Data seam
----------
-Datasets, splits, segments and features come from ``musictag_core.datasets``,
-``segments`` and ``features`` through the small private functions of the
-*data seam* section (``_open_dataset``, ``_split_tracks``, ``_cut``,
-``_frame_features``, ``_track_statistics``); features are computed in memory
-per run (``store.py`` caching is not wired in yet).
+Inputs
+------
+A run's :class:`~musictag_core.streaming.InputSpec` (``card["inputs"]``) says
+how a track becomes model inputs; training and the tagger
+(:mod:`musictag_core.models.trained`) both call
+:func:`~musictag_core.streaming.compute_inputs` with it. Inputs are computed
+once, in parallel worker processes, and cached per file digest: frame features
+and statistics in the feature store (:func:`musictag_core.store.extract_paths`),
+the rest (random-crop clips, waveform pieces, musicnn embeddings under
+``<cache>/embeddings``, augmented variants keyed by digest + augmentation
+parameters) in an :class:`~musictag_core.streaming.ArrayCache`. Batches are
+built from memory-mapped per-track arrays by a
+:class:`~musictag_core.streaming.SegmentSampler` (a ``keras.utils.PyDataset``),
+which draws one variant per track (and a random crop for ``cnn7``) each epoch.
 """
 
 from __future__ import annotations
@@ -37,7 +44,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import json
-import math
 import os
 import signal
 import subprocess
@@ -52,11 +58,12 @@ from typing import Any, Callable
 import numpy as np
 
 from . import __version__
-from .augment import AugmentConfig, apply_augmentation, draw_params
-from .config import FeatureConfig, SegmentConfig
-from .errors import DatasetError, MusictagError, ParameterError, TrainingError
-from .evaluate import aggregate_segments, evaluate_predictions, tune_thresholds, write_predictions
-from .models.registry import CLASSICAL_MODELS, EMBEDDING_DIMS, MODEL_CARDS, ModelConfig, model_card
+from .augment import AugmentConfig, draw_params
+from .config import AudioConfig, FeatureConfig, SegmentConfig
+from .errors import MusictagError, ParameterError, TrainingError
+from .evaluate import evaluate_predictions, tune_thresholds, write_predictions
+from .models.registry import MODEL_CARDS, ModelConfig, model_card
+from .streaming import InputSpec, variant_key
 
 __all__ = [
     "RunConfig",
@@ -104,7 +111,8 @@ class RunConfig:
     epochs, batch_size : int or None
         ``None``: the preset's.
     optimizer : {"adam", "sgd"}
-    learning_rate : float
+    learning_rate : float or None
+        ``None``: the preset's.
     momentum : float
         SGD only.
     patience : int
@@ -122,6 +130,11 @@ class RunConfig:
         Overrides of the preset's SegmentConfig / FeatureConfig fields.
     embedding : {"pooled", "penultimate", "both"}
         Transfer model input.
+    fine_tune : bool
+        Transfer only: train musicnn and the head end to end on mel patches
+        (instead of a head on cached embeddings).
+    n_jobs : int or None
+        Worker processes for feature extraction and augmentation (None: every core).
     sr : int
         Sample rate audio is decoded at.
     seed : int
@@ -144,7 +157,7 @@ class RunConfig:
     epochs: int | None = None
     batch_size: int | None = None
     optimizer: str = "adam"
-    learning_rate: float = 1e-4
+    learning_rate: float | None = None
     momentum: float = 0.9
     patience: int = 5
     dropout: float | None = None
@@ -154,6 +167,8 @@ class RunConfig:
     segments: dict | None = None
     features: dict | None = None
     embedding: str = "both"
+    fine_tune: bool = False
+    n_jobs: int | None = None
     sr: int = 22050
     seed: int = 0
     cv: int = 0
@@ -172,13 +187,20 @@ class RunConfig:
             raise ParameterError(f"task must be single, multi, regression or None, got {self.task!r}")
         if not 0 <= float(self.threshold) <= 100:
             raise ParameterError(f"threshold must be in 0-100, got {self.threshold!r}")
-        for name in ("epochs", "batch_size", "max_tracks"):
+        if not isinstance(self.fine_tune, bool):
+            raise ParameterError(f"fine_tune must be true or false, got {self.fine_tune!r}")
+        if self.fine_tune and self.card.input_kind != "embedding":
+            raise ParameterError(f"fine_tune applies to the transfer model only, not {self.model!r}")
+        for name in ("epochs", "batch_size", "max_tracks", "n_jobs"):
             v = getattr(self, name)
             if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
                 raise ParameterError(f"{name} must be a positive int or None, got {v!r}")
         if self.optimizer not in ("adam", "sgd"):
             raise ParameterError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
-        if not isinstance(self.learning_rate, (int, float)) or not 0 < self.learning_rate < 10:
+        if self.learning_rate is not None and (
+            isinstance(self.learning_rate, bool) or not isinstance(self.learning_rate, (int, float))
+            or not 0 < self.learning_rate < 10
+        ):
             raise ParameterError(f"learning_rate must be in (0, 10), got {self.learning_rate!r}")
         if isinstance(self.patience, bool) or not isinstance(self.patience, int) or self.patience < 0:
             raise ParameterError(f"patience must be an int >= 0, got {self.patience!r}")
@@ -231,6 +253,9 @@ class RunConfig:
 
     def resolved_batch_size(self) -> int:
         return self.batch_size or self.preset_obj().batch_size
+
+    def resolved_learning_rate(self) -> float:
+        return float(self.learning_rate or self.preset_obj().learning_rate)
 
     def resolved_dropout(self) -> float:
         return self.preset_obj().dropout if self.dropout is None else float(self.dropout)
@@ -619,11 +644,13 @@ def _older_queued_alive(run_dir: Path) -> bool:
         if d == run_dir or not (d / "status.json").exists():
             continue
         st = _read_json(d / "status.json") or {}
-        if (
-            st.get("state") == "queued"
-            and (st.get("created", ""), d.name) < (mine, run_dir.name)
-            and _pid_alive(st.get("pid"), st.get("pid_start"))
-        ):
+        if st.get("state") != "queued" or (st.get("created", ""), d.name) >= (mine, run_dir.name):
+            continue
+        pid, pid_start = st.get("pid"), st.get("pid_start")
+        if not pid:  # its worker has not written its status yet: ask the launcher's record
+            launched = _read_json(d / "worker.pid") or {}
+            pid, pid_start = launched.get("pid"), launched.get("pid_start")
+        if _pid_alive(pid, pid_start):
             return True
     return False
 
@@ -633,12 +660,12 @@ class _StopRequested(Exception):
 
 
 # ---------------------------------------------------------------------------
-# data seam (switch to musictag_core.datasets / segments / features when merged)
+# datasets and splits
 # ---------------------------------------------------------------------------
 
 
 def _open_dataset(spec: str, *, threshold: float):  # noqa: ANN202
-    """SEAM: dataset spec -> DatasetIndex (:func:`musictag_core.datasets.open_dataset`)."""
+    """Dataset spec -> DatasetIndex (:func:`musictag_core.datasets.open_dataset`)."""
     from .datasets import open_dataset
 
     return open_dataset(spec, threshold=threshold)
@@ -652,60 +679,12 @@ def _stratify_key(index, task: str) -> np.ndarray:  # noqa: ANN001
 
 
 def _split_tracks(index, task: str, *, seed: int, val_fraction: float, test_fraction: float) -> dict[str, np.ndarray]:  # noqa: ANN001
-    """SEAM: train/validation/test row indices (the dataset's own split when it has one)."""
+    """Train/validation/test row indices (the dataset's own split when it has one)."""
     from .datasets import split_dataset
 
     split = split_dataset(index, seed=seed, val_size=val_fraction, test_size=test_fraction)
     col = split.tracks["split"]
     return {s: np.flatnonzero((col == s).to_numpy()) for s in ("train", "validation", "test")}
-
-
-def _load(path: str, *, sr: int, max_duration: float | None) -> np.ndarray:
-    from .audio import load_audio
-
-    y, _ = load_audio(path, sr=sr, duration=max_duration, allow_silence=True)
-    return y
-
-
-def _cut(y: np.ndarray, *, sr: int, config: SegmentConfig) -> np.ndarray:
-    """SEAM: waveform -> pieces [shape=(n, length)].
-
-    ``random_crop`` keeps the whole clip as one row (zero-padded to one crop):
-    crops are drawn from its features anew each epoch by the sampler.
-    """
-    from .segments import cut_segments
-
-    if config.kind == "random_crop":
-        L = int(round(config.length_s * sr))
-        if config.max_duration_s is not None:
-            y = y[: int(config.max_duration_s * sr)]
-        return (np.pad(y, (0, max(0, L - len(y)))) if len(y) < L else y)[None, :].astype(np.float32)
-    return cut_segments(y, sr=sr, config=config).data
-
-
-def _frame_features(pieces: np.ndarray, *, config: FeatureConfig) -> np.ndarray:
-    """SEAM: pieces [shape=(n, length)] -> frames [shape=(n, frames, n_features)], float32."""
-    from .features import extract_frames
-
-    return np.asarray(extract_frames(pieces, config=config), dtype=np.float32)
-
-
-def _track_statistics(y: np.ndarray, *, sr: int) -> np.ndarray:
-    """SEAM: per-track summary statistics vector (:func:`musictag_core.features.statistics_vector`)."""
-    from .features import statistics_vector
-
-    return statistics_vector(y, sr=sr).astype(np.float64)
-
-
-def _embed(path: str, *, which: str) -> np.ndarray:
-    """Transfer input: pooled (1506) and/or penultimate (200) musicnn embeddings (pooled first)."""
-    from .predict import embed_file  # written by the musicnn port
-
-    e = embed_file(path, model="MSD_musicnn")
-    parts = [np.asarray(e["pooled"])] if which in ("pooled", "both") else []
-    if which in ("penultimate", "both"):
-        parts.append(np.asarray(e["penultimate"]))
-    return np.concatenate(parts).astype(np.float32)
 
 
 # ---------------------------------------------------------------------------
@@ -741,44 +720,157 @@ class _Context:
         self.events.write("log", message=message, **data)
 
 
-def _prepare_inputs(ctx: _Context, index, rows: np.ndarray, *, augment: bool, rng: np.random.Generator) -> dict[int, _TrackData]:  # noqa: ANN001
-    """Decode, (augment,) cut and describe the tracks in ``rows``."""
-    cfg = ctx.config
+def _input_spec(cfg: RunConfig) -> InputSpec:
+    """How this run turns a track into model inputs (saved as ``card["inputs"]``)."""
     kind = cfg.card.input_kind
     seg = cfg.segment_config()
-    feat = cfg.feature_config()
-    max_dur = seg.max_duration_s
-    if seg.kind == "random_crop" and max_dur is None:
-        max_dur = None
-    out: dict[int, _TrackData] = {}
-    use_aug = augment and cfg.augment.enabled and kind not in ("embedding", "stats")
-    for n_done, r in enumerate(rows):
+    if kind == "embedding":
+        # musicnn runs at 16 kHz on 3 s patches; fine-tuning reads its mel patches
+        return InputSpec(
+            kind="musicnn_patches" if cfg.fine_tune else "embedding",
+            audio=AudioConfig(sr=16000, duration=seg.max_duration_s, allow_silence=True),
+            segments=seg, features=None, embedding=cfg.embedding,
+        )
+    return InputSpec(
+        kind=kind,
+        audio=AudioConfig(sr=cfg.sr, duration=seg.max_duration_s, allow_silence=True),
+        segments=seg,
+        features=cfg.feature_config(),
+    )
+
+
+def _variant_params(cfg: RunConfig, digest: str, k: int) -> dict[str, Any]:
+    """Augmentation parameters of variant ``k`` of a file: drawn from (seed, file digest, k).
+
+    So a second run with the same seed and augmentation settings asks for the
+    same variants and finds them cached, whatever the split or track order.
+    """
+    rng = np.random.default_rng([cfg.seed, int(digest[:12], 16), k])
+    return draw_params(cfg.augment, rng=rng)
+
+
+def _inputs_job(path: str, digest: str, spec_dict: dict, root: str, todo: list[tuple[str, dict | None]]) -> str | None:
+    """Worker: decode ``path`` once, then compute and cache each (variant key, augmentation params).
+
+    Returns None, or an error message.
+    """
+    from .audio import load_audio
+    from .augment import apply_augmentation
+    from .streaming import ArrayCache, InputSpec, compute_inputs
+
+    spec = InputSpec.from_dict(spec_dict)
+    cache = ArrayCache(spec=spec, root=root)
+    try:
+        y, sr = load_audio(path, config=spec.audio)
+        for key, params in todo:
+            w = y if params is None else apply_augmentation(y, sr=sr, params=params)
+            _, x = compute_inputs(w, spec=spec, for_training=True)
+            cache.save(digest, x, key)
+    except MusictagError as exc:
+        return str(exc)
+    except Exception as exc:  # noqa: BLE001 - reported per file
+        return f"{path}: {type(exc).__name__}: {exc}"
+    return None
+
+
+def _run_jobs(ctx: _Context, jobs: list[tuple], *, what: str) -> dict[str, str]:
+    """Run :func:`_inputs_job` calls in parallel (embeddings: in this process); path -> error."""
+    from joblib import Parallel, delayed
+
+    if not jobs:
+        return {}
+    cfg = ctx.config
+    in_process = jobs[0][2]["kind"] in ("embedding", "musicnn_patches")
+    n_jobs = 1 if in_process else (cfg.n_jobs or os.cpu_count() or 1)
+    failures: dict[str, str] = {}
+    t0 = time.perf_counter()
+    results = Parallel(n_jobs=n_jobs, backend="sequential" if n_jobs == 1 else "loky", return_as="generator")(
+        delayed(_inputs_job)(*job) for job in jobs
+    )
+    for done, (job, err) in enumerate(zip(jobs, results), start=1):
+        if err is not None:
+            failures[job[0]] = err
+        if done % 25 == 0 or done == len(jobs):
+            ctx.log(f"{what}: {done}/{len(jobs)} files", done=done, total=len(jobs))
         if ctx.stop_requested():
             raise _StopRequested
-        path = index.tracks["path"].iloc[r]
-        if kind == "embedding":
-            out[r] = _TrackData([_embed(path, which=cfg.embedding)[None, :]], [None])
+    ctx.log(f"{what}: done", files=len(jobs), seconds=round(time.perf_counter() - t0, 2), failed=len(failures))
+    return failures
+
+
+def _prepare_inputs(ctx: _Context, index, rows: np.ndarray, *, augment: bool, rng: np.random.Generator) -> dict[int, _TrackData]:  # noqa: ANN001
+    """Model inputs of the tracks in ``rows``, through the caches (memory-mapped arrays).
+
+    Variant 0 is the original audio; with augmentation on (``augment=True``,
+    waveform / frame-feature models) ``n_variants`` augmented variants follow.
+    Frame features and statistics of the original audio go through
+    :func:`musictag_core.store.extract_paths` (shared with ``extract``);
+    everything else (random-crop clips, waveform pieces, musicnn embeddings or
+    patches, augmented variants) through a :class:`~musictag_core.streaming.ArrayCache`.
+    Files are decoded and described in parallel worker processes, once.
+    """
+    from .store import extract_paths, file_digest
+    from .streaming import ArrayCache
+
+    cfg = ctx.config
+    spec = _input_spec(cfg)
+    rows = np.asarray(rows)
+    if spec.kind == "stats" and index.features is not None:
+        table = index.features.to_numpy(np.float64)
+        return {int(r): _TrackData([table[r][None, :]], [None]) for r in rows}
+    paths = [str(index.tracks["path"].iloc[r]) for r in rows]
+    digests = []
+    for p in paths:
+        try:
+            digests.append(file_digest(p))
+        except OSError as exc:
+            raise TrainingError(f"{p}: cannot read the audio file ({exc.strerror or exc}); fix or remove it") from None
+    use_aug = augment and cfg.augment.enabled and spec.kind in ("logmel", "mfcc", "waveform", "musicnn_patches")
+    variant_keys = [[] for _ in rows]  # augmented variant keys per row
+    params_of: list[list[dict]] = [[] for _ in rows]
+    if use_aug:
+        for j, d in enumerate(digests):
+            for k in range(cfg.n_variants):
+                p = _variant_params(cfg, d, k)
+                params_of[j].append(p)
+                variant_keys[j].append(variant_key(p))
+    cache = ArrayCache(spec=spec)
+    pipeline = spec.pipeline()
+    failures: dict[str, str] = {}
+    base: list = [None] * len(rows)
+    if pipeline is not None:
+        def progress(done: int, total: int) -> None:
+            if done % 25 == 0 or done == total:
+                ctx.log(f"features: {done}/{total} files", done=done, total=total)
+
+        res = extract_paths(paths, pipeline=pipeline, n_jobs=cfg.n_jobs, progress=progress)
+        ctx.log("features: done", cached=res.n_cached, computed=res.n_computed, seconds=round(res.seconds, 2))
+        failures.update(res.failures)
+        for j in res.ok:
+            a = res.features(j, mmap_mode="r")
+            base[j] = a[None, :] if a.ndim == 1 else a  # statistics are stored as (n_stats,)
+    jobs = []
+    for j, (p, d) in enumerate(zip(paths, digests)):
+        if p in failures:
             continue
-        if kind == "stats" and index.features is not None:
-            out[r] = _TrackData([index.features.iloc[r].to_numpy(np.float64)[None, :]], [None])
-            continue
-        y = _load(path, sr=cfg.sr, max_duration=max_dur)
-        waves, params = [y], [None]
-        if use_aug:
-            for _ in range(cfg.n_variants):
-                p = draw_params(cfg.augment, rng=rng)
-                waves.append(apply_augmentation(y, sr=cfg.sr, params=p))
-                params.append(p)
-        arrays = []
-        for w in waves:
-            if kind == "stats":
-                arrays.append(_track_statistics(w, sr=cfg.sr)[None, :])
-                continue
-            pieces = _cut(w, sr=cfg.sr, config=seg)
-            arrays.append(pieces if kind == "waveform" else _frame_features(pieces, config=feat))
-        out[r] = _TrackData(arrays, params)
-        if (n_done + 1) % 25 == 0:
-            ctx.log(f"features: {n_done + 1}/{len(rows)} tracks", done=n_done + 1, total=len(rows))
+        todo = [] if pipeline is not None or cache.path_for(d).exists() else [("", None)]
+        todo += [(key, prm) for key, prm in zip(variant_keys[j], params_of[j]) if not cache.path_for(d, key).exists()]
+        if todo:
+            jobs.append((p, d, spec.to_dict(), str(cache.root), todo))
+    what = {"embedding": "musicnn embeddings", "musicnn_patches": "musicnn patches"}.get(spec.kind, "inputs")
+    if use_aug:
+        ctx.log(f"augmentation: {cfg.n_variants} variants per training track", tracks=len(rows), jobs=len(jobs))
+    failures.update(_run_jobs(ctx, jobs, what=what + (" and augmented variants" if use_aug else "")))
+    if failures:
+        shown = "; ".join(f"{k}: {v}" for k, v in list(failures.items())[:5])
+        raise TrainingError(f"{len(failures)} file(s) could not be read or described: {shown}; fix or remove them")
+    out: dict[int, _TrackData] = {}
+    for j, (r, d) in enumerate(zip(rows, digests)):
+        first = base[j] if base[j] is not None else cache.load(d)
+        arrays = [first] + [cache.load(d, key) for key in variant_keys[j]]
+        if any(a is None for a in arrays):
+            raise TrainingError(f"{paths[j]}: cache entry vanished while training; run again")
+        out[int(r)] = _TrackData(arrays, [None, *params_of[j]])
     return out
 
 
@@ -788,38 +880,6 @@ def _targets(index, task: str) -> np.ndarray:  # noqa: ANN001
     if task == "multi":
         return index.y.astype(np.float32)
     return index.strengths.astype(np.float32)
-
-
-def _crop_frames(cfg: RunConfig) -> int | None:
-    """Length in frames (or samples) of one random crop, None when not cropping."""
-    seg = cfg.segment_config()
-    if seg.kind != "random_crop":
-        return None
-    feat = cfg.feature_config()
-    if feat is None:
-        return int(round(seg.length_s * cfg.sr))
-    return 1 + int(round(seg.length_s * cfg.sr)) // feat.hop_length
-
-
-def _eval_inputs(data: dict[int, _TrackData], rows: np.ndarray, crop: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """Deterministic evaluation inputs: every segment (crops: consecutive crops) of variant 0."""
-    xs, owners = [], []
-    for r in rows:
-        a = data[r].variants[0]
-        if crop is not None:
-            a = a[0]
-            n = max(1, a.shape[0] // crop)
-            pieces = [_fit_len(a[i * crop : (i + 1) * crop], crop) for i in range(n)]
-            a = np.stack(pieces)
-        xs.append(a)
-        owners.extend([r] * len(a))
-    return np.concatenate(xs).astype(np.float32), np.asarray(owners)
-
-
-def _fit_len(a: np.ndarray, n: int) -> np.ndarray:
-    if a.shape[0] >= n:
-        return a[:n]
-    return np.pad(a, [(0, n - a.shape[0])] + [(0, 0)] * (a.ndim - 1))
 
 
 def _sample_weights(Y: np.ndarray, task: str) -> np.ndarray:
@@ -832,55 +892,6 @@ def _sample_weights(Y: np.ndarray, task: str) -> np.ndarray:
     return np.where(present > 0, (Y * w).sum(axis=1) / np.maximum(present, 1), 1.0).astype(np.float32)
 
 
-def _make_sampler(data, rows, Y, *, batch_size: int, crop: int | None, rng, weights, ctx: _Context):  # noqa: ANN001, ANN202
-    """A keras PyDataset that re-draws variants / crops at the start of each epoch."""
-    import keras
-
-    class Sampler(keras.utils.PyDataset):
-        def __init__(self) -> None:
-            super().__init__(workers=1, use_multiprocessing=False)
-            self._resample()
-
-        def _resample(self) -> None:
-            items = []  # (row, variant, segment index or crop start)
-            for r in rows:
-                td = data[r]
-                v = int(rng.integers(len(td.variants)))
-                a = td.variants[v]
-                if crop is None:
-                    items.extend((r, v, i) for i in range(len(a)))
-                else:
-                    n = a.shape[1]
-                    start = int(rng.integers(0, max(1, n - crop + 1)))
-                    items.append((r, v, start))
-            order = rng.permutation(len(items))
-            self.items = [items[i] for i in order]
-
-        def __len__(self) -> int:
-            return max(1, math.ceil(len(self.items) / batch_size))
-
-        def __getitem__(self, i: int):  # noqa: ANN204
-            chunk = self.items[i * batch_size : (i + 1) * batch_size]
-            if crop is None:
-                x = np.stack([data[r].variants[v][s] for r, v, s in chunk])
-            else:
-                x = np.stack([_fit_len(data[r].variants[v][0][s : s + crop], crop) for r, v, s in chunk])
-            y = np.stack([Y[r] for r, _, _ in chunk])
-            if weights is None:
-                return x.astype(np.float32), y
-            return x.astype(np.float32), y, np.asarray([weights[r] for r, _, _ in chunk], np.float32)
-
-        def on_epoch_end(self) -> None:
-            self._resample()
-
-    return Sampler()
-
-
-def _predict_tracks(model, X: np.ndarray, owners: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
-    seg_scores = model.predict(X, batch_size=max(batch_size, 64), verbose=0)
-    return aggregate_segments(owners, seg_scores)
-
-
 def _track_metrics(y_rows: np.ndarray, scores: np.ndarray, Yfull: np.ndarray, task: str, labels, threshold, thresholds=None) -> dict:  # noqa: ANN001
     y_true = Yfull[y_rows]
     if task == "single":
@@ -888,98 +899,126 @@ def _track_metrics(y_rows: np.ndarray, scores: np.ndarray, Yfull: np.ndarray, ta
     return evaluate_predictions(y_true, scores, task=task, labels=labels, thresholds=thresholds, threshold=threshold)
 
 
+def _build_keras_model(cfg: RunConfig, mcfg: ModelConfig):  # noqa: ANN202
+    from .models.registry import build_model
+
+    if cfg.card.input_kind == "embedding" and cfg.fine_tune:
+        from .models.neural import build_musicnn_finetune
+        from .predict import load_tagger
+
+        backbone = load_tagger(_input_spec(cfg).backbone).model_
+        return build_musicnn_finetune(mcfg, backbone=backbone, embedding=cfg.embedding)
+    return build_model(cfg.model, mcfg)
+
+
 def _train_keras(ctx: _Context, index, split: dict[str, np.ndarray], task: str, rng: np.random.Generator) -> dict[str, Any]:  # noqa: ANN001
     import keras
 
     from .models.neural import NORMALIZE_NAME, loss_for_task
-    from .models.registry import build_model
+    from .streaming import SegmentSampler, as_pydataset, predict_tracks
 
     cfg = ctx.config
     keras.utils.set_random_seed(cfg.seed)
     Y = _targets(index, task)
+    spec = _input_spec(cfg)
     ctx.log("preparing inputs", tracks=int(sum(len(v) for v in split.values())))
     data = _prepare_inputs(ctx, index, split["train"], augment=True, rng=rng)
     data.update(_prepare_inputs(ctx, index, np.concatenate([split["validation"], split["test"]]), augment=False, rng=rng))
-    crop = _crop_frames(cfg)
-    first = data[split["train"][0]].variants[0]
+    crop = spec.crop
+    first = data[int(split["train"][0])].variants[0]
     input_shape = (crop, *first.shape[2:]) if crop is not None else tuple(first.shape[1:])
-    if cfg.card.input_kind == "waveform" and crop is not None:
-        input_shape = (crop,)
     pre = cfg.preset_obj()
     mcfg = ModelConfig(
         input_shape=tuple(int(d) for d in input_shape), n_outputs=len(index.labels), task=task,
         dropout=cfg.resolved_dropout(), width=pre.width, units=pre.units, name=cfg.model,
     )
-    model = build_model(cfg.model, mcfg)
-    Xval, own_val = _eval_inputs(data, split["validation"], crop)
-    Xte, own_te = _eval_inputs(data, split["test"], crop)
-    Xtr_eval, own_tr = _eval_inputs(data, split["train"][: 200], crop)
+    model = _build_keras_model(cfg, mcfg)
+    bs = cfg.resolved_batch_size()
+
+    def evaluation(rows: np.ndarray) -> SegmentSampler:
+        return SegmentSampler([data[int(r)].variants for r in rows], Y[rows], batch_size=max(bs, 32), crop=crop, evaluation=True)
+
+    ev_val, ev_test = evaluation(split["validation"]), evaluation(split["test"])
+    # train metrics each epoch on a fixed random sample of training tracks (cheap, unbiased by label order)
+    tr_rows = np.sort(np.random.default_rng(cfg.seed).choice(split["train"], min(48, len(split["train"])), replace=False))
+    ev_train = evaluation(tr_rows)
     try:
         norm = model.get_layer(NORMALIZE_NAME)
     except ValueError:
         norm = None
-    if norm is not None:
-        norm.adapt(Xtr_eval[: 2000])
+    if norm is not None:  # per-band statistics of up to 512 training inputs
+        xs, n = [], 0
+        for k in range(len(ev_train)):
+            xs.append(ev_train.batch(k)[0])
+            n += len(xs[-1])
+            if n >= 512:
+                break
+        norm.adapt(np.concatenate(xs)[:512])
     opt = (
-        keras.optimizers.Adam(learning_rate=cfg.learning_rate)
+        keras.optimizers.Adam(learning_rate=cfg.resolved_learning_rate())
         if cfg.optimizer == "adam"
-        else keras.optimizers.SGD(learning_rate=cfg.learning_rate, momentum=cfg.momentum)
+        else keras.optimizers.SGD(learning_rate=cfg.resolved_learning_rate(), momentum=cfg.momentum)
     )
     kmetrics = {"single": ["accuracy"], "multi": [keras.metrics.BinaryAccuracy(name="binary_accuracy")], "regression": ["mae"]}[task]
     model.compile(optimizer=opt, loss=loss_for_task(task), metrics=kmetrics)
-    bs = cfg.resolved_batch_size()
-    weights = None
-    if cfg.class_weights:
-        w = _sample_weights(Y[split["train"]], task)
-        weights = dict(zip(split["train"].tolist(), w.tolist()))
-    sampler = _make_sampler(data, split["train"], Y, batch_size=bs, crop=crop, rng=rng, weights=weights, ctx=ctx)
-    Yval_seg = Y[own_val]
+    weights = _sample_weights(Y[split["train"]], task) if cfg.class_weights else None
+    sampler = SegmentSampler(
+        [data[int(r)].variants for r in split["train"]], Y[split["train"]], batch_size=bs, rng=rng, crop=crop, weights=weights
+    )
     labels = list(index.labels)
 
     class EventsCallback(keras.callbacks.Callback):
+        """Batch and epoch events; validation loss and track metrics (keras's ``val_loss``)."""
+
         def __init__(self) -> None:
             super().__init__()
             self.step = 0
             self.epoch = 0
+            self.t0 = time.perf_counter()
+            self.samples = 0
 
         def on_epoch_begin(self, epoch, logs=None):  # noqa: ANN001
             self.epoch = epoch
+            self.t0 = time.perf_counter()
+            self.samples = 0
 
         def on_train_batch_end(self, batch, logs=None):  # noqa: ANN001
             self.step += 1
+            self.samples += len(sampler.owners(batch))
             loss = float((logs or {}).get("loss", float("nan")))
             ctx.events.write("batch", epoch=self.epoch, step=self.step, loss=loss)
             if ctx.stop_requested():
                 self.model.stop_training = True
 
         def on_epoch_end(self, epoch, logs=None):  # noqa: ANN001
+            seconds = time.perf_counter() - self.t0
+            sc, val_loss = predict_tracks(self.model, ev_val, task=task)
+            val = _track_metrics(split["validation"], sc, Y, task, labels, cfg.threshold)["metrics"]
+            sc, _ = predict_tracks(self.model, ev_train)
+            tr = _track_metrics(tr_rows, sc, Y, task, labels, cfg.threshold)["metrics"]
+            if logs is not None:
+                logs["val_loss"] = val_loss  # read by EarlyStopping (called after this callback)
             logs = dict(logs or {})
-            tid, sc = _predict_tracks(self.model, Xval, own_val, bs)
-            val = _track_metrics(tid.astype(int), sc, Y, task, labels, cfg.threshold)["metrics"]
-            tid, sc = _predict_tracks(self.model, Xtr_eval, own_tr, bs)
-            tr = _track_metrics(tid.astype(int), sc, Y, task, labels, cfg.threshold)["metrics"]
             train = {"loss": logs.get("loss"), **{k: v for k, v in logs.items() if not k.startswith("val_") and k != "loss"}, **tr}
-            validation = {"loss": logs.get("val_loss"), **val}
-            ctx.events.write("epoch", epoch=epoch, step=self.step, train=train, validation=validation)
+            ctx.events.write(
+                "epoch", epoch=epoch, step=self.step, train=train, validation={"loss": val_loss, **val},
+                seconds=round(seconds, 3), samples_per_s=round(self.samples / max(seconds, 1e-9), 2),
+            )
             _write_status(ctx.run_dir, epoch=epoch + 1)
 
-    callbacks = [EventsCallback()]
     es = keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=cfg.patience if cfg.patience > 0 else 10**9, restore_best_weights=True
     )
-    callbacks.append(es)
     ctx.log("training", epochs=cfg.resolved_epochs(), batches_per_epoch=len(sampler), input_shape=list(input_shape))
-    model.fit(
-        sampler, validation_data=(Xval, Yval_seg), epochs=cfg.resolved_epochs(), callbacks=callbacks, verbose=0
-    )
+    model.fit(as_pydataset(sampler), epochs=cfg.resolved_epochs(), callbacks=[EventsCallback(), es], verbose=0)
     # evaluation with the restored best weights
-    tid_v, sc_v = _predict_tracks(model, Xval, own_val, bs)
-    tid_t, sc_t = _predict_tracks(model, Xte, own_te, bs)
+    sc_v, _ = predict_tracks(model, ev_val)
+    sc_t, _ = predict_tracks(model, ev_test)
     return {
         "model": model,
         "model_config": mcfg.to_dict(),
-        "val": (tid_v.astype(int), sc_v),
-        "test": (tid_t.astype(int), sc_t),
+        "val": (split["validation"], sc_v),
+        "test": (split["test"], sc_t),
         "best_epoch": int(getattr(es, "best_epoch", 0)) + 1,
         "input_shape": list(input_shape),
     }
@@ -993,7 +1032,7 @@ def _train_sklearn(ctx: _Context, index, split: dict[str, np.ndarray], task: str
     all_rows = np.concatenate([split["train"], split["validation"], split["test"]])
     ctx.log("preparing inputs", tracks=len(all_rows))
     data = _prepare_inputs(ctx, index, all_rows, augment=False, rng=rng)
-    X = {k: np.vstack([data[r].variants[0] for r in v]) for k, v in split.items()}
+    X = {k: np.vstack([np.asarray(data[int(r)].variants[0], dtype=np.float64) for r in v]) for k, v in split.items()}
     model = build_classical(
         cfg.model, task=task, random_state=cfg.seed, class_weight="balanced" if cfg.class_weights else None
     )
@@ -1005,20 +1044,26 @@ def _train_sklearn(ctx: _Context, index, split: dict[str, np.ndarray], task: str
             raise TrainingError(
                 f"labels {[index.labels[i] for i in missing]} have no training track; add tracks or drop the labels"
             )
+    elif task == "multi":
+        ytr = ytr.astype(int)
     ctx.log("training", rows=len(ytr), features=int(X["train"].shape[1]))
     if ctx.stop_requested():
         raise _StopRequested
+    t0 = time.perf_counter()
     fit_classical(model, X["train"], ytr)
-    ctx.events.write("epoch", epoch=0, step=1, train={}, validation=_track_metrics(
-        split["validation"], predict_scores(model, X["validation"], task=task), Y, task, list(index.labels), cfg.threshold
+    fit_s = time.perf_counter() - t0
+    sc_v = predict_scores(model, X["validation"], task=task)
+    ctx.events.write("epoch", epoch=0, step=1, train={}, seconds=round(fit_s, 3), validation=_track_metrics(
+        split["validation"], sc_v, Y, task, list(index.labels), cfg.threshold
     )["metrics"])
     return {
         "model": model,
         "model_config": {"name": cfg.model, "n_features": int(X["train"].shape[1])},
-        "val": (split["validation"], predict_scores(model, X["validation"], task=task)),
+        "val": (split["validation"], sc_v),
         "test": (split["test"], predict_scores(model, X["test"], task=task)),
         "best_epoch": 1,
         "input_shape": [int(X["train"].shape[1])],
+        "fit_seconds": fit_s,
     }
 
 
@@ -1197,24 +1242,29 @@ def _save_outputs(ctx: _Context, index, task: str, split, result, metrics, thres
         model_file = "model.joblib"
         _atomic_save(run_dir / model_file, lambda p: joblib.dump(model, p))
     atomic_write_json(run_dir / "metrics.json", metrics)
-    feat = cfg.feature_config()
+    spec = _input_spec(cfg)
     card = {
+        "name": run_dir.name,
         "format": f"musictag-{cfg.family}",
+        "kind": "run",
         "model_file": model_file,
         "model": cfg.model,
+        "architecture": cfg.model + (" (fine-tuned musicnn)" if cfg.fine_tune else ""),
         "title": cfg.card.title,
         "seed_system": cfg.card.seed_system,
-        "input_kind": cfg.card.input_kind,
+        "input_kind": spec.kind,
         "input_shape": result["input_shape"],
         "model_config": result["model_config"],
         "task": task,
         "labels": list(index.labels),
+        "genres": list(index.labels),
         "threshold": cfg.threshold,
         "thresholds": None if thresholds is None else [float(t) for t in thresholds],
-        "sr": cfg.sr,
-        "segments": cfg.segment_config().to_dict(),
-        "features": None if feat is None else feat.to_dict(),
-        "embedding": cfg.embedding if cfg.card.input_kind == "embedding" else None,
+        "sr": spec.sr,
+        "inputs": spec.to_dict(),
+        "segments": spec.segments.to_dict(),
+        "features": None if spec.features is None else spec.features.to_dict(),
+        "embedding": spec.embedding if spec.kind == "embedding" else None,
         "aggregate": "mean",
         "metrics": metrics["metrics"],
         "cv": metrics.get("cv"),
@@ -1229,11 +1279,41 @@ def _save_outputs(ctx: _Context, index, task: str, split, result, metrics, thres
     atomic_write_json(run_dir / "card.json", card)
 
 
-def evaluate_run(run_dir: str | os.PathLike) -> dict[str, Any]:
-    """Recompute a finished run's test metrics from ``predictions.csv`` and ``card.json``.
+def evaluate_run(
+    run_dir: str | os.PathLike,
+    *,
+    dataset: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """A finished run's metrics: recomputed from its saved test predictions, or on another dataset.
 
-    Uses the same thresholds (tuned on validation) and settings as the run, so
-    the result equals the run's ``metrics.json`` (without the ``cv`` block).
+    Parameters
+    ----------
+    run_dir : path-like
+    dataset : str, optional
+        A dataset spec. When given, the run's model tags every track of it
+        (through :func:`musictag_core.predict.tag_file`, so with the run's own
+        preprocessing) and is scored against the dataset's labels. Every label
+        of the dataset must be one of the run's labels; scores of the run's
+        other labels are dropped (single-label: the remaining probabilities are
+        renormalised). Tracks that cannot be decoded are skipped and listed.
+    progress : callable(done, total), optional
+
+    Returns
+    -------
+    dict
+        :func:`~musictag_core.evaluate.evaluate_predictions`'s result. Without
+        ``dataset`` it equals the run's ``metrics.json`` (less ``cv``), since
+        the same thresholds (tuned on validation) and settings are used. With
+        ``dataset``, also ``dataset`` (spec, name, n_tracks), ``labels_used``
+        and ``failures`` (path -> error).
+
+    Raises
+    ------
+    TrainingError
+        The run has no model / predictions (not finished).
+    DatasetError
+        The dataset has labels the run does not know (the message lists them).
     """
     from .evaluate import read_predictions
 
@@ -1241,11 +1321,68 @@ def evaluate_run(run_dir: str | os.PathLike) -> dict[str, Any]:
     card = _read_json(run_dir / "card.json")
     if card is None or not (run_dir / "predictions.csv").exists():
         raise TrainingError(f"{run_dir}: no card.json / predictions.csv; only finished or stopped runs can be evaluated")
+    if dataset is not None:
+        return _evaluate_on_dataset(run_dir, card, dataset, progress=progress)
     _, y_true, y_score, labels = read_predictions(run_dir / "predictions.csv")
     task = card["task"]
     return evaluate_predictions(
         y_true, y_score, task=task, labels=labels, thresholds=card.get("thresholds"), threshold=card.get("threshold", 50.0)
     )
+
+
+def _evaluate_on_dataset(run_dir: Path, card: dict, spec: str, *, progress) -> dict[str, Any]:  # noqa: ANN001
+    from .errors import AudioError, DatasetError
+    from .predict import load_tagger, tag_file
+
+    threshold = float(card.get("threshold", 50.0))
+    index = _open_dataset(spec, threshold=threshold)
+    run_labels = [str(x) for x in card["labels"]]
+    unmatched = [lab for lab in index.labels if lab not in run_labels]
+    if unmatched:
+        raise DatasetError(
+            f"dataset {spec!r} has label(s) {unmatched} that run {run_dir.name} was not trained on; "
+            f"its labels are {run_labels}. Evaluate on a dataset whose labels are among them "
+            "(or rename the folders / columns to match)"
+        )
+    if not len(index) or (index.tracks["path"] == "").all():
+        raise DatasetError(f"dataset {spec!r} has no audio files to tag (feature tables cannot be re-tagged)")
+    cols = [run_labels.index(lab) for lab in index.labels]
+    task = card["task"]
+    tagger = load_tagger(run_dir)
+    rows, scores, failures = [], [], {}
+    paths = index.tracks["path"].tolist()
+    for i, path in enumerate(paths):
+        try:
+            pred = tag_file(path, tagger)
+        except AudioError as exc:
+            failures[path] = exc.reason
+        else:
+            rows.append(i)
+            scores.append(np.asarray(pred.scores, dtype=np.float64)[cols])
+        if progress is not None:
+            progress(i + 1, len(paths))
+    if not rows:
+        raise DatasetError(f"no track of {spec!r} could be tagged; first error: {next(iter(failures.values()), '?')}")
+    rows = np.asarray(rows)
+    S = np.vstack(scores)
+    thresholds = None
+    if task == "single":
+        S = S / np.maximum(S.sum(axis=1, keepdims=True), 1e-12)
+        y_true = index.label_index[rows]
+    elif task == "multi":
+        y_true = index.y[rows]
+        if card.get("thresholds"):
+            thresholds = [float(card["thresholds"][c]) for c in cols]
+    else:
+        y_true = index.strengths[rows]
+        S = S * 100.0  # the tagger gives strengths / 100
+    result = evaluate_predictions(
+        y_true, S, task=task, labels=list(index.labels), thresholds=thresholds, threshold=threshold
+    )
+    result["dataset"] = {"spec": spec, "name": index.name, "n_tracks": len(index), "n_tagged": int(len(rows))}
+    result["labels_used"] = list(index.labels)
+    result["failures"] = failures
+    return result
 
 
 def run_worker_main(run_dir: str) -> int:

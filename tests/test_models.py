@@ -124,7 +124,8 @@ def _table(rng, n=90, d=6, n_classes=3):
     return X, y
 
 
-@pytest.mark.parametrize("name", ["logreg", "gboost", "svc", "voting", "stacked"])
+# stacked fits six Keras MLPs (5 out-of-fold + 1): slow; test_train covers it in a run
+@pytest.mark.parametrize("name", ["logreg", "gboost", "svc", "voting", pytest.param("stacked", marks=pytest.mark.slow)])
 def test_classical_single_label_fits_and_clones(name, rng):
     from sklearn.base import clone
     from sklearn.utils.validation import check_is_fitted
@@ -148,7 +149,7 @@ def test_classical_single_label_fits_and_clones(name, rng):
         check_is_fitted(clone(model))
 
 
-@pytest.mark.parametrize("name", ["logreg", "voting", "stacked"])
+@pytest.mark.parametrize("name", ["logreg", "voting", pytest.param("stacked", marks=pytest.mark.slow)])
 def test_classical_multi_label(name, rng):
     from musictag_core.models.classical import build_classical, fit_classical, predict_scores
 
@@ -202,3 +203,30 @@ def test_oof_stacking_follows_sklearn_rules(rng):
         est.predict(X[:, :3])  # wrong width
     with pytest.raises(ModelError, match="cv"):
         OOFStackingClassifier(cv=1).fit(X, y)
+
+
+def test_keras_mlp_classifier_is_an_sklearn_estimator_and_pickles_as_weights(rng):
+    import pickle
+
+    from sklearn.base import clone
+    from sklearn.utils.validation import check_is_fitted
+
+    from musictag_core.models.classical import KerasMLPClassifier
+
+    X, y = _table(rng, n=90, d=6)
+    est = KerasMLPClassifier(hidden_units=16, epochs=30, random_state=0)
+    assert not any(k.endswith("_") for k in vars(est))
+    assert est.fit(X, y) is est
+    check_is_fitted(est, "weights_")
+    p = est.predict_proba(X)
+    assert p.shape == (90, 3) and np.allclose(p.sum(1), 1, atol=1e-5)
+    assert np.mean(est.predict(X) == y) > 0.8
+    blob = pickle.dumps(est)
+    assert b"keras" not in blob.split(b"musictag_core")[0]  # no Keras object inside the pickle
+    again = pickle.loads(blob)
+    np.testing.assert_allclose(again.predict_proba(X), p, atol=1e-6)
+    assert clone(est).get_params() == est.get_params() and not hasattr(clone(est), "weights_")
+    # multi-label: one sigmoid per label
+    Y = np.stack([y == 0, y == 1, y == 2], 1).astype(int)
+    m = KerasMLPClassifier(hidden_units=16, epochs=30).fit(X, Y)
+    assert m.multilabel_ and m.predict_proba(X).shape == (90, 3) and m.predict(X).shape == (90, 3)

@@ -203,3 +203,96 @@ def test_cli_runs_and_evaluate(tones, tmp_path, capsys):
     res = json.loads(capsys.readouterr().out)
     assert res["metrics"] == runs[0]["metrics"]
     assert main(["train", "--model", "logreg"]) == 2  # no dataset
+
+
+def _log(run_dir: Path, message: str) -> dict:
+    return next(e for e in read_events(run_dir)[0] if e["type"] == "log" and e["message"] == message)
+
+
+def test_second_run_reads_features_from_the_cache(tones, tmp_path, monkeypatch):
+    monkeypatch.setenv("MUSICTAG_CACHE", str(tmp_path / "cache"))
+    first = create_run(RunConfig(dataset=str(tones), model="logreg"), runs_dir=tmp_path / "runs")
+    assert execute_run(first) == "finished"
+    assert _log(first, "features: done")["computed"] == 16
+    second = create_run(RunConfig(dataset=str(tones), model="gboost", seed=5), runs_dir=tmp_path / "runs")
+    assert execute_run(second) == "finished"
+    done = _log(second, "features: done")
+    assert done["cached"] == 16 and done["computed"] == 0
+
+
+def test_augmented_variants_are_computed_once_and_sampled(tones, tmp_path, monkeypatch):
+    monkeypatch.setenv("MUSICTAG_CACHE", str(tmp_path / "cache"))
+    aug = {"gain": True, "gain_p": 1.0, "noise": True, "noise_p": 1.0}
+    cfg = _cnn_config(tones, augment=aug, n_variants=2, epochs=2)
+    first = create_run(cfg, runs_dir=tmp_path / "runs")
+    assert execute_run(first) == "finished", run_status(first)
+    n_train = len(json.loads((first / "card.json").read_text())["split"]["train"])
+    assert _log(first, "augmentation: 2 variants per training track")["jobs"] == n_train
+    variants = list((tmp_path / "cache" / "inputs").rglob("*-aug*.npy"))
+    assert len(variants) == 2 * n_train
+    # the variants differ from the original features and from each other
+    store = list((tmp_path / "cache" / "features").rglob("*.npy"))
+    digest = variants[0].name.split("-")[0]
+    orig = np.load(next(p for p in store if p.stem == digest))
+    mine = sorted(p for p in variants if p.name.startswith(digest))
+    a, b = (np.load(p) for p in mine)
+    assert a.shape == orig.shape and not np.allclose(a, orig) and not np.allclose(a, b)
+    second = create_run(cfg, runs_dir=tmp_path / "runs")
+    assert execute_run(second) == "finished"
+    assert _log(second, "augmentation: 2 variants per training track")["jobs"] == 0
+
+
+def test_stacked_run_with_neural_out_of_fold_probabilities(tones, tmp_path):
+    run_dir = create_run(RunConfig(dataset=str(tones), model="stacked"), runs_dir=tmp_path)
+    assert execute_run(run_dir) == "finished", run_status(run_dir)
+    import joblib
+
+    from musictag_core.models.classical import KerasMLPClassifier, OOFStackingClassifier
+
+    model = joblib.load(run_dir / "model.joblib")
+    assert isinstance(model, OOFStackingClassifier) and isinstance(model.proba_estimator_, KerasMLPClassifier)
+    assert model.estimator_.n_features_in_ == model.n_features_in_ + 2  # features + 2 OOF probabilities
+    assert json.loads((run_dir / "metrics.json").read_text())["metrics"]["accuracy"] == 1.0
+
+
+def test_evaluate_on_another_dataset(tones, tmp_path, capsys):
+    import shutil
+
+    from musictag_core.cli import main
+    from musictag_core.errors import DatasetError
+
+    run_dir = create_run(RunConfig(dataset=str(tones), model="logreg"), runs_dir=tmp_path / "runs")
+    assert execute_run(run_dir) == "finished"
+    res = evaluate_run(run_dir, dataset=str(tones))
+    assert res["dataset"]["n_tagged"] == 16 and res["metrics"]["accuracy"] == 1.0
+    # a dataset with only one of the run's labels is scored on that label
+    only_low = tmp_path / "only_low"
+    shutil.copytree(tones / "low", only_low / "low")
+    shutil.copytree(tones / "high", only_low / "high")
+    (only_low / "low" / "low.00000.wav").write_bytes(b"not audio")
+    res = evaluate_run(run_dir, dataset=str(only_low))
+    assert res["dataset"]["n_tagged"] == 15 and list(res["failures"]) == [str(only_low / "low" / "low.00000.wav")]
+    # unmatched labels are named
+    other = tmp_path / "other"
+    shutil.copytree(tones / "low", other / "low")
+    shutil.copytree(tones / "high", other / "mid")
+    with pytest.raises(DatasetError, match=r"\['mid'\].*its labels are \['high', 'low'\]"):
+        evaluate_run(run_dir, dataset=str(other))
+    assert main(["evaluate", str(run_dir), "--dataset", str(tones)]) == 0
+    out = capsys.readouterr().out
+    assert "16/16 tracks tagged" in out and "accuracy: 1.0000" in out
+    assert main(["evaluate", str(run_dir), "--dataset", str(other)]) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["logreg", "cnn", "transfer"])
+def test_fast_preset_beats_chance_on_the_demo_corpus(model, tmp_path):
+    """Each fast preset learns the demo styles (6 classes, chance 1/6) well above chance.
+
+    Times are measured by bench/bench_train.py (demo section), never asserted here.
+    """
+    cfg = RunConfig(dataset="demo", model=model, preset="fast", task="single", seed=0)
+    run_dir = create_run(cfg, runs_dir=tmp_path)
+    assert execute_run(run_dir) == "finished", run_status(run_dir)
+    metrics = json.loads((run_dir / "metrics.json").read_text())["metrics"]
+    assert metrics["accuracy"] >= 0.6, metrics  # chance is 0.17

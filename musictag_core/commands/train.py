@@ -3,7 +3,8 @@
 ``train --dataset D --model M [--config FILE.yaml] [--set key=value ...] [--run-dir DIR] [--cv K]``
 trains in the foreground (``--detach``: in a background worker, prints the run id);
 ``train --run RUN_DIR`` is the worker entry the app starts.
-``evaluate RUN`` recomputes the metrics from a run's saved predictions.
+``evaluate RUN`` recomputes the metrics from a run's saved predictions;
+``evaluate RUN --dataset D`` tags dataset D with the run's model and scores it.
 ``runs`` lists the runs with their state and main metrics.
 """
 
@@ -35,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     e = sub.add_parser("evaluate", help="recompute a run's metrics from its saved predictions")
     e.add_argument("run", metavar="RUN", help="run folder (or run id under --run-dir)")
     e.add_argument("--run-dir", metavar="DIR")
-    e.add_argument("--dataset", help="not yet supported: evaluate the run's model on another dataset")
+    e.add_argument("--dataset", help="tag this dataset with the run's model and score it (labels must match the run's)")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=run_evaluate)
 
@@ -108,12 +109,15 @@ def _resolve_run(run: str, run_dir: str | None) -> Path:
 def run_evaluate(args: argparse.Namespace) -> int:
     from ..train import evaluate_run
 
-    if args.dataset:
-        raise ParameterError("evaluate --dataset is not implemented yet; evaluate RUN re-scores its saved predictions")
-    result = evaluate_run(_resolve_run(args.run, args.run_dir))
+    result = evaluate_run(_resolve_run(args.run, args.run_dir), dataset=args.dataset)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
+        if "dataset" in result:
+            d = result["dataset"]
+            print(f"dataset {d['name']}: {d['n_tagged']}/{d['n_tracks']} tracks tagged")
+            for path, err in result["failures"].items():
+                print(f"  skipped {path}: {err}")
         for k, v in result["metrics"].items():
             print(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}")
     return 0

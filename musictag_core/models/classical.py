@@ -17,7 +17,10 @@ native early stopping, and handles NaN features; the classic estimator has
 neither ``class_weight`` nor NaN support and is an order of magnitude slower.
 
 ``stacked`` is :class:`OOFStackingClassifier`: the soft-voting ensemble fitted
-on the features plus a neural model's out-of-fold probabilities.
+on the features plus a neural model's out-of-fold probabilities. The neural
+model is :class:`KerasMLPClassifier`, a small Keras MLP with the scikit-learn
+estimator interface (so ``clone`` and ``cross_val_predict`` work); it pickles
+as its weights, not as a Keras object.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ __all__ = [
     "build_voting",
     "build_stacked",
     "OOFStackingClassifier",
+    "KerasMLPClassifier",
     "fit_classical",
     "predict_scores",
 ]
@@ -143,6 +147,118 @@ def build_voting(*, task: str = "single", random_state: int | None = 0, class_we
     """
     _check_task(task)
     return _wrap(_voting(task=task, random_state=random_state, class_weight=class_weight), task)
+
+
+class KerasMLPClassifier(ClassifierMixin, BaseEstimator):
+    """A small Keras MLP (Normalization, dense ReLU, dropout, output) as a scikit-learn classifier.
+
+    Softmax over classes for a class vector ``y``, one sigmoid per label for a
+    0/1 label matrix. Keras is imported only in ``fit`` / ``predict_proba``.
+    Pickling keeps the layer sizes and weights as numpy arrays (no Keras
+    objects), and the network is rebuilt on first use after loading.
+
+    Parameters
+    ----------
+    hidden_units : int
+    dropout : float
+    epochs : int
+        Passes over the data (more for tiny tables: at least 300 batches are run).
+    batch_size : int
+    learning_rate : float
+    random_state : int or None
+        Seeds Keras (weights, dropout, shuffling).
+
+    Attributes
+    ----------
+    classes_ : np.ndarray
+    multilabel_ : bool
+    n_features_in_ : int
+    weights_ : list of np.ndarray
+    """
+
+    def __init__(
+        self, hidden_units: int = 64, dropout: float = 0.3, epochs: int = 40, batch_size: int = 128,
+        learning_rate: float = 3e-3, random_state: int | None = 0,
+    ):
+        self.hidden_units = hidden_units
+        self.dropout = dropout
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.random_state = random_state
+
+    def _build(self, n_out: int):  # noqa: ANN202
+        import keras
+        from keras import layers
+
+        inp = keras.Input((self.n_features_in_,), name="features")
+        x = layers.Normalization(name="normalize")(inp)
+        x = layers.Dense(self.hidden_units, activation="relu", name="dense")(x)
+        x = layers.Dropout(self.dropout, name="dropout")(x)
+        out = layers.Dense(n_out, activation="sigmoid" if self.multilabel_ else "softmax", name="tags")(x)
+        return keras.Model(inp, out, name="mlp")
+
+    def fit(self, X, y):  # noqa: ANN001, ANN201
+        """Fit on ``X`` [shape=(n, n_features)] and ``y`` [shape=(n,) or (n, n_labels)]."""
+        import keras
+
+        X, y = validate_data(self, X, y, multi_output=True, ensure_all_finite="allow-nan")
+        X = np.nan_to_num(np.asarray(X, dtype=np.float32))
+        target = type_of_target(y)
+        self.multilabel_ = target == "multilabel-indicator"
+        if target not in ("binary", "multiclass", "multilabel-indicator"):
+            raise ModelError(f"KerasMLPClassifier needs class labels, got a {target!r} target")
+        if self.multilabel_:
+            self.classes_ = np.arange(y.shape[1])
+            Y = np.asarray(y, dtype=np.float32)
+        else:
+            self.classes_, codes = np.unique(y, return_inverse=True)
+            Y = np.eye(len(self.classes_), dtype=np.float32)[codes]
+        if self.random_state is not None:
+            keras.utils.set_random_seed(int(self.random_state))
+        model = self._build(Y.shape[1])
+        model.get_layer("normalize").adapt(X)
+        model.compile(
+            optimizer=keras.optimizers.Adam(self.learning_rate),
+            loss="binary_crossentropy" if self.multilabel_ else "categorical_crossentropy",
+        )
+        # one pass over `epochs` shuffled copies: Keras's per-epoch overhead (iterators,
+        # callbacks) costs more than the epoch itself on a few thousand rows
+        # (and at least 300 steps, so that tiny tables still converge)
+        order_rng = np.random.default_rng(self.random_state)
+        copies = max(int(self.epochs), -(-300 * int(self.batch_size) // len(X)))
+        idx = np.concatenate([order_rng.permutation(len(X)) for _ in range(copies)])
+        model.fit(X[idx], Y[idx], epochs=1, batch_size=self.batch_size, verbose=0, shuffle=False)
+        self.weights_ = [np.asarray(w) for w in model.get_weights()]
+        self._model = model
+        return self
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_model", None)
+        return state
+
+    def _network(self):  # noqa: ANN202
+        model = getattr(self, "_model", None)
+        if model is None:
+            model = self._build(len(self.classes_))
+            model.set_weights(self.weights_)
+            model.get_layer("normalize").finalize_state()  # mean / variance from the restored statistics
+            self._model = model
+        return model
+
+    def predict_proba(self, X) -> np.ndarray:  # noqa: ANN001
+        """Probabilities [shape=(n, n_classes or n_labels)]."""
+        check_is_fitted(self, "weights_")
+        X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan")
+        X = np.nan_to_num(np.asarray(X, dtype=np.float32))
+        return np.asarray(self._network().predict(X, batch_size=1024, verbose=0), dtype=np.float64)
+
+    def predict(self, X) -> np.ndarray:  # noqa: ANN001
+        p = self.predict_proba(X)
+        if self.multilabel_:
+            return (p >= 0.5).astype(int)
+        return self.classes_[np.argmax(p, axis=1)]
 
 
 class OOFStackingClassifier(ClassifierMixin, BaseEstimator):
@@ -251,12 +367,17 @@ class OOFStackingClassifier(ClassifierMixin, BaseEstimator):
 
 
 def build_stacked(*, task: str = "single", random_state: int | None = 0, class_weight: str | None = None) -> Any:
-    """The soft-voting ensemble with out-of-fold "neural" probabilities appended (classification only)."""
+    """The soft-voting ensemble with a Keras MLP's 5-fold out-of-fold probabilities appended (classification only).
+
+    The MLP (:class:`KerasMLPClassifier`) reads the same per-track features.
+    """
     _check_task(task)
     if task == "regression":
         raise ModelError("stacked supports single- and multi-label tasks, not regression; use voting")
     est = build_voting(task=task, random_state=random_state, class_weight=class_weight)
-    return OOFStackingClassifier(estimator=est, cv=5, random_state=random_state)
+    return OOFStackingClassifier(
+        estimator=est, proba_estimator=KerasMLPClassifier(random_state=random_state), cv=5, random_state=random_state
+    )
 
 
 #: Classical model name -> ``build_<name>(*, task, random_state, class_weight) -> estimator``.

@@ -1,0 +1,196 @@
+"""Taggers for finished training runs (card formats ``musictag-keras`` and ``musictag-sklearn``).
+
+Importing this module registers both loaders with
+:func:`musictag_core.predict.register_loader`; :func:`musictag_core.predict.load_tagger`
+imports it the first time it meets one of these formats, so neither Keras nor
+scikit-learn is imported before a run is opened.
+
+A run tagger applies exactly the preprocessing the run was trained with: the
+card's ``inputs`` (:class:`~musictag_core.streaming.InputSpec`) goes through
+:func:`~musictag_core.streaming.compute_inputs`, the function training used to
+fill its caches. Scores are the model's outputs: softmax probabilities
+(single-label), sigmoid probabilities (multi-label), or predicted strengths / 100
+(regression), so every score lies in 0..1.
+
+Safety: Keras files load with ``safe_mode=True``. A ``model.joblib`` (pickle)
+is loaded only from a run folder under the runs directory
+(:func:`musictag_core.paths.runs_dir`) or a folder the trainer has used as a
+runs directory (it holds ``.train.lock``), only when the run finished, and only
+under the fixed name ``model.joblib``; never from an uploaded file.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ModelError
+from ..predict import register_loader
+from ..streaming import InputSpec, compute_inputs
+
+__all__ = ["RunTagger", "load_keras_run", "load_sklearn_run", "run_input_spec", "FORMATS"]
+
+FORMATS = ("musictag-keras", "musictag-sklearn")
+
+
+def run_input_spec(card: dict) -> InputSpec:
+    """The :class:`~musictag_core.streaming.InputSpec` a run card describes.
+
+    Cards written before ``inputs`` existed are read from ``sr``, ``segments``,
+    ``features`` and ``input_kind``.
+    """
+    if card.get("inputs"):
+        return InputSpec.from_dict(card["inputs"])
+    from ..config import AudioConfig, FeatureConfig, SegmentConfig
+
+    seg = SegmentConfig.from_dict(card["segments"])
+    feat = None if card.get("features") is None else FeatureConfig.from_dict(card["features"])
+    kind = card["input_kind"]
+    sr = 16000 if kind == "embedding" else int(card["sr"])
+    return InputSpec(
+        kind=kind, audio=AudioConfig(sr=sr, duration=seg.max_duration_s, allow_silence=True),
+        segments=seg, features=feat, embedding=card.get("embedding") or "both",
+    )
+
+
+class RunTagger:
+    """A trained run as a :class:`~musictag_core.predict.Tagger`.
+
+    Parameters
+    ----------
+    path : Path
+        The run folder.
+    card : dict
+        Its ``card.json``.
+    model : keras.Model or scikit-learn estimator
+    family : {"keras", "sklearn"}
+    batch_size : int
+        Segments per forward pass.
+    """
+
+    def __init__(self, path: Path, card: dict, model: Any, *, family: str, batch_size: int = 32) -> None:
+        self.path = Path(path)
+        self.card = card
+        self.model_ = model
+        self.family = family
+        self.batch_size = batch_size
+        self.name = str(card.get("name") or self.path.name)
+        self.labels = [str(x) for x in card["labels"]]
+        self.genres = [g for g in self.labels if g in set(card.get("genres") or self.labels)]
+        self.task = card["task"]
+        self.spec = run_input_spec(card)
+        self.sr = self.spec.sr
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"RunTagger(name={self.name!r}, model={self.card.get('model')!r}, path={str(self.path)!r})"
+
+    def inputs(self, y: np.ndarray, *, overlap: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        """Segment start times and model inputs of ``y`` (the training-time preprocessing)."""
+        return compute_inputs(y, spec=self.spec, overlap=overlap)
+
+    def _scores(self, x: np.ndarray) -> np.ndarray:
+        if self.family == "sklearn":
+            from .classical import predict_scores
+
+            s = predict_scores(self.model_, np.asarray(x, dtype=np.float64), task=self.task)
+        else:
+            with self._lock:
+                outs = [
+                    np.asarray(self.model_.predict_on_batch(x[i : i + self.batch_size]), dtype=np.float64)
+                    for i in range(0, len(x), self.batch_size)
+                ]
+            s = np.concatenate(outs, axis=0)
+        if self.task == "regression":
+            s = np.clip(s / 100.0, 0.0, 1.0)
+        return s.astype(np.float32)
+
+    def predict(self, y: np.ndarray, *, overlap: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        """Segment start times [shape=(n,)] and scores in 0..1 [shape=(n, n_labels)].
+
+        Statistics models give one segment (the whole track, start 0).
+        """
+        if self.spec.kind == "stats":
+            overlap = 0.0  # one vector per track: nothing overlaps
+        starts, x = self.inputs(y, overlap=overlap)
+        return np.asarray(starts, dtype=np.float64), self._scores(x)
+
+    def embed(self, y: np.ndarray) -> dict[str, np.ndarray]:
+        """Track-level inputs the model reads, averaged over segments (``inputs``).
+
+        For a statistics model: the statistics vector; for the transfer head:
+        the mean musicnn embedding; for frame models: the mean frame features.
+        """
+        _, x = self.inputs(y)
+        x = np.asarray(x, dtype=np.float32)
+        return {"inputs": x.reshape(len(x), -1).mean(axis=0) if x.ndim > 2 else x.mean(axis=0)}
+
+
+def _check_run_folder(path: Path, card: dict, expected: str) -> Path:
+    model_file = card.get("model_file")
+    if model_file != expected:
+        raise ModelError(f"{path}: card.json names model file {model_file!r}; a run saves {expected!r}")
+    file = path / expected
+    if not file.is_file():
+        raise ModelError(f"{file}: the run's model file is missing; train the run again")
+    for key in ("labels", "task"):
+        if key not in card:
+            raise ModelError(f"{path}/card.json has no {key!r}; is this a finished run folder?")
+    return file
+
+
+def _trusted_run_folder(path: Path) -> bool:
+    """Whether ``path`` is a finished run under a runs directory (where pickles may be loaded)."""
+    from ..paths import runs_dir
+
+    path = path.resolve()
+    parent = path.parent
+    try:
+        status = json.loads((path / "status.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(status, dict) or status.get("state") != "finished" or not (path / "config.json").is_file():
+        return False
+    return parent == runs_dir().resolve() or (parent / ".train.lock").exists()
+
+
+def load_keras_run(path: Path, card: dict) -> RunTagger:
+    """Loader of ``musictag-keras`` run folders (``model.keras``, ``safe_mode=True``)."""
+    import keras
+
+    file = _check_run_folder(Path(path), card, "model.keras")
+    try:
+        model = keras.saving.load_model(file, safe_mode=True, compile=False)
+    except Exception as exc:  # noqa: BLE001 - keras raises many types for bad files
+        raise ModelError(f"{file}: cannot load the Keras model ({str(exc).splitlines()[0][:200]})") from None
+    return RunTagger(Path(path), card, model, family="keras")
+
+
+def load_sklearn_run(path: Path, card: dict) -> RunTagger:
+    """Loader of ``musictag-sklearn`` run folders (``model.joblib``, finished runs under a runs folder only)."""
+    import joblib
+
+    path = Path(path)
+    file = _check_run_folder(path, card, "model.joblib")
+    if not _trusted_run_folder(path):
+        raise ModelError(
+            f"{path}: refusing to load model.joblib from outside the runs folder; scikit-learn models "
+            "are pickles and are loaded only from finished runs the trainer wrote (see MUSICTAG_RUNS)"
+        )
+    try:
+        model = joblib.load(file)
+    except Exception as exc:  # noqa: BLE001
+        raise ModelError(f"{file}: cannot load the scikit-learn model ({type(exc).__name__}: {exc})") from None
+    return RunTagger(path, card, model, family="sklearn")
+
+
+def _register() -> None:
+    register_loader("musictag-keras", load_keras_run)
+    register_loader("musictag-sklearn", load_sklearn_run)
+
+
+_register()

@@ -1,0 +1,514 @@
+"""Model inputs for training and tagging: one preprocessing function, a cache, batch streams.
+
+* :class:`InputSpec` says how a track becomes model inputs (decode rate and
+  length, cut, features, or musicnn embeddings / patches). It is saved in a
+  run's ``card.json``; training and the tagger both call
+  :func:`compute_inputs` with it, so the two cannot diverge.
+* :class:`ArrayCache` is a content-addressed per-track ``.npy`` cache keyed by
+  the spec (and, for augmented variants, the augmentation parameters): a
+  second run on the same files reads ``np.load(mmap_mode="r")`` views instead
+  of recomputing.
+* :class:`SegmentSampler` draws an epoch of (track, variant, segment or crop)
+  items from per-track arrays and builds batches on demand;
+  :func:`as_pydataset` wraps it in a ``keras.utils.PyDataset``. In evaluation
+  mode it walks every segment of some tracks in order, and
+  :func:`predict_tracks` averages a model's segment scores per track. Only one
+  batch is in memory at a time: the per-track arrays are memory-mapped.
+
+Keras is imported only inside :func:`as_pydataset` and :func:`predict_tracks`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .config import AudioConfig, FeatureConfig, PipelineConfig, SegmentConfig
+from .errors import ParameterError
+
+__all__ = [
+    "INPUT_KINDS",
+    "InputSpec",
+    "compute_inputs",
+    "crop_pieces",
+    "ArrayCache",
+    "SegmentSampler",
+    "as_pydataset",
+    "segment_loss",
+    "predict_tracks",
+    "CACHE_VERSION",
+]
+
+#: Bumped when stored inputs change meaning.
+CACHE_VERSION = 1
+
+INPUT_KINDS = ("logmel", "mfcc", "waveform", "stats", "embedding", "musicnn_patches")
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """How one track becomes model inputs.
+
+    Parameters
+    ----------
+    kind : {"logmel", "mfcc", "waveform", "stats", "embedding", "musicnn_patches"}
+        Frame features per segment, raw waveform pieces, one statistics vector
+        per track, musicnn embeddings per 3 s patch, or musicnn mel patches.
+    audio : AudioConfig
+        Decode settings (rate, maximum duration).
+    segments : SegmentConfig
+        The cut (``random_crop``: the whole clip is stored and crops are drawn
+        while training; at prediction consecutive crops are used).
+    features : FeatureConfig or None
+        For ``logmel``, ``mfcc`` and ``stats``.
+    embedding : {"pooled", "penultimate", "both"}
+        For ``embedding``: which musicnn outputs (pooled 1506-d first, then penultimate 200-d).
+    backbone : str
+        Shipped musicnn model for ``embedding`` / ``musicnn_patches``.
+    """
+
+    kind: str
+    audio: AudioConfig
+    segments: SegmentConfig
+    features: FeatureConfig | None = None
+    embedding: str = "both"
+    backbone: str = "MSD_musicnn"
+
+    def __post_init__(self) -> None:
+        if self.kind not in INPUT_KINDS:
+            raise ParameterError(f"input kind must be one of {INPUT_KINDS}, got {self.kind!r}")
+        if self.kind in ("logmel", "mfcc", "stats"):
+            if self.features is None or self.features.kind != self.kind:
+                raise ParameterError(f"input kind {self.kind!r} needs a FeatureConfig of that kind")
+            if self.features.sr != self.audio.sr:
+                raise ParameterError(f"features.sr ({self.features.sr}) must equal audio.sr ({self.audio.sr})")
+        if self.embedding not in ("pooled", "penultimate", "both"):
+            raise ParameterError(f"embedding must be pooled, penultimate or both, got {self.embedding!r}")
+
+    @property
+    def sr(self) -> int:
+        return int(self.audio.sr)
+
+    @property
+    def crop(self) -> int | None:
+        """Frames (or samples) per random crop; None when the cut is not ``random_crop``."""
+        if self.segments.kind != "random_crop":
+            return None
+        n = int(round(self.segments.length_s * self.sr))
+        return n if self.features is None else 1 + n // self.features.hop_length
+
+    @property
+    def frame_s(self) -> float:
+        """Seconds per row of a cropped array (a frame, or a sample)."""
+        return 1.0 / self.sr if self.features is None else self.features.hop_length / self.sr
+
+    def pipeline(self) -> PipelineConfig | None:
+        """The :class:`~musictag_core.config.PipelineConfig` when :mod:`musictag_core.store` can cache these inputs."""
+        if self.kind in ("logmel", "mfcc", "stats") and self.segments.kind != "random_crop":
+            return PipelineConfig(audio=self.audio, segments=self.segments, features=self.features)
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "audio": self.audio.to_dict(),
+            "segments": self.segments.to_dict(),
+            "features": None if self.features is None else self.features.to_dict(),
+            "embedding": self.embedding,
+            "backbone": self.backbone,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> InputSpec:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ParameterError(f"unknown InputSpec key(s) {unknown}; valid keys are {sorted(names)}")
+        return cls(
+            kind=data["kind"],
+            audio=AudioConfig.from_dict(data["audio"]),
+            segments=SegmentConfig.from_dict(data["segments"]),
+            features=None if data.get("features") is None else FeatureConfig.from_dict(data["features"]),
+            embedding=data.get("embedding", "both"),
+            backbone=data.get("backbone", "MSD_musicnn"),
+        )
+
+    def key(self) -> str:
+        """Short hash of the spec (cache folder name)."""
+        blob = json.dumps({"v": CACHE_VERSION, **self.to_dict()}, sort_keys=True)
+        return hashlib.blake2b(blob.encode(), digest_size=8).hexdigest()
+
+
+def crop_pieces(a: np.ndarray, *, crop: int, hop: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Consecutive crops of a whole-clip array (what random-crop models see at prediction).
+
+    Parameters
+    ----------
+    a : np.ndarray [shape=(t, ...)]
+        Frames (or samples) of the whole clip.
+    crop : int
+        Rows per crop.
+    hop : int, optional
+        Rows between crop starts (default ``crop``). A tail shorter than a
+        crop is dropped; a clip shorter than one crop is zero-padded.
+
+    Returns
+    -------
+    pieces : np.ndarray [shape=(n, crop, ...)]
+    starts : np.ndarray [shape=(n,)], int
+        Row index of each crop.
+    """
+    hop = crop if hop is None else max(1, int(hop))
+    if a.shape[0] < crop:
+        pad = [(0, crop - a.shape[0])] + [(0, 0)] * (a.ndim - 1)
+        return np.pad(np.asarray(a), pad)[None], np.zeros(1, dtype=int)
+    starts = np.arange(0, a.shape[0] - crop + 1, hop)
+    return np.stack([np.asarray(a[s : s + crop]) for s in starts]), starts
+
+
+def _musicnn(backbone: str):  # noqa: ANN202
+    from .predict import load_tagger
+
+    return load_tagger(backbone)
+
+
+def compute_inputs(
+    y: np.ndarray, *, spec: InputSpec, overlap: float = 0.0, for_training: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Model inputs of one decoded track: the preprocessing shared by training and tagging.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)]
+        Mono waveform at ``spec.sr`` (as decoded with ``spec.audio``).
+    spec : InputSpec
+    overlap : float
+        Seconds shared by consecutive segments (tagging only; training uses 0).
+    for_training : bool
+        For ``random_crop`` specs: return the whole clip (one row) that crops
+        are drawn from, instead of consecutive crops.
+
+    Returns
+    -------
+    starts_s : np.ndarray [shape=(n_segments,)]
+        Start time of every segment.
+    inputs : np.ndarray
+        ``(n_segments, frames, n_features)`` for log-mel / MFCC (and musicnn
+        patches), ``(n_segments, samples)`` for waveform, ``(1, n_stats)`` for
+        statistics, ``(n_patches, dim)`` for embeddings; for training with
+        random crops, ``(1, frames, n_features)`` or ``(1, samples)``.
+    """
+    from .features import extract_frames, statistics_vector
+    from .segments import cut_segments
+
+    y = np.asarray(y, dtype=np.float32)
+    if y.ndim != 1:
+        raise ParameterError(f"compute_inputs expects a mono waveform of shape (n,), got {y.shape}")
+    if spec.audio.duration is not None:
+        y = y[: int(round(spec.audio.duration * spec.sr))]
+    if not isinstance(overlap, (int, float)) or overlap < 0:
+        raise ParameterError(f"overlap must be a number of seconds >= 0, got {overlap!r}")
+    kind = spec.kind
+    if kind == "stats":
+        fc = spec.features
+        v = statistics_vector(y, sr=spec.sr, n_fft=fc.n_fft, hop_length=fc.hop_length, n_mels=fc.n_mels, n_mfcc=fc.n_mfcc)
+        return np.zeros(1), np.asarray(v, dtype=np.float32)[None, :]
+    if kind in ("embedding", "musicnn_patches"):
+        tagger = _musicnn(spec.backbone)
+        patches, starts = tagger.patches(y, overlap=overlap)
+        if kind == "musicnn_patches":
+            return starts, patches
+        out = tagger._forward(patches)
+        parts = []
+        if spec.embedding in ("pooled", "both"):
+            parts.append(out["pooled"])
+        if spec.embedding in ("penultimate", "both"):
+            parts.append(out["penultimate"])
+        return starts, np.concatenate(parts, axis=1).astype(np.float32)
+    seg = spec.segments
+    if seg.kind == "random_crop":
+        if seg.max_duration_s is not None:
+            y = y[: int(round(seg.max_duration_s * spec.sr))]
+        whole = y if kind == "waveform" else extract_frames(y, config=spec.features)
+        whole = np.asarray(whole, dtype=np.float32)
+        if for_training:
+            if kind == "waveform" and len(whole) < spec.crop:
+                whole = np.pad(whole, (0, spec.crop - len(whole)))
+            return np.zeros(1), whole[None]
+        hop = spec.crop - int(round(overlap / spec.frame_s))
+        if hop < 1:
+            raise ParameterError(f"overlap must be shorter than the crop ({spec.segments.length_s} s), got {overlap!r}")
+        pieces, starts = crop_pieces(whole, crop=spec.crop, hop=hop)
+        return starts * spec.frame_s, pieces
+    if overlap:
+        hop = seg.hop - overlap
+        if hop <= 0:
+            raise ParameterError(f"overlap must be shorter than the segment hop ({seg.hop} s), got {overlap!r}")
+        n = None if seg.n_segments is None else int(math.ceil(seg.n_segments * seg.hop / hop))
+        seg = seg.replace(hop_s=hop, n_segments=n)
+    pieces = cut_segments(y, sr=spec.sr, config=seg)
+    data = np.asarray(pieces.data, dtype=np.float32)
+    if kind == "waveform":
+        return np.asarray(pieces.starts_s, dtype=np.float64), data
+    return np.asarray(pieces.starts_s, dtype=np.float64), np.asarray(extract_frames(data, config=spec.features), np.float32)
+
+
+class ArrayCache:
+    """Per-track arrays on disk, keyed by file digest (plus a variant suffix) under a spec's folder.
+
+    Parameters
+    ----------
+    spec : InputSpec
+    root : str or path, optional
+        Default ``<cache_dir>/inputs`` (``<cache_dir>/embeddings`` for embeddings).
+    """
+
+    def __init__(self, *, spec: InputSpec, root: str | os.PathLike | None = None) -> None:
+        if root is None:
+            from .paths import cache_dir
+
+            root = cache_dir() / ("embeddings" if spec.kind == "embedding" else "inputs")
+        self.spec = spec
+        self.root = Path(root)
+        self.folder = self.root / spec.key()
+
+    def path_for(self, digest: str, variant: str = "") -> Path:
+        name = digest + (f"-{variant}" if variant else "")
+        return self.folder / digest[:2] / f"{name}.npy"
+
+    def load(self, digest: str, variant: str = "", *, mmap_mode: str | None = "r") -> np.ndarray | None:
+        try:
+            return np.load(self.path_for(digest, variant), mmap_mode=mmap_mode, allow_pickle=False)
+        except (OSError, ValueError, EOFError):
+            return None
+
+    def save(self, digest: str, array: np.ndarray, variant: str = "") -> Path:
+        from .store import atomic_save_npy
+
+        path = self.path_for(digest, variant)
+        atomic_save_npy(path, np.ascontiguousarray(array, dtype=np.float32))
+        meta = self.folder / "spec.json"
+        if not meta.exists():
+            tmp = meta.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(self.spec.to_dict(), indent=2))
+            os.replace(tmp, meta)
+        return path
+
+
+def variant_key(params: dict[str, Any]) -> str:
+    """Short hash of augmentation parameters (the cache suffix of an augmented variant)."""
+    blob = json.dumps(params, sort_keys=True)
+    return "aug" + hashlib.blake2b(blob.encode(), digest_size=6).hexdigest()
+
+
+__all__.append("variant_key")
+
+
+class SegmentSampler:
+    """Batches drawn from per-track (memory-mapped) arrays.
+
+    Training mode (default): every epoch, each track contributes one variant
+    (drawn uniformly among its original and augmented arrays) and all of that
+    variant's segments, or one random crop when ``crop`` is set; the items are
+    shuffled and cut into batches; :meth:`resample` draws the next epoch.
+    Evaluation mode: every segment of variant 0 (consecutive crops when
+    ``crop`` is set) in track order, the same every time.
+
+    Parameters
+    ----------
+    tracks : sequence of sequence of np.ndarray
+        ``tracks[i][v]``: variant ``v`` of track ``i``, shape ``(n_segments, ...)``
+        (for crops: ``(1, t, ...)``).
+    targets : np.ndarray [shape=(n_tracks, n_labels)]
+    batch_size : int
+    rng : np.random.Generator or None
+        Required in training mode.
+    crop : int or None
+        Rows per crop.
+    weights : np.ndarray [shape=(n_tracks,)] or None
+        Per-track sample weights (returned as a third batch element).
+    evaluation : bool
+        Deterministic evaluation mode.
+
+    Attributes
+    ----------
+    items : np.ndarray [shape=(n_items, 3)]
+        ``(track, variant, segment index or crop start)`` of the current epoch.
+    """
+
+    def __init__(
+        self,
+        tracks: Sequence[Sequence[np.ndarray]],
+        targets: np.ndarray,
+        *,
+        batch_size: int,
+        rng: np.random.Generator | None = None,
+        crop: int | None = None,
+        weights: np.ndarray | None = None,
+        evaluation: bool = False,
+    ) -> None:
+        if len(tracks) != len(targets) or not len(tracks):
+            raise ParameterError(f"need one target row per track, got {len(tracks)} tracks and {len(targets)} rows")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ParameterError(f"batch_size must be a positive int, got {batch_size!r}")
+        if rng is None and not evaluation:
+            raise ParameterError("a training sampler needs rng=np.random.default_rng(seed)")
+        self.tracks = tracks
+        self.targets = np.asarray(targets, dtype=np.float32)
+        self.batch_size = int(batch_size)
+        self.rng = rng
+        self.crop = crop
+        self.weights = None if weights is None else np.asarray(weights, dtype=np.float32)
+        self.evaluation = evaluation
+        self.items = self._eval_items() if evaluation else np.zeros((0, 3), dtype=np.int64)
+        if not evaluation:
+            self.resample()
+
+    def _eval_items(self) -> np.ndarray:
+        items = []
+        for i, variants in enumerate(self.tracks):
+            a = variants[0]
+            if self.crop is None:
+                items.extend((i, 0, s) for s in range(a.shape[0]))
+            else:
+                t = a.shape[1]
+                starts = range(0, t - self.crop + 1, self.crop) if t >= self.crop else [0]
+                items.extend((i, 0, s) for s in starts)
+        return np.asarray(items, dtype=np.int64).reshape(-1, 3)
+
+    def resample(self) -> None:
+        """Draw the next epoch's items (variant per track, crops, order); no-op in evaluation mode."""
+        if self.evaluation:
+            return
+        items = []
+        for i, variants in enumerate(self.tracks):
+            v = int(self.rng.integers(len(variants)))
+            a = variants[v]
+            if self.crop is None:
+                items.extend((i, v, s) for s in range(a.shape[0]))
+            else:
+                t = a.shape[1]
+                items.append((i, v, int(self.rng.integers(0, max(1, t - self.crop + 1)))))
+        order = self.rng.permutation(len(items))
+        self.items = np.asarray(items, dtype=np.int64).reshape(-1, 3)[order]
+
+    def __len__(self) -> int:
+        return max(1, math.ceil(len(self.items) / self.batch_size))
+
+    def example(self, i: int, v: int, s: int) -> np.ndarray:
+        """One input: segment ``s`` of variant ``v`` of track ``i`` (or the crop starting at row ``s``)."""
+        a = self.tracks[i][v]
+        if self.crop is None:
+            return np.asarray(a[s], dtype=np.float32)
+        piece = np.asarray(a[0][s : s + self.crop], dtype=np.float32)
+        if piece.shape[0] < self.crop:
+            piece = np.pad(piece, [(0, self.crop - piece.shape[0])] + [(0, 0)] * (piece.ndim - 1))
+        return piece
+
+    def owners(self, k: int) -> np.ndarray:
+        """Track position of every row of batch ``k``."""
+        return self.items[k * self.batch_size : (k + 1) * self.batch_size, 0]
+
+    def batch(self, k: int) -> tuple[np.ndarray, ...]:
+        """Batch ``k``: ``(x, y)`` or ``(x, y, sample_weight)``."""
+        chunk = self.items[k * self.batch_size : (k + 1) * self.batch_size]
+        x = np.stack([self.example(i, v, s) for i, v, s in chunk])
+        y = self.targets[chunk[:, 0]]
+        if self.weights is None:
+            return x, y
+        return x, y, self.weights[chunk[:, 0]]
+
+
+def as_pydataset(sampler: SegmentSampler, *, workers: int = 1):  # noqa: ANN201
+    """Wrap a :class:`SegmentSampler` in a ``keras.utils.PyDataset`` that resamples each epoch."""
+    import keras
+
+    class _Stream(keras.utils.PyDataset):
+        def __init__(self) -> None:
+            super().__init__(workers=workers, use_multiprocessing=False)
+            self.sampler = sampler
+
+        def __len__(self) -> int:
+            return len(self.sampler)
+
+        def __getitem__(self, k: int):  # noqa: ANN204
+            return self.sampler.batch(k)
+
+        def on_epoch_end(self) -> None:
+            self.sampler.resample()
+
+    return _Stream()
+
+
+def segment_loss(y_true: np.ndarray, y_pred: np.ndarray, *, task: str) -> np.ndarray:
+    """Per-row loss as the trainer's Keras loss computes it.
+
+    Categorical cross-entropy (``single``), mean binary cross-entropy over
+    labels (``multi``), mean squared error on 0-100 strengths (``regression``).
+
+    Returns
+    -------
+    np.ndarray [shape=(n,)]
+    """
+    eps = 1e-7
+    y_true = np.asarray(y_true, dtype=np.float64)
+    y_pred = np.asarray(y_pred, dtype=np.float64)
+    if task == "single":
+        p = np.clip(y_pred / np.maximum(y_pred.sum(axis=1, keepdims=True), eps), eps, 1 - eps)
+        return -(y_true * np.log(p)).sum(axis=1)
+    if task == "multi":
+        p = np.clip(y_pred, eps, 1 - eps)
+        return -(y_true * np.log(p) + (1 - y_true) * np.log(1 - p)).mean(axis=1)
+    if task == "regression":
+        return ((y_true - y_pred) ** 2).mean(axis=1)
+    raise ParameterError(f"task must be single, multi or regression, got {task!r}")
+
+
+def predict_tracks(
+    model, sampler: SegmentSampler, *, task: str | None = None  # noqa: ANN001
+) -> tuple[np.ndarray, float | None]:
+    """Track scores (mean of a Keras model's segment scores) over an evaluation sampler.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Single output.
+    sampler : SegmentSampler
+        In evaluation mode.
+    task : str, optional
+        When given, also the mean segment-level loss (:func:`segment_loss`).
+
+    Returns
+    -------
+    scores : np.ndarray [shape=(n_tracks, n_outputs)], float64
+    loss : float or None
+    """
+    if not sampler.evaluation:
+        raise ParameterError("predict_tracks needs a sampler in evaluation mode")
+    sums: np.ndarray | None = None
+    counts = np.zeros(len(sampler.tracks))
+    loss_sum, n_rows = 0.0, 0
+    for k in range(len(sampler)):
+        if not len(sampler.owners(k)):
+            break
+        x, y = sampler.batch(k)[:2]
+        out = np.asarray(model.predict_on_batch(x), dtype=np.float64)
+        owner = sampler.owners(k)
+        if sums is None:
+            sums = np.zeros((len(sampler.tracks), out.shape[1]))
+        np.add.at(sums, owner, out)
+        np.add.at(counts, owner, 1)
+        if task is not None:
+            loss_sum += float(segment_loss(y, out, task=task).sum())
+            n_rows += len(out)
+    if sums is None:
+        raise ParameterError("no inputs to predict")
+    return sums / np.maximum(counts, 1)[:, None], (loss_sum / n_rows if task is not None and n_rows else None)
