@@ -229,7 +229,7 @@ MODEL_CARDS: dict[str, ModelCard] = {
         family="keras",
         input_kind="logmel",
         presets={
-            "full": ModelPreset(segment_preset("tracks10"), _LOGMEL, width=1.0, dropout=0.3, epochs=30),
+            "full": ModelPreset(segment_preset("tracks10"), _LOGMEL, width=0.5, dropout=0.3, epochs=30),
             "fast": ModelPreset(_SEG3, _LOGMEL_FAST, width=0.25, dropout=0.2, epochs=8, learning_rate=1e-3),
         },
     ),
