@@ -169,6 +169,8 @@ class RunWatcher:
         Cross-validation fold being trained (0-based) and the number of folds.
     last_message : str
         The newest log or error message.
+    messages : list of str
+        The last 500 log and error messages, ``"log: ..."`` / ``"error: ..."``.
     """
 
     def __init__(self, run_dir: str | os.PathLike) -> None:
@@ -183,6 +185,7 @@ class RunWatcher:
         self.n_folds: int | None = None
         self.last_message = ""
         self.error: str | None = None
+        self.messages: list[str] = []
         self._epochs: list[dict[str, Any]] = []
         self._batches: list[dict[str, Any]] = []
         self._first_batch_time: float | None = None
@@ -200,6 +203,9 @@ class RunWatcher:
 
     def _ingest(self, ev: dict[str, Any]) -> None:
         kind = ev.get("type")
+        if kind in ("log", "error"):
+            self.messages.append(f"{kind}: {ev.get('message', '')}")
+            del self.messages[:-500]
         if kind == "log":
             msg = str(ev.get("message", ""))
             self.last_message = msg
