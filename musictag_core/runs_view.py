@@ -442,15 +442,19 @@ def compare_metrics(run_dirs: Sequence[str | os.PathLike]) -> pd.DataFrame:
     Returns
     -------
     pd.DataFrame [shape=(n_metrics, n_runs)]
-        Index: metric names present in any run; columns: run ids; NaN where a
-        run has no such metric (or has not saved metrics yet).
+        Index: metric names present in any run (headline metrics first);
+        columns: run ids; NaN where a run has no such metric (or has not saved
+        metrics yet).
     """
     data = {}
     for d in run_dirs:
         d = Path(d)
         metrics = (read_evaluation(d) or {}).get("metrics") or {}
         data[d.name] = {k: (float(v) if isinstance(v, (int, float)) else math.nan) for k, v in metrics.items()}
-    return pd.DataFrame(data)
+    table = pd.DataFrame(data)
+    order = ["accuracy", "map_macro", "roc_auc_macro", "f1_macro", "f1_micro", "precision_at_k", "hamming_loss",
+             "log_loss", "mae", "mse"]
+    return table.loc[sorted(table.index, key=lambda k: (order.index(k) if k in order else len(order), k))]
 
 
 # ---------------------------------------------------------------------------

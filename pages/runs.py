@@ -56,8 +56,9 @@ if runs.empty:
     st.page_link("pages/train.py", label="Train a model", icon=":material/model_training:")
     st.stop()
 
+shown_runs = runs[TABLE_COLUMNS].assign(metric=runs["metric"].map(lambda m: metric_label(m) if isinstance(m, str) else None))
 st.dataframe(
-    runs[TABLE_COLUMNS],
+    shown_runs,
     hide_index=True,
     key="runs_table",
     column_config={

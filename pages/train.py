@@ -45,7 +45,7 @@ from musictag_core.viz.train import (
 )
 from pages.common import cached_models, show_error
 
-LIVE_REFRESH_S = 1.0
+LIVE_REFRESH_S = 1.5
 SOURCES = {"demo": "Demo corpus", "path": "Folder or CSV path", "upload": "Upload a feature table (CSV)"}
 TASKS = {"auto": "from the dataset", "single": "single-label", "multi": "multi-label", "regression": "strength regression"}
 STATE_ICONS = {
@@ -375,35 +375,47 @@ def _header(run_id: str, status: dict, config: dict) -> None:
 
 
 def _curves(watcher: RunWatcher, key: str, task: str | None) -> None:
+    """Loss and metric curves; figures are rebuilt only when new events arrived (or the metric changed)."""
     ep = watcher.epoch_frame()
-    metrics = [m for m in curve_metrics(ep) if m != "loss"] if len(ep) else []
-    batches = watcher.batch_frame()
-    has_loss = len(batches) > 0 or "loss" in (curve_metrics(ep) if len(ep) else [])
+    present = curve_metrics(ep) if len(ep) else []
+    metrics = [m for m in present if m != "loss"]
+    has_loss = watcher.step > 0 or "loss" in present
     c_loss, c_metric = st.columns(2, gap="medium")
-    with c_loss:
-        if has_loss:
-            fig = curves_figure(ep, metric="loss", batches=batches, batches_per_epoch=watcher.batches_per_epoch,
-                                title="Loss")
-            st.plotly_chart(fig, key=f"train_fig_loss_{key}")
-        elif watcher.phase != "done":
-            st.caption("Loss curves appear with the first training batch.")
-        else:
-            st.caption("This model is fitted in one go: no loss curve, only the validation metrics.")
+    metric = None
     with c_metric:
         if metrics:
             preferred = {"single": "accuracy", "multi": "map_macro", "regression": "mae"}.get(task or "", "")
             default = metrics.index(preferred) if preferred in metrics else 0
             metric = st.selectbox("Curve metric", metrics, index=default, format_func=metric_label,
                                   key=f"train_curve_metric_{key}")
-            st.plotly_chart(curves_figure(ep, metric=metric, title=metric_label(metric)),
-                            key=f"train_fig_metric_{key}")
+    cache_key = f"train_figs_{key}_{watcher.run_dir.name}"
+    stamp = (watcher.offset, metric)
+    if ss.get(cache_key, (None,))[0] != stamp:
+        loss_fig = curves_figure(ep, metric="loss", batches=watcher.batch_frame(),
+                                 batches_per_epoch=watcher.batches_per_epoch, title="Loss") if has_loss else None
+        metric_fig = curves_figure(ep, metric=metric, title=metric_label(metric)) if metric else None
+        ss[cache_key] = (stamp, loss_fig, metric_fig)
+    _, loss_fig, metric_fig = ss[cache_key]
+    with c_loss:
+        if loss_fig is not None:
+            st.plotly_chart(loss_fig, key=f"train_fig_loss_{key}")
+        elif watcher.phase != "done":
+            st.caption("Loss curves appear with the first training batch.")
+        else:
+            st.caption("This model is fitted in one go: no loss curve, only the validation metrics.")
+    with c_metric:
+        if metric_fig is not None:
+            st.plotly_chart(metric_fig, key=f"train_fig_metric_{key}")
         else:
             st.caption("Metric curves appear after the first epoch.")
 
 
 @st.fragment(run_every=LIVE_REFRESH_S)
-def live_panel(run_id: str, task: str | None) -> None:
-    """Progress and curves of a queued or running run, re-read from its files every second."""
+def live_panel(run_id: str, task: str | None, shown_state: str) -> None:
+    """Progress and curves of a queued or running run, re-read from its files every LIVE_REFRESH_S.
+
+    A change of state (queued -> running, or the end) reruns the whole page, so the
+    header and the evaluation follow."""
     run_dir = runs_dir() / run_id
     watcher = _watcher(run_id)
     try:
@@ -413,8 +425,9 @@ def live_panel(run_id: str, task: str | None) -> None:
         show_error(exc, context=f"reading run {run_id}")
         return
     state = status.get("state")
-    if state not in ACTIVE_STATES:
-        cached_models.clear()  # a finished model appears on the Tag page at once
+    if state != shown_state:
+        if state not in ACTIVE_STATES:
+            cached_models.clear()  # a finished model appears on the Tag page at once
         st.rerun()
     if state == "queued":
         st.info(
@@ -514,7 +527,7 @@ if status.get("state") in ACTIVE_STATES:
         else:
             st.toast(f"Stop requested for {run_id}", icon=":material/stop_circle:")
             st.rerun()
-    live_panel(run_id, config.get("task"))
+    live_panel(run_id, config.get("task"), status.get("state"))
 else:
     final_panel(run_id, status, config)
 

@@ -249,6 +249,7 @@ def overlay_curves_figure(
         title=title if title is not None else f"{label} per epoch",
         height=height,
         margin={"l": 50, "r": 10, "t": 40, "b": 40},
+        legend={"orientation": "h", "y": -0.25},
         xaxis_title="epoch",
         yaxis_title=label,
         meta={"metric": metric},
