@@ -19,6 +19,7 @@ PAGES = [
     st.Page("pages/tag.py", title="Tag", icon=":material/label:", url_path="tag", default=True),
     st.Page("pages/explore.py", title="Explore", icon=":material/scatter_plot:", url_path="explore"),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
+    st.Page("pages/runs.py", title="Runs", icon=":material/table_chart:", url_path="runs"),
 ]
 
 nav = st.navigation(PAGES)
@@ -33,7 +34,8 @@ with st.sidebar:
         st.markdown(
             "- **Tag**: upload or record audio; see genre scores, the taggram and the signal.\n"
             "- **Explore**: project a dataset's features in 2-D.\n"
-            "- **Train**: train and compare models.\n\n"
+            "- **Train**: train a model and watch it learn.\n"
+            "- **Runs**: compare and clean up training runs.\n\n"
             "Command line: `python -m musictag_core --help`. "
             "Docs: `README.md` in the project folder."
         )

@@ -14,7 +14,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["assets_dir", "cache_dir", "data_roots", "runs_dir", "repo_root"]
+from .errors import ParameterError
+
+__all__ = ["assets_dir", "cache_dir", "data_roots", "resolve_data_path", "runs_dir", "repo_root"]
 
 
 def repo_root() -> Path:
@@ -50,3 +52,48 @@ def data_roots() -> list[Path]:
     if shared.is_dir():
         roots.append(shared.resolve())
     return roots
+
+
+def resolve_data_path(text: str | os.PathLike, *, roots: list[Path] | None = None) -> Path:
+    """Resolve a user-typed dataset path and accept it only under a data root.
+
+    The path is expanded (``~``) and resolved (symbolic links and ``..``
+    followed), then checked against :func:`data_roots`, so a link or a ``..``
+    cannot reach outside them.
+
+    Parameters
+    ----------
+    text : str or path-like
+        A folder or file typed by the user.
+    roots : list of Path or None
+        Allowed folders (default :func:`data_roots`).
+
+    Returns
+    -------
+    path : Path
+        The resolved, existing path.
+
+    Raises
+    ------
+    ParameterError
+        If the text is empty, the path does not exist, or it lies outside every root.
+    """
+    raw = os.fspath(text).strip() if isinstance(text, (str, os.PathLike)) else None
+    if not raw:
+        raise ParameterError(f"dataset path must be a non-empty folder or file path, got {text!r}")
+    if "\x00" in raw:
+        raise ParameterError(f"dataset path {raw!r} contains a NUL character")
+    allowed = [Path(r).expanduser().resolve() for r in (data_roots() if roots is None else roots)]
+    path = Path(raw).expanduser()
+    if not path.is_absolute():
+        path = Path.cwd() / path
+    path = path.resolve()
+    if not any(path == root or path.is_relative_to(root) for root in allowed):
+        listed = ", ".join(str(r) for r in allowed) or "(none)"
+        raise ParameterError(
+            f"dataset path {raw!r} resolves to {str(path)!r}, which is outside the allowed data folders "
+            f"({listed}); move the data under one of them or add its folder to MUSICTAG_DATA"
+        )
+    if not path.exists():
+        raise ParameterError(f"dataset path {str(path)!r} does not exist; give an existing folder or CSV file")
+    return path

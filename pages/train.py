@@ -1,12 +1,535 @@
-"""Train page (placeholder): train, watch and compare models."""
+"""Train page: set up a run, watch it live, read its evaluation.
+
+Inputs (dataset, model, hyperparameters, augmentation) → ``musictag_core.train``
+``RunConfig`` → ``musictag_core.runs_view.launch_run`` (a detached worker
+process). The page talks to the run only through its files: a fragment that
+re-runs every second reads ``events.jsonl`` from a byte offset kept in the
+session (``RunWatcher``), so reloads, reruns and closed tabs never touch the
+run. The run shown is in the URL (``?run=<id>``), so a reload comes back to it.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
+import tempfile
+from pathlib import Path
+
+import numpy as np
 import streamlit as st
+
+from musictag_core.augment import AugmentConfig, apply_augmentation, draw_params
+from musictag_core.errors import MusictagError
+from musictag_core.models.registry import CLASSICAL_MODELS, MODEL_CARDS, NEURAL_MODELS
+from musictag_core.paths import cache_dir, data_roots, resolve_data_path, runs_dir
+from musictag_core.runs_view import (
+    ACTIVE_STATES,
+    RunWatcher,
+    default_run,
+    format_duration,
+    headline_metric,
+    launch_run,
+    read_evaluation,
+    run_duration_s,
+    runs_table,
+)
+from musictag_core.train import RunConfig, request_stop, run_status
+from musictag_core.viz.train import (
+    curve_metrics,
+    curves_figure,
+    evaluation_confusion_figure,
+    metric_label,
+    metrics_table,
+    per_label_f1_figure,
+)
+from pages.common import cached_models, show_error
+
+LIVE_REFRESH_S = 1.5
+SOURCES = {"demo": "Demo corpus", "path": "Folder or CSV path", "upload": "Upload a feature table (CSV)"}
+TASKS = {"auto": "from the dataset", "single": "single-label", "multi": "multi-label", "regression": "strength regression"}
+STATE_ICONS = {
+    "queued": ":material/schedule:", "running": ":material/sprint:", "finished": ":material/check_circle:",
+    "stopped": ":material/stop_circle:", "failed": ":material/error:",
+}  # fmt: skip
+PREVIEW_STYLE, PREVIEW_SECONDS = "jazz", 6.0
+
+ss = st.session_state
+ss.setdefault("train_source", "demo")
+ss.setdefault("train_model", "cnn")
+ss.setdefault("train_preset", "fast")
+ss.setdefault("train_lr", 1e-4)
+ss.setdefault("train_patience", 5)
+ss.setdefault("train_seed", 0)
+ss.setdefault("train_aug_draw", 0)
+
+
+# ---------------------------------------------------------------------------
+# helpers (no widgets inside cached functions)
+# ---------------------------------------------------------------------------
+
+
+def _upload_dir() -> Path:
+    """A temporary folder for this browser session's uploads (under the cache)."""
+    if "train_upload_dir" not in ss:
+        base = cache_dir() / "uploads"
+        base.mkdir(parents=True, exist_ok=True)
+        ss["train_upload_dir"] = tempfile.mkdtemp(prefix="session-", dir=base)
+    return Path(ss["train_upload_dir"])
+
+
+def _save_upload(data: bytes, name: str) -> str:
+    """Write an uploaded CSV once (named by its content hash) and return its path."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(name).name) or "table.csv"
+    path = _upload_dir() / f"{hashlib.sha256(data).hexdigest()[:12]}-{safe}"
+    if not path.exists():
+        tmp = path.with_suffix(".part")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    return str(path)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _dataset_format(spec: str) -> str | None:
+    from musictag_core.datasets import detect_format
+
+    try:
+        return detect_format(spec)
+    except MusictagError:
+        return None
+
+
+@st.cache_data(max_entries=1, show_spinner="Synthesising a demo clip…")
+def _preview_clip() -> tuple[np.ndarray, int]:
+    from musictag_core.datasets.demo import synthesize_clip
+
+    sr = 22050
+    return synthesize_clip(PREVIEW_STYLE, rng=np.random.default_rng(7), sr=sr, duration=PREVIEW_SECONDS), sr
+
+
+@st.cache_data(max_entries=16, show_spinner="Augmenting…")
+def _augmented(config_json: str, draw: int) -> tuple[dict, np.ndarray]:
+    y, sr = _preview_clip()
+    config = AugmentConfig.from_dict(json.loads(config_json))
+    params = draw_params(config, rng=np.random.default_rng([7, draw]))
+    return params, apply_augmentation(y, sr=sr, params=params)
+
+
+def _describe_params(params: dict) -> str:
+    parts = []
+    if params.get("time_stretch"):
+        parts.append(f"time stretch ×{params['time_stretch']['rate']:.3f}")
+    if params.get("pitch_shift"):
+        parts.append(f"pitch shift {params['pitch_shift']['semitones']:+.2f} semitones")
+    if params.get("gain"):
+        parts.append(f"gain {params['gain']['gain_db']:+.1f} dB")
+    if params.get("noise"):
+        parts.append(f"noise σ {params['noise']['amplitude']:.4f}")
+    return ", ".join(parts) or "no transform drawn this time (each applies with its probability)"
+
+
+def _watcher(run_id: str) -> RunWatcher:
+    key = f"train_watch_{run_id}"
+    if key not in ss:
+        ss[key] = RunWatcher(runs_dir() / run_id)
+    return ss[key]
+
+
+# ---------------------------------------------------------------------------
+# the form
+# ---------------------------------------------------------------------------
 
 st.title("Train", anchor=False)
 st.caption(
-    "Choose a dataset, features and a model, start a training run, follow its loss curves live "
-    "and compare runs; trained models appear in the Tag page's model list."
+    "Pick a dataset and a model, start a run and watch its curves live. Runs train in their own process, "
+    "one at a time (others wait queued); reloading or closing the page does not affect them. "
+    "Finished models appear in the Tag page's model list."
 )
-st.info("This page is coming soon.", icon=":material/construction:")
+
+with st.container(border=True, key="train_form"):
+    st.subheader("New run", anchor=False)
+    c_data, c_model = st.columns(2, gap="large")
+    dataset_spec: str | None = None
+    dataset_format: str | None = None
+    with c_data:
+        source = st.radio("Dataset", list(SOURCES), format_func=SOURCES.get, key="train_source", horizontal=True)
+        if source == "demo":
+            dataset_spec, dataset_format = "demo", "demo"
+            st.caption(
+                "The built-in demo corpus: 138 synthesised clips in 6 styles (some blends of two), "
+                "generated on first use (about a minute) and cached."
+            )
+        elif source == "path":
+            roots = ", ".join(f"`{r}`" for r in data_roots())
+            text = st.text_input(
+                "Dataset path", key="train_path", placeholder="/data/gtzan/genres_original",
+                help="A folder of <genre>/ audio files (GTZAN layout), an FMA or MagnaTagATune folder, "
+                f"a strengths CSV or a feature-table CSV. Accepted under: {roots} (MUSICTAG_DATA).",
+            )  # fmt: skip
+            if text.strip():
+                try:
+                    dataset_spec = str(resolve_data_path(text))
+                except MusictagError as exc:
+                    show_error(exc)
+                else:
+                    dataset_format = _dataset_format(dataset_spec)
+                    st.caption(f"`{dataset_spec}` · format: {dataset_format or 'not recognised'}")
+        else:
+            up = st.file_uploader(
+                "Feature table", type=["csv"], key="train_upload",
+                help="One row per track: numeric feature columns and a `label` column "
+                "(like GTZAN's features_30_sec.csv). Trains the classical models.",
+            )  # fmt: skip
+            if up is not None:
+                try:
+                    dataset_spec, dataset_format = _save_upload(up.getvalue(), up.name), "features"
+                except OSError as exc:
+                    st.error(f"could not save the upload ({exc}); check free space in {cache_dir()}")
+        task = st.selectbox("Task", list(TASKS), format_func=TASKS.get, key="train_task")
+        c1, c2 = st.columns(2)
+        threshold = c1.number_input(
+            "Strength threshold", 0.0, 100.0, 50.0, 5.0, key="train_threshold",
+            help="Tag strength (0-100) at or above which a label counts as present.",
+        )  # fmt: skip
+        max_tracks = c2.number_input(
+            "Use at most N tracks", min_value=2, value=None, step=10, key="train_max_tracks",
+            placeholder="all tracks", help="A stratified sample, for quick trials.",
+        )  # fmt: skip
+
+    with c_model:
+        tables_only = dataset_format == "features"
+        models = list(CLASSICAL_MODELS) if tables_only else list(NEURAL_MODELS) + list(CLASSICAL_MODELS)
+        if ss.get("train_model") not in models:
+            ss["train_model"] = models[0]
+        model = st.selectbox(
+            "Model", models, key="train_model", format_func=lambda m: f"{m}: {MODEL_CARDS[m].title}",
+            help="Feature tables train the classical models only.",
+        )  # fmt: skip
+        card = MODEL_CARDS[model]
+        st.caption(card.seed_system)
+        preset_name = st.radio(
+            "Preset", ["fast", "full"], key="train_preset", horizontal=True,
+            help="fast: small inputs and model for the demo corpus (a minute or two); full: the seed system's settings.",
+        )  # fmt: skip
+        preset = card.preset(preset_name)
+        neural = card.family == "keras"
+
+    st.markdown("**Training**" + ("" if neural else f" (the settings below apply to neural models; {model} fits in one go)"))
+    c1, c2, c3, c4, c5, c6 = st.columns(6)
+    optimizer = c1.selectbox("Optimizer", ["adam", "sgd"], key="train_optimizer", disabled=not neural,
+                             format_func=lambda o: {"adam": "Adam", "sgd": "SGD"}[o])
+    lr = c2.number_input("Learning rate", min_value=1e-7, max_value=1.0, step=1e-5, format="%.1e",
+                         key="train_lr", disabled=not neural)
+    epochs = c3.number_input("Epochs", min_value=1, value=None, step=1, key="train_epochs",
+                             placeholder=f"preset: {preset.epochs}", disabled=not neural)
+    batch_size = c4.number_input("Batch size", min_value=1, value=None, step=8, key="train_batch",
+                                 placeholder=f"preset: {preset.batch_size}", disabled=not neural)
+    patience = c5.number_input("Patience", min_value=0, step=1, key="train_patience",
+                               help="Early stopping: epochs without a better validation loss (0: off).", disabled=not neural)
+    dropout = c6.number_input("Dropout", min_value=0.0, max_value=0.95, value=None, step=0.05,
+                              key="train_dropout", placeholder=f"preset: {preset.dropout}", disabled=not neural)
+    c1, c2, c3, c4 = st.columns([1, 1, 1, 3], vertical_alignment="bottom")
+    seed = c1.number_input("Seed", min_value=0, step=1, key="train_seed")
+    cv = c2.selectbox("Cross-validation", [0, 3, 5, 10], key="train_cv",
+                      format_func=lambda k: "off" if k == 0 else f"{k} folds",
+                      help="off: one train/validation/test split (the dataset's own when it has one).")
+    class_weights = c3.toggle("Class weights", key="train_class_weights",
+                              help="Weight tracks inversely to their label frequency.")
+    name = c4.text_input("Run name (optional)", key="train_name", max_chars=80)
+
+    input_kind = card.input_kind
+    segments: dict = {}
+    features: dict = {}
+    with st.expander("Input features", icon=":material/graphic_eq:"):
+        if input_kind in ("logmel", "mfcc", "waveform"):
+            seg = preset.segments
+            st.caption(
+                f"{model} reads **{input_kind}** inputs: `{seg.kind}` of {seg.length_s:g} s. Leave a field empty "
+                "to keep the preset's value."
+            )
+            c1, c2, c3, c4 = st.columns(4)
+            length = c1.number_input("Segment length (s)", min_value=0.1, value=None, step=0.5,
+                                     key="train_seg_length", placeholder=f"{seg.length_s:g}")
+            n_seg = c2.number_input("Segments per track", min_value=1, value=None, step=1, key="train_seg_n",
+                                    placeholder=str(seg.n_segments or "all"), disabled=seg.kind == "random_crop")
+            max_dur = c3.number_input("Use the first … s", min_value=1.0, value=None, step=5.0,
+                                      key="train_seg_max", placeholder=str(seg.max_duration_s or "all"))
+            if length is not None:
+                segments["length_s"] = float(length)
+            if n_seg is not None and seg.kind != "random_crop":
+                segments["n_segments"] = int(n_seg)
+            if max_dur is not None:
+                segments["max_duration_s"] = float(max_dur)
+            if input_kind in ("logmel", "mfcc") and preset.features is not None:
+                field = "n_mels" if input_kind == "logmel" else "n_mfcc"
+                bands = c4.number_input("Mel bands" if field == "n_mels" else "MFCCs", min_value=4, max_value=256,
+                                        value=None, step=8, key=f"train_{field}",
+                                        placeholder=str(getattr(preset.features, field)))
+                if bands is not None:
+                    features[field] = int(bands)
+        elif input_kind == "embedding":
+            st.caption("The transfer model reads pretrained musicnn embeddings of each track (no settings here).")
+        else:
+            st.caption(f"{model} reads per-track summary statistics (or the feature table's columns).")
+
+    augmentable = neural and input_kind in ("logmel", "mfcc", "waveform")
+    aug_error = None
+    with st.expander("Augmentation", icon=":material/tune:"):
+        if not augmentable:
+            st.caption(f"{model} reads {input_kind} inputs, which are not augmented; these settings are ignored.")
+        c1, c2, c3, c4 = st.columns(4, gap="medium")
+        with c1:
+            pitch = st.toggle("Pitch shift", key="train_aug_pitch")
+            semitones = st.slider("Semitones", -12.0, 12.0, (-2.0, 2.0), 0.5, key="train_aug_semitones", disabled=not pitch)
+            pitch_p = st.slider("Probability", 0.0, 1.0, 0.5, 0.05, key="train_aug_pitch_p", disabled=not pitch)
+        with c2:
+            stretch = st.toggle("Time stretch", key="train_aug_stretch")
+            rate = st.slider("Rate", 0.5, 2.0, (0.9, 1.1), 0.05, key="train_aug_rate", disabled=not stretch)
+            time_p = st.slider("Probability", 0.0, 1.0, 0.5, 0.05, key="train_aug_time_p", disabled=not stretch)
+        with c3:
+            gain = st.toggle("Gain", key="train_aug_gain")
+            gain_db = st.slider("Gain (dB)", -24.0, 24.0, (-6.0, 6.0), 1.0, key="train_aug_gain_db", disabled=not gain)
+            gain_p = st.slider("Probability", 0.0, 1.0, 0.5, 0.05, key="train_aug_gain_p", disabled=not gain)
+        with c4:
+            noise = st.toggle("Gaussian noise", key="train_aug_noise")
+            amp = st.slider("Amplitude (σ)", 0.0, 0.1, (0.001, 0.01), 0.001, format="%.3f", key="train_aug_amp",
+                            disabled=not noise)
+            noise_p = st.slider("Probability", 0.0, 1.0, 0.5, 0.05, key="train_aug_noise_p", disabled=not noise)
+        n_variants = st.number_input(
+            "Augmented variants per training track", 1, 16, 4, key="train_aug_variants",
+            help="Drawn once before training (pitch shift and time stretch are slow); each epoch samples among them.",
+        )  # fmt: skip
+        augment = None
+        try:
+            augment = AugmentConfig(
+                pitch_shift=pitch, semitones=semitones, pitch_p=pitch_p, time_stretch=stretch, rate=rate,
+                time_p=time_p, gain=gain, gain_db=gain_db, gain_p=gain_p, noise=noise, noise_amplitude=amp,
+                noise_p=noise_p,
+            )  # fmt: skip
+        except MusictagError as exc:
+            aug_error = exc
+            show_error(exc, context="augmentation")
+        if augment is not None and augment.enabled:
+            st.markdown(f"**Preview** on a synthesised {PREVIEW_SECONDS:g} s {PREVIEW_STYLE} clip")
+            p1, p2, p3 = st.columns([2, 2, 1], vertical_alignment="bottom")
+            try:
+                y, sr = _preview_clip()
+                draw = int(ss["train_aug_draw"])
+                params, y_aug = _augmented(json.dumps(augment.to_dict(), sort_keys=True), draw)
+            except Exception as exc:  # noqa: BLE001 - the preview never blocks the form
+                show_error(exc, context="augmentation preview")
+            else:
+                with p1:
+                    st.caption("original")
+                    st.audio(y, sample_rate=sr)
+                with p2:
+                    st.caption(f"augmented (draw {draw}): {_describe_params(params)}")
+                    st.audio(y_aug, sample_rate=sr)
+                with p3:
+                    if st.button("New draw", icon=":material/casino:", key="train_aug_redraw"):
+                        ss["train_aug_draw"] = draw + 1
+                        st.rerun()
+
+    start = st.button(
+        "Start training", type="primary", icon=":material/play_arrow:", key="train_start",
+        disabled=dataset_spec is None or aug_error is not None,
+        help=None if dataset_spec else "Choose a dataset first.",
+    )  # fmt: skip
+    if start and dataset_spec is not None:
+        try:
+            config = RunConfig(
+                dataset=dataset_spec, model=model, preset=preset_name, task=None if task == "auto" else task, threshold=float(threshold),
+                epochs=epochs, batch_size=batch_size, optimizer=optimizer,
+                learning_rate=float(lr), patience=int(patience), dropout=dropout,
+                class_weights=bool(class_weights), augment=augment or AugmentConfig(), n_variants=int(n_variants),
+                segments=segments or None, features=features or None, seed=int(seed), cv=int(cv),
+                max_tracks=None if max_tracks is None else int(max_tracks), name=name.strip(),
+            )  # fmt: skip
+            run_id = launch_run(config)
+        except MusictagError as exc:
+            show_error(exc, context="Cannot start the run")
+        except OSError as exc:
+            st.error(
+                f"Cannot start the run: {exc.strerror or exc} ({getattr(exc, 'filename', '') or runs_dir()}). "
+                "Check free space and permissions of the runs folder (MUSICTAG_RUNS).",
+                icon=":material/error:",
+            )
+        else:
+            ss["train_view_run"] = run_id
+            st.toast(f"Started run {run_id}", icon=":material/rocket_launch:")
+
+
+# ---------------------------------------------------------------------------
+# the run: live panel or evaluation
+# ---------------------------------------------------------------------------
+
+
+def _header(run_id: str, status: dict, config: dict) -> None:
+    state = status.get("state", "?")
+    dur = format_duration(run_duration_s(status))
+    st.markdown(
+        f"{STATE_ICONS.get(state, '')} **{state}** · model `{config.get('model')}` ({config.get('preset')}) · "
+        f"dataset `{config.get('dataset')}`" + (f" · {dur}" if dur else "")
+        + (f" · *{config['name']}*" if config.get("name") else "")
+    )
+
+
+def _curves(watcher: RunWatcher, key: str, task: str | None) -> None:
+    """Loss and metric curves; figures are rebuilt only when new events arrived (or the metric changed)."""
+    ep = watcher.epoch_frame()
+    present = curve_metrics(ep) if len(ep) else []
+    metrics = [m for m in present if m != "loss"]
+    has_loss = watcher.step > 0 or "loss" in present
+    c_loss, c_metric = st.columns(2, gap="medium")
+    metric = None
+    with c_metric:
+        if metrics:
+            preferred = {"single": "accuracy", "multi": "map_macro", "regression": "mae"}.get(task or "", "")
+            default = metrics.index(preferred) if preferred in metrics else 0
+            metric = st.selectbox("Curve metric", metrics, index=default, format_func=metric_label,
+                                  key=f"train_curve_metric_{key}")
+    cache_key = f"train_figs_{key}_{watcher.run_dir.name}"
+    stamp = (watcher.offset, metric)
+    if ss.get(cache_key, (None,))[0] != stamp:
+        loss_fig = curves_figure(ep, metric="loss", batches=watcher.batch_frame(),
+                                 batches_per_epoch=watcher.batches_per_epoch, title="Loss") if has_loss else None
+        metric_fig = curves_figure(ep, metric=metric, title=metric_label(metric)) if metric else None
+        ss[cache_key] = (stamp, loss_fig, metric_fig)
+    _, loss_fig, metric_fig = ss[cache_key]
+    with c_loss:
+        if loss_fig is not None:
+            st.plotly_chart(loss_fig, key=f"train_fig_loss_{key}")
+        elif watcher.phase != "done":
+            st.caption("Loss curves appear with the first training batch.")
+        else:
+            st.caption("This model is fitted in one go: no loss curve, only the validation metrics.")
+    with c_metric:
+        if metric_fig is not None:
+            st.plotly_chart(metric_fig, key=f"train_fig_metric_{key}")
+        else:
+            st.caption("Metric curves appear after the first epoch.")
+
+
+@st.fragment(run_every=LIVE_REFRESH_S)
+def live_panel(run_id: str, task: str | None, shown_state: str) -> None:
+    """Progress and curves of a queued or running run, re-read from its files every LIVE_REFRESH_S.
+
+    A change of state (queued -> running, or the end) reruns the whole page, so the
+    header and the evaluation follow."""
+    run_dir = runs_dir() / run_id
+    watcher = _watcher(run_id)
+    try:
+        watcher.poll()
+        status = run_status(run_dir)
+    except (MusictagError, OSError) as exc:
+        show_error(exc, context=f"reading run {run_id}")
+        return
+    state = status.get("state")
+    if state != shown_state:
+        if state not in ACTIVE_STATES:
+            cached_models.clear()  # a finished model appears on the Tag page at once
+        st.rerun()
+    if state == "queued":
+        st.info(
+            "**queued**: another run is training; this one starts when it ends (one run trains at a time).",
+            icon=":material/schedule:",
+        )
+        return
+    fraction = watcher.fraction()
+    with st.container(key="train_live"):
+        st.progress(fraction if fraction is not None else 0.0, text=watcher.describe())
+        _curves(watcher, "live", task)
+
+
+def final_panel(run_id: str, status: dict, config: dict) -> None:
+    """Evaluation of a finished or stopped run; the reason of a failed one."""
+    run_dir = runs_dir() / run_id
+    state = status.get("state")
+    if state == "failed":
+        st.error(f"Run failed: {status.get('error') or 'no reason recorded'}", icon=":material/error:")
+        log = run_dir / "worker.log"
+        if log.exists():
+            with st.expander("Worker log (last lines)"):
+                st.code("\n".join(log.read_text(errors="replace").splitlines()[-40:]) or "(empty)")
+    elif state == "stopped":
+        st.warning("Stopped on request: evaluated with the best weights so far.", icon=":material/stop_circle:")
+    watcher = _watcher(run_id)
+    watcher.poll()
+    evaluation = read_evaluation(run_dir)
+    task = (evaluation or {}).get("task") or config.get("task")
+    if len(watcher.epoch_frame()):
+        _curves(watcher, "final", task)
+    if not evaluation:
+        if state != "failed":
+            st.caption("No evaluation was saved.")
+        return
+    with st.container(key="train_evaluation"):
+        st.subheader("Evaluation on the test split", anchor=False)
+        name, value = headline_metric(evaluation.get("metrics") or {}, task)
+        c_table, c_conf, c_f1 = st.columns([1, 1.3, 1.2], gap="medium")
+        with c_table:
+            if name:
+                st.metric(metric_label(name), f"{value:.3f}", help=f"{evaluation.get('n_tracks')} test tracks")
+            st.dataframe(metrics_table(evaluation).drop(columns="key"), hide_index=True, key="train_metrics_table",
+                         column_config={"value": st.column_config.NumberColumn(format="%.4f")})
+        with c_conf:
+            if evaluation.get("confusion"):
+                st.plotly_chart(evaluation_confusion_figure(evaluation["confusion"]), key="train_fig_confusion")
+        with c_f1:
+            if evaluation.get("per_label"):
+                st.plotly_chart(per_label_f1_figure(evaluation["per_label"]), key="train_fig_f1")
+    if state == "finished":
+        st.page_link(
+            "pages/tag.py", label=f"Tag songs with this model ({run_id})", icon=":material/label:",
+            query_params={"model": run_id},
+            help="Opens the Tag page; the model is listed in its Model picker under this run's name.",
+        )  # fmt: skip
+
+
+st.divider()
+c_title, c_link = st.columns([4, 1], vertical_alignment="bottom")
+c_title.subheader("Run", anchor=False)
+c_link.page_link("pages/runs.py", label="All runs", icon=":material/table_chart:")
+try:
+    runs = runs_table()
+except (MusictagError, OSError) as exc:
+    show_error(exc, context="listing runs")
+    st.stop()
+ids = runs["run_id"].tolist()
+if ss.get("train_view_run") not in ids:
+    ss["train_view_run"] = default_run(runs, st.query_params.get("run"))
+labels = {r.run_id: f"{r.run_id}" + (f" · {r.name}" if r.name else "") for r in runs.itertuples()}
+run_id = st.selectbox(
+    "Show run", ids, key="train_view_run", format_func=labels.get, placeholder="no run selected",
+    help="Runs keep going when you leave or reload the page; the one shown is kept in the address (?run=...).",
+)  # fmt: skip
+if run_id is None:
+    st.query_params.pop("run", None)
+    st.info("No run selected: start one above, or pick one in the list.", icon=":material/info:")
+    st.stop()
+st.query_params["run"] = run_id
+run_dir = runs_dir() / run_id
+try:
+    status = run_status(run_dir)
+except (MusictagError, OSError) as exc:
+    show_error(exc, context=f"reading run {run_id}")
+    st.stop()
+config = json.loads((run_dir / "config.json").read_text()) if (run_dir / "config.json").exists() else {}
+_header(run_id, status, config)
+if status.get("state") in ACTIVE_STATES:
+    if (run_dir / "stop").exists():
+        st.caption("Stop requested: the run ends after the current batch and evaluates its best weights.")
+    elif st.button("Stop", icon=":material/stop:", key="train_stop"):
+        try:
+            request_stop(run_dir)
+        except (MusictagError, OSError) as exc:
+            show_error(exc, context="Stop")
+        else:
+            st.toast(f"Stop requested for {run_id}", icon=":material/stop_circle:")
+            st.rerun()
+    live_panel(run_id, config.get("task"), status.get("state"))
+else:
+    final_panel(run_id, status, config)
+
+with st.expander("Log", icon=":material/article:"):
+    st.code("\n".join(_watcher(run_id).messages[-60:]) or "(no messages yet)")

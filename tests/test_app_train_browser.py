@@ -1,0 +1,451 @@
+"""Browser tests of the Train page and the Runs view (headless Chromium, Playwright).
+
+A module-scoped Streamlit server gets its own runs folder and a cache folder in
+which the demo corpus is linked from the developer's cache (generated there once,
+about a minute, then reused), so no test waits for the corpus. A second server
+whose runs folder cannot be created checks the error at Start.
+
+Runs are tiny: a CNN on 36 demo clips (1 s segments, 32 mel bands; about 0.5 s
+per epoch) that is stopped, and logistic regression on an uploaded feature table.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import REPO, SERVER_START_TIMEOUT_S, _free_port, _healthy
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+APP = '[data-testid="stApp"]'
+EXCEPTION = '[data-testid="stException"]'
+ERROR_ALERT = '[data-testid="stAlertContentError"]'
+LIVE = ".st-key-train_live"
+EVALUATION = ".st-key-train_evaluation"
+IDLE_TIMEOUT_MS = 60_000
+RUN_TIMEOUT_MS = 120_000  # worker start (TensorFlow import) + input preparation on 2 cores
+
+#: Form values of the tiny live CNN run (label -> value).
+TINY_CNN = {
+    "Use at most N tracks": "36",
+    "Learning rate": "1e-3",
+    "Epochs": "400",
+    "Patience": "0",
+    "Segment length (s)": "1",
+    "Segments per track": "4",
+    "Use the first … s": "8",
+    "Mel bands": "32",
+}
+
+
+# ---------------------------------------------------------------------------
+# servers and helpers
+# ---------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _serve(env_updates: dict[str, str], log_path: Path, browser):
+    """Start a server; open its root page once, so it runs ``app.py``'s ``st.navigation`` before any
+    test opens a sub-page (Streamlit treats the first session of a fresh server opened on
+    ``/train`` as a plain ``pages/`` app)."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = dict(os.environ, PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2", **env_updates)
+    cmd = [
+        sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+        "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
+        "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+            while not _healthy(url):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"streamlit did not start; see {log_path}:\n{log_path.read_text()[-3000:]}")
+                time.sleep(0.3)
+            ctx = browser.new_context()
+            try:
+                warm = ctx.new_page()
+                warm.goto(url)
+                warm.get_by_role("heading", name="Tag", exact=True).first.wait_for(timeout=60_000)
+            finally:
+                ctx.close()
+            yield url
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def demo_dir() -> Path:
+    """The demo corpus in the developer's cache (generated on first use, then reused)."""
+    from musictag_core.datasets.demo import demo_corpus_dir
+
+    return demo_corpus_dir()
+
+
+@pytest.fixture(scope="module")
+def train_app(tmp_path_factory, artifacts_dir, demo_dir, browser):
+    """A server with its own runs folder; yields ``(url, runs_dir)``."""
+    tmp = tmp_path_factory.mktemp("train-app")
+    cache = tmp / "cache"
+    cache.mkdir()
+    (cache / demo_dir.name).symlink_to(demo_dir, target_is_directory=True)
+    runs = tmp / "runs"
+    env = {"MUSICTAG_CACHE": str(cache), "MUSICTAG_RUNS": str(runs), "MUSICTAG_DATA": str(tmp)}
+    with _serve(env, artifacts_dir / "streamlit-train-server.log", browser) as url:
+        yield url, runs
+    # never leave a worker behind
+    for status in runs.glob("*/status.json"):
+        pid = json.loads(status.read_text()).get("pid")
+        if pid and json.loads(status.read_text()).get("state") in ("queued", "running"):
+            with contextlib.suppress(OSError):
+                os.killpg(pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def feature_table(tmp_path_factory) -> Path:
+    """A feature-table CSV: 3 genres x 20 rows of 6 separable numeric features."""
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    rows = []
+    for k, genre in enumerate(["blues", "jazz", "rock"]):
+        X = rng.normal(0, 1, (20, 6)) + 3 * np.eye(6)[k] + 3 * np.eye(6)[k + 3]
+        for i, x in enumerate(X):
+            rows.append({"filename": f"{genre}.{i:05d}.wav", **{f"f{j}": v for j, v in enumerate(x)}, "label": genre})
+    path = tmp_path_factory.mktemp("table") / "features.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def _expect():
+    from playwright.sync_api import expect
+
+    return expect
+
+
+def wait_idle(page, timeout_ms: int = IDLE_TIMEOUT_MS) -> None:
+    """Wait until no full script run is going on (fragment reruns do not count)."""
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=\"stApp\"]')"
+        "?.getAttribute('data-test-script-state') === 'notRunning'",
+        timeout=timeout_ms,
+    )
+
+
+def open_page(page, url: str, title: str) -> None:
+    page.goto(url, wait_until="domcontentloaded", timeout=60_000)
+    page.wait_for_selector(APP, timeout=60_000)
+    page.get_by_role("heading", name=title, exact=True).first.wait_for(timeout=60_000)
+    page.wait_for_timeout(500)  # the script-state attribute can read notRunning before the first run starts
+    wait_idle(page)
+
+
+def assert_no_exception(page) -> None:
+    boxes = page.locator(EXCEPTION)
+    assert boxes.count() == 0, f"exception box shown: {boxes.first.inner_text()[:2000]}"
+
+
+def fill(page, label: str, value: str) -> None:
+    box = page.get_by_label(label, exact=True)
+    box.fill(value)
+    box.press("Enter")
+    wait_idle(page)
+
+
+def open_expander(page, title: str) -> None:
+    page.locator('[data-testid="stExpander"] summary', has_text=title).click()
+
+
+def fill_tiny_cnn(page) -> None:
+    open_expander(page, "Input features")
+    for label, value in TINY_CNN.items():
+        fill(page, label, value)
+
+
+def start(page) -> str:
+    """Press Start; return the run id the page then shows (from the URL)."""
+    before = page.url
+    page.get_by_role("button", name="Start training").click()
+    page.wait_for_function(
+        "(before) => location.search.includes('run=') && location.href !== before", arg=before, timeout=30_000
+    )
+    wait_idle(page)
+    return page.url.split("run=")[1].split("&")[0]
+
+
+#: JS: epochs drawn in the live loss figure's train curve (0 before the first epoch). Plotly keeps
+#: typed arrays of the spec as ``{bdata, _inputArray}`` in ``.data``; ``_fullData`` has plain arrays.
+_EPOCHS_JS = f"""() => {{
+    const plot = document.querySelector('{LIVE} .js-plotly-plot');
+    const traces = plot && (plot._fullData || plot.data);
+    const tr = traces && traces.find(t => t.name === 'train');
+    if (!tr || !tr.x) return 0;
+    return tr.x.length ?? (tr.x._inputArray ? tr.x._inputArray.length : 0);
+}}"""
+
+
+#: JS: the titles of the plotly figures under a selector.
+_TITLES_JS = """(sel) => Array.from(document.querySelectorAll(sel + ' .js-plotly-plot'))
+    .map(p => (p.layout && p.layout.title && (p.layout.title.text ?? p.layout.title)) || '')"""
+
+
+def curve_epochs(page) -> int:
+    return page.evaluate(_EPOCHS_JS)
+
+
+def wait_epochs_above(page, n: int, timeout_ms: int = RUN_TIMEOUT_MS) -> int:
+    """Wait until the live curve shows more than ``n`` epochs; return how many."""
+    page.wait_for_function(f"(n) => ({_EPOCHS_JS})() > n", arg=n, timeout=timeout_ms)
+    return curve_epochs(page)
+
+
+def stop_active_runs(runs: Path, timeout_s: float = 90) -> None:
+    """Stop whatever a previous (failed) test left running, so the next run is not queued behind it."""
+    from musictag_core.runs_view import ACTIVE_STATES
+    from musictag_core.train import request_stop, run_status
+
+    active = [d for d in runs.glob("*/status.json") if run_status(d.parent)["state"] in ACTIVE_STATES]
+    for status in active:
+        request_stop(status.parent)
+    wait_for(lambda: all(run_status(s.parent)["state"] not in ACTIVE_STATES for s in active), timeout_s, "runs to stop")
+
+
+_PROGRESS_EPOCH_JS = f"""() => {{
+    const bar = document.querySelector('{LIVE} [data-testid="stProgress"]');
+    const m = bar && bar.innerText.match(/epoch (\\d+)\\//);
+    return m ? parseInt(m[1]) : 0;
+}}"""
+
+
+def wait_progress_epoch_above(page, n: int, timeout_ms: int = 90_000) -> int:
+    """Wait until the live progress line says ``epoch k/...`` with ``k > n``; return k."""
+    page.wait_for_function(f"(n) => ({_PROGRESS_EPOCH_JS})() > n", arg=n, timeout=timeout_ms)
+    return page.evaluate(_PROGRESS_EPOCH_JS)
+
+
+def run_state(runs: Path, run_id: str) -> str:
+    from musictag_core.train import run_status
+
+    return run_status(runs / run_id)["state"]
+
+
+def wait_for(cond, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+# ---------------------------------------------------------------------------
+# tests
+# ---------------------------------------------------------------------------
+
+
+def test_feature_table_run_finishes_with_a_complete_evaluation(train_app, page, screenshot, feature_table):
+    url, runs = train_app
+    open_page(page, f"{url}/train", "Train")
+    assert_no_exception(page)
+    page.get_by_text("Upload a feature table (CSV)").click()
+    wait_idle(page)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(feature_table))
+    wait_idle(page)
+    # only classical models take a feature table
+    _expect()(page.get_by_role("combobox", name="Model")).to_have_value(re.compile(r"^logreg"))
+    run_id = start(page)
+    page.locator(EVALUATION).wait_for(timeout=RUN_TIMEOUT_MS)
+    wait_idle(page)
+    assert_no_exception(page)
+    assert run_state(runs, run_id) == "finished"
+    screenshot(page, "train-finished-feature-table")
+    evaluation = page.locator(EVALUATION)
+    text = evaluation.inner_text()
+    assert "Evaluation on the test split" in text and "Accuracy" in text
+    evaluation.locator('[data-testid="stDataFrame"]').wait_for(timeout=10_000)  # metrics table
+    assert evaluation.locator('[data-testid="stDataFrame"]').count() == 1
+    evaluation.locator(".js-plotly-plot").nth(1).wait_for(timeout=10_000)
+    titles = [re.sub("<[^>]+>", "", t) for t in page.evaluate(_TITLES_JS, EVALUATION)]
+    assert titles == ["Confusion matrix (test split)", "F1 per label (test split)"]
+    heat = page.evaluate(f"() => document.querySelector('{EVALUATION} .js-plotly-plot').data[0]")
+    assert heat["type"] == "heatmap" and heat["x"] == ["blues", "jazz", "rock"]
+    metrics = json.loads((runs / run_id / "metrics.json").read_text())
+    counts = heat["text"]["_inputArray"] if isinstance(heat["text"], dict) else heat["text"]  # typed array in the page
+    assert np.sum(counts) == metrics["n_tracks"] == 9
+    link = page.get_by_role("link", name=re.compile("Tag songs with this model"))
+    assert link.count() == 1 and link.get_attribute("href").endswith(f"?model={run_id}")
+    # the model is listed on the Tag page
+    models = __import__("musictag_core.predict", fromlist=["list_models"]).list_models(runs_dir=runs)
+    assert run_id in [m.name for m in models]
+
+
+def test_live_run_reload_two_viewers_queue_and_stop(train_app, browser, page, screenshot):
+    url, runs = train_app
+    stop_active_runs(runs)
+    open_page(page, f"{url}/train", "Train")
+    fill_tiny_cnn(page)
+    run_a = start(page)
+    page.locator(LIVE).wait_for(timeout=30_000)
+    # the curve moves: epochs are added while we watch
+    n = wait_epochs_above(page, 0)
+    progress = page.locator(f'{LIVE} [data-testid="stProgress"]')
+    assert "epoch" in progress.inner_text() and "ETA" in progress.inner_text()
+    n = wait_epochs_above(page, n, 30_000)
+    screenshot(page, "train-live")
+    # reload: the page comes back to the same run (?run=) and the live curve continues
+    page.reload()
+    page.locator(LIVE).wait_for(timeout=30_000)
+    assert run_a in page.url
+    after = wait_epochs_above(page, n, 30_000)
+    assert after > n
+    # a second browser context watches the same run (the newest active run by default)
+    other_ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        other = other_ctx.new_page()
+        other.bring_to_front()  # headless Chromium throttles pages in the background: plotly would not draw
+        open_page(other, f"{url}/train", "Train")
+        other.locator(LIVE).wait_for(timeout=30_000)
+        assert run_a in other.url
+        # its progress line moves on (the plot of a second page can lag on 2 busy cores)
+        m = wait_progress_epoch_above(other, 0)
+        wait_progress_epoch_above(other, m)
+        # a second Start while A trains is queued
+        page.bring_to_front()
+        open_expander(page, "Input features")
+        run_b = start(page)
+        assert run_b != run_a
+        _expect()(page.get_by_text("queued", exact=False).first).to_be_visible(timeout=30_000)
+        assert page.locator('[data-testid="stAlertContentInfo"]', has_text="queued").count() == 1
+        assert run_state(runs, run_b) == "queued" and run_state(runs, run_a) == "running"
+        screenshot(page, "train-queued")
+        # stop the queued run: it ends without training
+        page.locator(".st-key-train_stop button").click()
+        page.get_by_text("Stopped on request").wait_for(timeout=30_000)
+        assert run_state(runs, run_b) == "stopped"
+        # the other viewer stops A: it evaluates its best weights and shows the evaluation
+        other.bring_to_front()
+        other.locator(".st-key-train_stop button").click()
+        other.locator(EVALUATION).wait_for(timeout=60_000)
+        wait_idle(other)
+        assert_no_exception(other)
+        assert run_state(runs, run_a) == "stopped"
+        other.locator(f'{EVALUATION} [data-testid="stMetric"]').wait_for(timeout=10_000)
+        assert "mAP (macro)" in other.locator(f'{EVALUATION} [data-testid="stMetric"]').inner_text()  # multi-label
+        other.locator(f"{EVALUATION} .js-plotly-plot").nth(1).wait_for(timeout=10_000)
+        titles = [re.sub("<[^>]+>", "", t) for t in other.evaluate(_TITLES_JS, EVALUATION)]
+        assert titles == ["Per-label confusion (test split)", "F1 per label (test split)"]
+        screenshot(other, "train-stopped-evaluation")
+    finally:
+        other_ctx.close()
+
+
+def test_killed_worker_shows_failed_with_reason(train_app, page, screenshot):
+    from musictag_core.train import RunConfig, start_run
+
+    url, runs = train_app
+    stop_active_runs(runs)
+    cfg = RunConfig(dataset="demo", model="cnn", preset="fast", epochs=400, max_tracks=36)
+    run_id = start_run(cfg, runs_dir=runs)
+    open_page(page, f"{url}/train?run={run_id}", "Train")
+    wait_for(lambda: run_state(runs, run_id) == "running", 60, "the worker to run")
+    page.locator(LIVE).wait_for(timeout=30_000)
+    pid = json.loads((runs / run_id / "status.json").read_text())["pid"]
+    os.kill(pid, signal.SIGKILL)
+    alert = page.locator(ERROR_ALERT, has_text="Run failed")
+    alert.wait_for(timeout=30_000)
+    assert "killed or crashed" in alert.inner_text() and str(pid) in alert.inner_text()
+    assert run_state(runs, run_id) == "failed"
+    assert_no_exception(page)
+    screenshot(page, "train-killed")
+
+
+def test_path_outside_the_data_roots_is_refused(train_app, page):
+    url, _ = train_app
+    open_page(page, f"{url}/train", "Train")
+    page.get_by_text("Folder or CSV path").click()
+    wait_idle(page)
+    fill(page, "Dataset path", "/etc")
+    alert = page.locator(ERROR_ALERT, has_text="outside the allowed data folders")
+    alert.wait_for(timeout=10_000)
+    assert "MUSICTAG_DATA" in alert.inner_text()
+    _expect()(page.get_by_role("button", name="Start training")).to_be_disabled()
+
+
+def test_unwritable_runs_folder_gives_a_clear_error_at_start(tmp_path, artifacts_dir, demo_dir, browser, page, screenshot):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / demo_dir.name).symlink_to(demo_dir, target_is_directory=True)
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the runs folder should be\n")
+    env = {"MUSICTAG_CACHE": str(cache), "MUSICTAG_RUNS": str(blocker / "runs")}
+    with _serve(env, artifacts_dir / "streamlit-unwritable-server.log", browser) as url:
+        open_page(page, f"{url}/train", "Train")
+        assert_no_exception(page)
+        page.get_by_role("button", name="Start training").click()
+        alert = page.locator(ERROR_ALERT, has_text="Cannot start the run")
+        alert.wait_for(timeout=30_000)
+        text = alert.inner_text()
+        assert "runs folder" in text and "cannot be created" in text and "MUSICTAG_RUNS" in text
+        assert_no_exception(page)
+        screenshot(page, "train-unwritable-runs")
+    assert blocker.read_text() == "a file where the runs folder should be\n"
+
+
+def test_runs_view_lists_compares_and_deletes(train_app, page, screenshot, feature_table):
+    from musictag_core.train import RunConfig, create_run, execute_run
+
+    url, runs = train_app
+    made = []
+    for model in ("logreg", "svc"):
+        d = create_run(RunConfig(dataset=str(feature_table), model=model, name=f"table {model}"), runs_dir=runs)
+        assert execute_run(d) == "finished"
+        made.append(d.name)
+    open_page(page, f"{url}/runs", "Runs")
+    assert_no_exception(page)
+    # the table (a canvas grid: its cells are not in the DOM)
+    page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=30_000)
+    # the two newest runs with metrics are compared by default: curves and metric bars
+    chosen = page.locator(".st-key-runs_compare")
+    _expect()(chosen).to_contain_text(made[1], timeout=30_000)
+    _expect()(chosen).to_contain_text(made[0])
+    page.locator(".st-key-runs_fig_metrics .js-plotly-plot").wait_for(timeout=10_000)
+    bars = page.evaluate("() => document.querySelector('.st-key-runs_fig_metrics .js-plotly-plot').data.map(t => t.name)")
+    assert sorted(bars) == sorted(made)
+    page.locator(".st-key-runs_fig_curves .js-plotly-plot").wait_for(timeout=10_000)
+    screenshot(page, "runs-view")
+    # delete one (with confirmation); it disappears from the table and from disk
+    pick = page.get_by_role("combobox", name="Run to delete")
+    pick.click()
+    page.keyboard.type(made[0])  # filters the list
+    page.get_by_role("option", name=made[0]).click()
+    wait_idle(page)
+    page.get_by_role("button", name="Delete…").click()
+    dialog = page.get_by_role("dialog")
+    _expect()(dialog).to_contain_text(made[0])
+    dialog.get_by_role("button", name="Delete", exact=True).click()
+    page.get_by_text(f"Deleted run {made[0]}").wait_for(timeout=10_000)
+    assert not (runs / made[0]).exists() and (runs / made[1]).exists()
+    wait_idle(page)
+    _expect()(page.locator(".st-key-runs_compare")).not_to_contain_text(made[0])
+    page.get_by_role("combobox", name="Run to delete").click()
+    page.keyboard.type(made[0][:-2])
+    _expect()(page.get_by_role("option", name=made[0])).to_have_count(0)
+    assert_no_exception(page)
