@@ -54,46 +54,57 @@ def data_roots() -> list[Path]:
     return roots
 
 
-def resolve_data_path(text: str | os.PathLike, *, roots: list[Path] | None = None) -> Path:
-    """Resolve a user-typed dataset path and accept it only under a data root.
+def resolve_data_path(
+    text: str | os.PathLike, *, roots: list[Path] | None = None, must_exist: bool = True
+) -> Path:
+    """Resolve a user-typed path and accept it only under a data root.
 
     The path is expanded (``~``) and resolved (symbolic links and ``..``
     followed), then checked against :func:`data_roots`, so a link or a ``..``
-    cannot reach outside them.
+    cannot reach outside them. Every path a page or a user types goes through
+    this one function.
 
     Parameters
     ----------
     text : str or path-like
-        A folder or file typed by the user.
+        A folder or file typed by the user (relative paths are relative to the
+        working directory).
     roots : list of Path or None
         Allowed folders (default :func:`data_roots`).
+    must_exist : bool
+        Also require the path to exist.
 
     Returns
     -------
     path : Path
-        The resolved, existing path.
+        The resolved path.
 
     Raises
     ------
     ParameterError
-        If the text is empty, the path does not exist, or it lies outside every root.
+        If the text is empty or holds a NUL character, the path cannot be
+        resolved, lies outside every root, or (with ``must_exist``) does not exist.
     """
     raw = os.fspath(text).strip() if isinstance(text, (str, os.PathLike)) else None
     if not raw:
-        raise ParameterError(f"dataset path must be a non-empty folder or file path, got {text!r}")
+        raise ParameterError(f"a folder or file path is needed, got {text!r}")
     if "\x00" in raw:
-        raise ParameterError(f"dataset path {raw!r} contains a NUL character")
+        raise ParameterError(f"path {raw!r} contains a NUL character")
     allowed = [Path(r).expanduser().resolve() for r in (data_roots() if roots is None else roots)]
     path = Path(raw).expanduser()
     if not path.is_absolute():
         path = Path.cwd() / path
-    path = path.resolve()
+    try:
+        path = path.resolve()
+    except (OSError, RuntimeError) as exc:  # symlink loops, over-long names
+        raise ParameterError(f"path {raw!r} cannot be resolved ({exc})") from None
     if not any(path == root or path.is_relative_to(root) for root in allowed):
         listed = ", ".join(str(r) for r in allowed) or "(none)"
         raise ParameterError(
-            f"dataset path {raw!r} resolves to {str(path)!r}, which is outside the allowed data folders "
-            f"({listed}); move the data under one of them or add its folder to MUSICTAG_DATA"
+            f"path {raw!r} resolves to {str(path)!r}, which is outside the allowed data folders "
+            f"({listed}); move the data under one of them or add its folder to MUSICTAG_DATA "
+            f"(folders separated by {os.pathsep!r})"
         )
-    if not path.exists():
-        raise ParameterError(f"dataset path {str(path)!r} does not exist; give an existing folder or CSV file")
+    if must_exist and not path.exists():
+        raise ParameterError(f"path {str(path)!r} does not exist; give an existing folder or CSV file")
     return path

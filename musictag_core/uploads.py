@@ -234,52 +234,12 @@ def safe_filename(name: str, *, default: str = "upload") -> str:
 def resolve_user_path(text: str | os.PathLike, *, roots: list[Path] | None = None, must_exist: bool = True) -> Path:
     """Resolve a path typed by a user, accepting it only under a data folder.
 
-    Symbolic links are resolved first, so a link inside a data folder that points
-    outside it is refused too.
-
-    Parameters
-    ----------
-    text : str or Path
-        The typed path (``~`` is expanded; relative paths are relative to the
-        working directory).
-    roots : list of Path, optional
-        Accepted folders; default :func:`musictag_core.paths.data_roots`
-        (``MUSICTAG_DATA``).
-    must_exist : bool
-        Also require the path to exist.
-
-    Returns
-    -------
-    Path
-        The resolved path.
-
-    Raises
-    ------
-    ParameterError
-        Empty text, a NUL character, a path outside every root, or a missing path.
+    The same check as :func:`musictag_core.paths.resolve_data_path` (which see),
+    kept here so the upload and typed-path entry points live together.
     """
-    from .paths import data_roots
+    from .paths import resolve_data_path
 
-    raw = os.fspath(text) if isinstance(text, os.PathLike) else text
-    if not isinstance(raw, str) or not raw.strip():
-        raise ParameterError(f"a path is needed, got {text!r}")
-    if "\x00" in raw:
-        raise ParameterError(f"{raw!r}: paths may not contain NUL characters")
-    allowed = [Path(r).expanduser().resolve() for r in (data_roots() if roots is None else roots)]
-    try:
-        path = Path(raw.strip()).expanduser().resolve()
-    except (OSError, RuntimeError) as exc:  # symlink loops
-        raise ParameterError(f"{raw!r}: cannot resolve the path ({exc})") from None
-    if not any(path == r or path.is_relative_to(r) for r in allowed):
-        listed = ", ".join(str(r) for r in allowed) or "none"
-        raise ParameterError(
-            f"{raw!r} is outside the data folders this app may read ({listed}); "
-            "move the data there, or set MUSICTAG_DATA to a list of folders separated by "
-            f"{os.pathsep!r} when starting the app"
-        )
-    if must_exist and not path.exists():
-        raise ParameterError(f"{raw!r} does not exist (resolved to {path})")
-    return path
+    return resolve_data_path(text, roots=roots, must_exist=must_exist)
 
 
 # ---------------------------------------------------------------- zip extraction

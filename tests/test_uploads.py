@@ -137,7 +137,7 @@ def test_resolve_user_path(tmp_path):
     assert resolve_user_path(str(root / "genres"), roots=[root]) == (root / "genres").resolve()
     assert resolve_user_path(str(root / "genres" / ".." / "genres"), roots=[root]) == (root / "genres").resolve()
     for bad in [str(outside), str(root / ".." / "secret"), "/etc/passwd", "/"]:
-        with pytest.raises(ParameterError, match="outside the data folders.*MUSICTAG_DATA"):
+        with pytest.raises(ParameterError, match="outside the allowed data folders.*MUSICTAG_DATA"):
             resolve_user_path(bad, roots=[root])
     (root / "link").symlink_to(outside)
     with pytest.raises(ParameterError, match="outside"):
