@@ -190,6 +190,9 @@ if not models:
 names = [m.name for m in models]
 sources = {m.name: m.source for m in models}
 cards = {m.name: dict(m.card or {}) for m in models}
+requested = st.query_params.get("model")  # the Train page links here with ?model=<run id>
+if requested in names and ss.get("tag_model_requested") != requested:
+    ss["tag_model"] = ss["tag_model_requested"] = requested
 if ss.get("tag_model") not in names:
     ss["tag_model"] = DEFAULT_MODEL if DEFAULT_MODEL in names else names[0]
 

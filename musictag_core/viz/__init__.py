@@ -7,6 +7,7 @@ notebooks and saved reports. Every builder validates its input and raises
 * :mod:`.audio`: waveform envelope, log-mel spectrogram, MFCC.
 * :mod:`.tags`: per-tag score bars with a threshold, segment × tag taggram.
 * :mod:`.explore`: projection scatters and separability / dataset-insight figures.
+* :mod:`.train`: training curves, run overlays, confusion matrices, per-label F1, metric tables.
 """
 
 from __future__ import annotations
