@@ -175,8 +175,13 @@ st.caption(
     f"Files up to {lim.max_upload_mb:g} MB; the first {lim.max_duration_s:g} s of each track are tagged."
 )
 
+# the Train page links here with ?model=<run id> (and leaves the same request in the session)
+requested = st.query_params.get("model") or ss.pop("tag_model_request", None)
 try:
     models = cached_models()
+    if requested and requested not in [m.name for m in models]:
+        cached_models.clear()  # a run that finished after the list was cached
+        models = cached_models()
 except ImportError:
     st.warning("The tagging module (`musictag_core.predict`) is not available in this installation.")
     st.stop()
@@ -190,7 +195,6 @@ if not models:
 names = [m.name for m in models]
 sources = {m.name: m.source for m in models}
 cards = {m.name: dict(m.card or {}) for m in models}
-requested = st.query_params.get("model")  # the Train page links here with ?model=<run id>
 if requested in names and ss.get("tag_model_requested") != requested:
     ss["tag_model"] = ss["tag_model_requested"] = requested
 if ss.get("tag_model") not in names:

@@ -479,6 +479,9 @@ def final_panel(run_id: str, status: dict, config: dict) -> None:
             if evaluation.get("per_label"):
                 st.plotly_chart(per_label_f1_figure(evaluation["per_label"]), key="train_fig_f1")
     if state == "finished":
+        # in-app navigation does not always hand the query string to the next page,
+        # so the Tag page also reads this one-shot request from the session
+        ss["tag_model_request"] = run_id
         st.page_link(
             "pages/tag.py", label=f"Tag songs with this model ({run_id})", icon=":material/label:",
             query_params={"model": run_id},
