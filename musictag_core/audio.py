@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Union
@@ -85,11 +86,16 @@ def _as_file(source: AudioSource):
         return io.BytesIO(bytes(source))
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
-        if not path.exists():
-            raise AudioError(name, "no such file")
-        if path.is_dir():
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            raise AudioError(name, "no such file") from None
+        except (OSError, ValueError) as exc:  # name too long, NUL byte, permission, loop
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise AudioError(name, f"cannot open the file ({reason.lower()})") from None
+        if stat.S_ISDIR(st.st_mode):
             raise AudioError(name, "is a folder, not an audio file")
-        if path.stat().st_size == 0:
+        if st.st_size == 0:
             raise AudioError(name, "the file is empty (0 bytes)")
         return path
     if hasattr(source, "read"):

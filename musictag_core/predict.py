@@ -17,6 +17,7 @@ seconds) gives a finer taggram.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import threading
@@ -44,7 +45,13 @@ __all__ = [
     "tag_array",
     "embed_file",
     "embed_array",
+    "DEFAULT_MAX_DURATION_S",
 ]
+
+#: Seconds of a file that :func:`tag_file` decodes and tags by default; the rest of a
+#: longer track is not read (``TrackPrediction.truncated`` says so). The app uses
+#: ``MUSICTAG_MAX_DURATION_S`` (see :mod:`musictag_core.uploads`), which defaults to this.
+DEFAULT_MAX_DURATION_S = 600.0
 
 
 # ---------------------------------------------------------------- results
@@ -67,8 +74,12 @@ class TrackPrediction:
     segment_starts_s : np.ndarray [shape=(n_segments,)]
     segment_scores : np.ndarray [shape=(n_segments, n_labels)]
     duration_s : float
+        Seconds that were tagged.
     sr : int
         Sample rate the model saw.
+    truncated : bool
+        The file is longer than ``duration_s``: only its first ``duration_s``
+        seconds were decoded and tagged (``max_duration`` of :func:`tag_file`).
     """
 
     path: str
@@ -80,6 +91,7 @@ class TrackPrediction:
     segment_scores: np.ndarray
     duration_s: float
     sr: int
+    truncated: bool = False
 
     def top(self, k: int | None = None, *, genres_only: bool = False) -> list[tuple[str, float]]:
         """Labels and scores, best first.
@@ -138,6 +150,7 @@ class TrackPrediction:
             "model": self.model,
             "duration_s": r(self.duration_s),
             "sr": int(self.sr),
+            "truncated": bool(self.truncated),
             "summary": self.summary(),
             "tags": [{"label": lab, "score": r(s)} for lab, s in self.top(top_k)],
             "genres": [{"label": lab, "score": r(s)} for lab, s in self.top(top_k, genres_only=True)],
@@ -519,6 +532,7 @@ def tag_file(
     model: str | os.PathLike | Tagger = "MSD_musicnn",
     *,
     overlap: float = 0.0,
+    max_duration: float | None = DEFAULT_MAX_DURATION_S,
     runs_dir: str | os.PathLike | None = None,
 ) -> TrackPrediction:
     """Decode an audio file (at the model's rate) and tag it.
@@ -530,6 +544,10 @@ def tag_file(
         A model name from :func:`list_models`, a model folder, or a loaded tagger.
     overlap : float
         Seconds shared by consecutive segments (0: musicnn's own track scores).
+    max_duration : float or None
+        Decode and tag at most this many seconds from the start (default 600, so
+        a one-hour file costs what ten minutes cost); ``None`` tags the whole file.
+        A longer file gives a prediction with ``truncated=True``.
     runs_dir : str or Path, optional
 
     Returns
@@ -543,9 +561,24 @@ def tag_file(
     ModelError
         The model is unknown or broken.
     """
+    if max_duration is not None and (
+        isinstance(max_duration, bool)
+        or not isinstance(max_duration, (int, float))
+        or not np.isfinite(max_duration)
+        or max_duration <= 0
+    ):
+        raise ParameterError(f"max_duration must be a positive number of seconds or None, got {max_duration!r}")
     tagger = _resolve(model, runs_dir)
-    y, sr = load_audio(source, sr=tagger.sr)
-    return tag_array(y, sr=sr, model=tagger, overlap=overlap, name=source_name(source))
+    # Decode a little past the limit: more samples than the limit means the file is longer.
+    duration = None if max_duration is None else float(max_duration) + 0.25
+    y, sr = load_audio(source, sr=tagger.sr, duration=duration)
+    truncated = False
+    if max_duration is not None:
+        n_max = int(round(float(max_duration) * sr))
+        if len(y) > n_max:
+            y, truncated = y[:n_max], True
+    pred = tag_array(y, sr=sr, model=tagger, overlap=overlap, name=source_name(source))
+    return dataclasses.replace(pred, truncated=truncated) if truncated else pred
 
 
 def embed_array(

@@ -11,6 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import shutil
+import sys
+import time
+import weakref
 from typing import Any
 
 import numpy as np
@@ -19,6 +24,7 @@ import streamlit as st
 from musictag_core import __version__
 from musictag_core.audio import load_audio
 from musictag_core.errors import MusictagError
+from musictag_core.uploads import Limits, SessionWorkspace, cleanup_stale_sessions, limits
 
 __all__ = [
     "APP_NAME",
@@ -34,7 +40,10 @@ __all__ = [
     "file_hash",
     "get_tagger",
     "named_buffer",
+    "app_limits",
+    "session_workspace",
     "show_error",
+    "startup",
     "version_text",
 ]
 
@@ -67,12 +76,61 @@ def named_buffer(data: bytes, name: str) -> io.BytesIO:
     return buf
 
 
+def _log(message: str) -> None:
+    """One line on the server's stderr (the server log), for operators and the load test."""
+    print(f"[musictag] {message}", file=sys.stderr, flush=True)
+
+
 @st.cache_resource(max_entries=4, show_spinner="Loading the model (the first time takes a while)…")
 def get_tagger(name: str):
-    """Load a tagger once per process (``musictag_core.predict.load_tagger``)."""
+    """Load a tagger once per process (``musictag_core.predict.load_tagger``).
+
+    Each real load writes ``[musictag] loaded model <name>`` to the server log.
+    """
     from musictag_core.predict import load_tagger
 
-    return load_tagger(name)
+    t0 = time.perf_counter()
+    tagger = load_tagger(name)
+    _log(f"loaded model {name} in {time.perf_counter() - t0:.1f} s (pid {os.getpid()})")
+    return tagger
+
+
+@st.cache_resource(show_spinner=False)
+def startup() -> list[str]:
+    """Once per server process: remove session folders left by a killed server; return them."""
+    try:
+        removed = cleanup_stale_sessions()
+    except (MusictagError, OSError) as exc:
+        _log(f"could not clean stale session folders: {exc}")
+        return []
+    if removed:
+        _log(f"removed {len(removed)} stale session folder(s)")
+    return [str(p) for p in removed]
+
+
+def app_limits() -> Limits:
+    """The limits in force (``MUSICTAG_MAX_UPLOAD_MB`` etc.); a bad variable stops the page with its message."""
+    try:
+        return limits()
+    except MusictagError as exc:
+        show_error(exc, context="configuration")
+        st.stop()
+
+
+def session_workspace() -> SessionWorkspace:
+    """This browser session's private temporary folder (created on first use).
+
+    It is removed when Streamlit drops the session (once its state is garbage
+    collected), when the server exits normally, and otherwise (a killed server) by
+    the stale clean-up at the next start (:func:`startup`).
+    """
+    ws = st.session_state.get("_musictag_workspace")
+    if ws is None:
+        ws = SessionWorkspace()
+        ws.create()
+        weakref.finalize(ws, shutil.rmtree, str(ws.path), True)  # finalizers also run at exit
+        st.session_state["_musictag_workspace"] = ws
+    return ws
 
 
 @st.cache_data(ttl=30, max_entries=1, show_spinner=False)
@@ -84,16 +142,22 @@ def cached_models() -> list:
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def cached_tag(digest: str, _data: bytes, *, _name: str, model: str, overlap: float):
-    """Tag one file; cached by content ``digest`` + ``model`` + ``overlap``.
+def cached_tag(digest: str, _data: bytes, *, _name: str, model: str, overlap: float, max_duration: float | None = None):
+    """Tag one file; cached by content ``digest`` + ``model`` + ``overlap`` + ``max_duration``.
 
     ``_data`` (the bytes) and ``_name`` (used in error messages) are not part of
     the cache key: the same content uploaded under another name is not tagged
-    again, so the result's ``path`` is the name it was first seen under.
+    again, so the result's ``path`` is the name it was first seen under. At most
+    ``max_duration`` seconds are decoded (default ``MUSICTAG_MAX_DURATION_S``).
     """
     from musictag_core.predict import tag_file
 
-    return tag_file(named_buffer(_data, _name), get_tagger(model), overlap=overlap)
+    if max_duration is None:
+        max_duration = limits().max_duration_s
+    t0 = time.perf_counter()
+    pred = tag_file(named_buffer(_data, _name), get_tagger(model), overlap=overlap, max_duration=max_duration)
+    _log(f"tagged {digest[:12]} with {model} in {time.perf_counter() - t0:.2f} s")
+    return pred
 
 
 def _log_mel(y: np.ndarray, sr: int) -> tuple[np.ndarray, str]:
@@ -113,8 +177,10 @@ def _log_mel(y: np.ndarray, sr: int) -> tuple[np.ndarray, str]:
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def cached_features(digest: str, _data: bytes, *, _name: str) -> dict[str, Any]:
+def cached_features(digest: str, _data: bytes, *, _name: str, max_duration: float | None = None) -> dict[str, Any]:
     """Decode at :data:`DISPLAY_SR` and compute the log-mel and MFCC views; cached by ``digest``.
+
+    At most ``max_duration`` seconds are decoded (default ``MUSICTAG_MAX_DURATION_S``).
 
     Returns
     -------
@@ -123,7 +189,9 @@ def cached_features(digest: str, _data: bytes, *, _name: str) -> dict[str, Any]:
     """
     import librosa
 
-    y, sr = load_audio(named_buffer(_data, _name), sr=DISPLAY_SR)
+    if max_duration is None:
+        max_duration = limits().max_duration_s
+    y, sr = load_audio(named_buffer(_data, _name), sr=DISPLAY_SR, duration=max_duration)
     S_db, unit = _log_mel(y, sr)
     M = librosa.feature.mfcc(S=S_db, n_mfcc=DISPLAY_N_MFCC)
     return {"y": y, "sr": sr, "S_db": S_db, "S_unit": unit, "mfcc": M, "hop_length": DISPLAY_HOP_LENGTH}

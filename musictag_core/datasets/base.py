@@ -30,6 +30,7 @@ __all__ = [
     "list_some",
     "normalise_splits",
     "require_file",
+    "is_file",
 ]
 
 TaskKind = Literal["single", "multi", "regression"]
@@ -80,6 +81,14 @@ def list_some(items: Iterable, *, limit: int = 10, quote: bool = True) -> str:
     return shown
 
 
+def is_file(path: str | Path) -> bool:
+    """``Path(path).is_file()``, but False (not an OSError) for names too long or with NUL bytes."""
+    try:
+        return Path(path).is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def require_file(path: str | Path, *, what: str) -> Path:
     """Return ``path`` resolved, or raise :class:`DatasetError` when it is not a file.
 
@@ -91,7 +100,11 @@ def require_file(path: str | Path, *, what: str) -> Path:
         What the file is, for the message (``"FMA tracks.csv"``).
     """
     p = Path(path).expanduser()
-    if not p.exists():
+    try:
+        exists = p.exists()
+    except (OSError, ValueError) as exc:  # name too long
+        raise DatasetError(f"{what} {str(p)!r} cannot be opened ({getattr(exc, 'strerror', None) or exc})") from None
+    if not exists:
         raise DatasetError(f"{what} {str(p)!r} does not exist: check the path")
     if not p.is_file():
         raise DatasetError(f"{what} {str(p)!r} is not a file")
@@ -132,7 +145,7 @@ def check_missing_files(
         True for files that exist.
     """
     check_missing_policy(missing)
-    keep = np.fromiter((Path(p).is_file() for p in paths), dtype=bool, count=len(paths))
+    keep = np.fromiter((is_file(p) for p in paths), dtype=bool, count=len(paths))
     if missing == "error" and not keep.all():
         absent = [p for p, k in zip(paths, keep) if not k]
         raise DatasetError(

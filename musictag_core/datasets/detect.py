@@ -131,7 +131,10 @@ def _sniff_csv(path: Path) -> str | None:
         header = [c.strip().strip('"') for c in first.split("\t")]
         if MTT_ID_COLUMN in header and MTT_PATH_COLUMN in header:
             return "mtt"
-    rows = list(csv.reader(io.StringIO(head)))
+    try:
+        rows = list(csv.reader(io.StringIO(head)))
+    except csv.Error:  # stray carriage returns, NUL bytes: not an FMA header
+        rows = []
     if len(rows) >= 2 and len(rows[0]) == len(rows[1]):
         pairs = {(a.strip(), b.strip()) for a, b in zip(rows[0], rows[1])}
         if ("track", "genre_top") in pairs:
@@ -173,7 +176,11 @@ def detect_format(path: str | Path) -> str:
     if isinstance(path, str) and path.strip() == DEMO_SPEC:
         return "demo"
     p = Path(path).expanduser()
-    if not p.exists():
+    try:
+        exists = p.exists()
+    except (OSError, ValueError) as exc:  # name too long, NUL byte
+        raise DatasetError(f"dataset {str(p)!r} cannot be opened ({getattr(exc, 'strerror', None) or exc})") from None
+    if not exists:
         raise DatasetError(f"dataset {str(p)!r} does not exist: give a folder, a CSV file, or 'demo'")
     if p.is_dir():
         if (p / "tracks.csv").is_file() or (p / "fma_metadata" / "tracks.csv").is_file():

@@ -107,7 +107,11 @@ def read_folder(root: str | Path, *, extensions: Sequence[str] = AUDIO_EXTENSION
         give the same track id.
     """
     root_path = Path(root).expanduser()
-    if not root_path.exists():
+    try:
+        exists = root_path.exists()
+    except (OSError, ValueError) as exc:  # name too long
+        raise DatasetError(f"dataset folder {str(root_path)!r} cannot be opened ({getattr(exc, 'strerror', None) or exc})") from None
+    if not exists:
         raise DatasetError(f"dataset folder {str(root_path)!r} does not exist: check the path")
     if not root_path.is_dir():
         raise DatasetError(f"{str(root_path)!r} is not a folder; a folder dataset needs one subfolder per genre")
