@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -75,6 +76,19 @@ ss.setdefault("explore_seed", 0)
 ss.setdefault("explore_color", "genre")
 ss.setdefault("explore_sep_space", "full space")
 ss.setdefault("explore_violin_kind", "violin")
+# Streamlit forgets a widget's value after a run that did not draw it (a dataset still to be
+# uploaded, UMAP sliders while PCA is shown) and the browser then shows the widget's default while
+# the script reads the remembered value. Re-setting the values through the Session State API
+# each run keeps both in step.
+_KEEP = ("explore_genres_", "explore_pair_", "explore_violin_feature_")
+for _k in [k for k in ss.keys() if isinstance(k, str) and k.startswith("explore_")]:
+    if _k.startswith(_KEEP) or _k in (
+        "explore_source", "explore_path", "explore_label_column", "explore_space", "explore_level",
+        "explore_deltas", "explore_standardize", "explore_method", "explore_dims", "explore_n_neighbors",
+        "explore_min_dist", "explore_metric", "explore_perplexity", "explore_seed", "explore_color",
+        "explore_sep_space", "explore_violin_kind", "explore_tab",
+    ):  # fmt: skip
+        ss[_k] = ss[_k]
 
 
 # ---------------------------------------------------------------- process-wide caches
@@ -99,6 +113,10 @@ def _umap_warmup() -> dict:
     state: dict = {"fraction": 0.0, "message": "starting", "error": None, "seconds": None}
 
     def work() -> None:
+        try:  # Linux: lower this thread's priority only, so page runs come first
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        except (AttributeError, OSError):
+            pass
         try:
             # 300 points compiles the exact-neighbour path the page's datasets use; inputs over
             # 4096 points compile NN-descent on their first fit (with progress on the page).
@@ -399,89 +417,128 @@ with main:
             st.caption(f"Players for the first {MAX_PLAYERS}; the table lists all.")
 
 # ---------------------------------------------------------------- figures below the scatter
+# Only the open tab runs (tabs with on_change="rerun"); the figures download builds them all.
 
-figures: dict = {"scatter": scatter}
-tab_sep, tab_axes, tab_pair, tab_data = st.tabs(["Separability", "Axes & loadings", "Pair of genres", "Dataset"])
+shown = index.subset(index.genre.astype(str).isin(genres).to_numpy()) if set(genres) != set(all_genres) else index
+has_audio = bool((shown.tracks["path"].astype(str) != "").any())
+genres_now = sorted(set(result.labels))
+pkey = "explore_pair_" + hashlib.blake2b(repr(genres_now).encode(), digest_size=6).hexdigest()
+ss.setdefault(pkey + "_a", mc["a"] or genres_now[0])
+ss.setdefault(pkey + "_b", mc["b"] or genres_now[1])
+top = list(result.projection.top_features(0, n=1).index) if result.projection.loadings is not None else []
+fkey = "explore_violin_feature_" + hashlib.blake2b(repr(names[:3] + names[-3:]).encode(), digest_size=6).hexdigest()
+ss.setdefault(fkey, top[0] if top else names[0])
 
-with tab_sep:
-    which = st.radio("Measured in", ["full space", "projection"], key="explore_sep_space", horizontal=True)
+
+def _sep_figures(which: str) -> dict:
     sep = full if which == "full space" else low
-    s1, s2 = st.columns(2)
-    figures["centroid_distances"] = vx.centroid_distance_figure(
-        sep["centroid_distances"], title=f"Distance between genre centroids ({which})"
-    )
-    figures["confusion"] = vx.confusion_figure(sep["confusion"], title=f"Leave-one-out {result.k}-NN confusion ({which})")
-    s1.plotly_chart(figures["centroid_distances"], key="explore_fig_centroids")
-    s2.plotly_chart(figures["confusion"], key="explore_fig_confusion")
-    figures["per_label"] = vx.per_label_figure(sep["per_label"], title=f"Separability per genre ({which})")
-    st.plotly_chart(figures["per_label"], key="explore_fig_per_label")
+    return {
+        "centroid_distances": vx.centroid_distance_figure(
+            sep["centroid_distances"], title=f"Distance between genre centroids ({which})"
+        ),
+        "confusion": vx.confusion_figure(sep["confusion"], title=f"Leave-one-out {result.k}-NN confusion ({which})"),
+        "per_label": vx.per_label_figure(sep["per_label"], title=f"Separability per genre ({which})"),
+    }
 
-with tab_axes:
-    a1, a2 = st.columns(2)
-    scree = _scree(source_key, space, level, bool(deltas), bool(standardize), result.X)
-    figures["explained_variance"] = vx.explained_variance_figure(
-        scree, title="Explained variance per principal component (full space)"
-    )
-    a1.plotly_chart(figures["explained_variance"], key="explore_fig_scree")
+
+def _axes_figures(scree: np.ndarray) -> dict:
+    figs = {"explained_variance": vx.explained_variance_figure(
+        scree, title="Explained variance per principal component (full space)")}
     if result.projection.loadings is not None:
-        figures["loadings"] = vx.loadings_figure(result.projection.loadings, top=10)
-        a2.plotly_chart(figures["loadings"], key="explore_fig_loadings")
-    else:
-        a2.info("Loadings exist for PCA only: switch the projection to PCA to see which features drive each axis.")
+        figs["loadings"] = vx.loadings_figure(result.projection.loadings, top=10)
+    return figs
 
-with tab_pair:
-    p1, p2, _ = st.columns([1, 1, 2])
-    genres_now = sorted(set(result.labels))
-    default_a, default_b = (mc["a"], mc["b"]) if mc["a"] else (genres_now[0], genres_now[1])
-    pkey = "explore_pair_" + hashlib.blake2b(repr(genres_now).encode(), digest_size=6).hexdigest()
-    ss.setdefault(pkey + "_a", default_a)
-    ss.setdefault(pkey + "_b", default_b)
-    a = p1.selectbox("Genre A", genres_now, key=pkey + "_a")
-    b = p2.selectbox("Genre B", genres_now, key=pkey + "_b")
-    if a == b:
-        st.info("Pick two different genres.")
-    else:
-        try:
-            view = _pairwise(repr(result_key), a, b, result.X, result.labels.astype(str), bool(standardize))
-        except Exception as exc:  # noqa: BLE001
-            show_error(exc, context=f"{a} vs {b}")
-        else:
-            st.metric(
-                f"Linear classifier accuracy, {a} vs {b} ({view['cv']}-fold CV)",
-                f"{view['accuracy_mean']:.1%} ± {view['accuracy_std']:.1%}",
-                help="Standardise + logistic regression, stratified folds; ± is the standard deviation over folds.",
-            )
-            figures["pairwise"] = vx.pairwise_figure(view, meta=result.meta)
-            st.plotly_chart(figures["pairwise"], key="explore_fig_pair")
 
-with tab_data:
-    shown = index.subset(index.genre.astype(str).isin(genres).to_numpy()) if set(genres) != set(all_genres) else index
-    d1, d2 = st.columns(2)
-    figures["class_balance"] = vx.class_balance_figure(class_balance(shown, by_split=shown.has_splits))
-    d1.plotly_chart(figures["class_balance"], key="explore_fig_balance")
-    if (shown.tracks["path"].astype(str) != "").any():
-        durations = _durations(source_key, index).reindex(shown.tracks["track_id"].astype(str).to_numpy())
-        figures["durations"] = vx.duration_figure(durations.to_numpy(), by=shown.genre.astype(str).to_numpy())
-        d2.plotly_chart(figures["durations"], key="explore_fig_durations")
-    else:
-        d2.info("A feature table has no audio files, so no durations.")
+def _data_figures(durations: pd.Series | None) -> dict:
+    figs = {"class_balance": vx.class_balance_figure(class_balance(shown, by_split=shown.has_splits))}
+    if durations is not None:
+        d = durations.reindex(shown.tracks["track_id"].astype(str).to_numpy())
+        figs["durations"] = vx.duration_figure(d.to_numpy(), by=shown.genre.astype(str).to_numpy())
     if shown.task == "multi":
-        d3, d4 = st.columns(2)
-        figures["cooccurrence"] = vx.cooccurrence_figure(cooccurrence(shown.y, shown.labels))
-        d3.plotly_chart(figures["cooccurrence"], key="explore_fig_cooc")
-        figures["labels_per_track"] = vx.labels_per_track_figure(labels_per_track(shown.y))
-        d4.plotly_chart(figures["labels_per_track"], key="explore_fig_lpt")
-    v1, v2, _ = st.columns([2, 1, 2])
-    top = (
-        list(result.projection.top_features(0, n=1).index)
-        if result.projection.loadings is not None else []
-    )
-    fkey = "explore_violin_feature_" + hashlib.blake2b(repr(names[:3] + names[-3:]).encode(), digest_size=6).hexdigest()
-    ss.setdefault(fkey, top[0] if top else names[0])
-    feature = v1.selectbox("Feature", names, key=fkey)
-    kind = v2.radio("Plot", ["violin", "box"], key="explore_violin_kind", horizontal=True)
-    figures["feature"] = vx.feature_violin_figure(result.feature_frame(), feature, by="genre", kind=kind)
-    st.plotly_chart(figures["feature"], key="explore_fig_feature")
+        figs["cooccurrence"] = vx.cooccurrence_figure(cooccurrence(shown.y, shown.labels))
+        figs["labels_per_track"] = vx.labels_per_track_figure(labels_per_track(shown.y))
+    return figs
+
+
+def _feature_figure(feature: str, kind: str):
+    return vx.feature_violin_figure(result.feature_frame(), feature, by="genre", kind=kind)
+
+
+def _all_figures() -> dict:
+    """Every figure of the current view (for the download; no st.* calls)."""
+    figs = {"scatter": scatter}
+    for which in ("full space", "projection"):
+        figs.update({f"{name} ({which})": f for name, f in _sep_figures(which).items()})
+    figs.update(_axes_figures(explained_variance(result.X, standardize=bool(standardize), max_components=10)))
+    a, b = ss.get(pkey + "_a"), ss.get(pkey + "_b")
+    if a != b and a in genres_now and b in genres_now:
+        view = pairwise_view(result.X, result.labels.astype(str), a, b, cv=5, seed=0, standardize=bool(standardize))
+        figs["pairwise"] = vx.pairwise_figure(view, meta=result.meta)
+    figs.update(_data_figures(track_durations(shown) if has_audio else None))
+    figs["feature"] = _feature_figure(ss.get(fkey, names[0]), ss.get("explore_violin_kind", "violin"))
+    return figs
+
+
+tab_sep, tab_axes, tab_pair, tab_data = st.tabs(
+    ["Separability", "Axes & loadings", "Pair of genres", "Dataset"], key="explore_tab", on_change="rerun"
+)
+
+if tab_sep.open:
+    with tab_sep:
+        which = st.radio("Measured in", ["full space", "projection"], key="explore_sep_space", horizontal=True)
+        figs = _sep_figures(which)
+        s1, s2 = st.columns(2)
+        s1.plotly_chart(figs["centroid_distances"], key="explore_fig_centroids")
+        s2.plotly_chart(figs["confusion"], key="explore_fig_confusion")
+        st.plotly_chart(figs["per_label"], key="explore_fig_per_label")
+
+if tab_axes.open:
+    with tab_axes:
+        figs = _axes_figures(_scree(source_key, space, level, bool(deltas), bool(standardize), result.X))
+        a1, a2 = st.columns(2)
+        a1.plotly_chart(figs["explained_variance"], key="explore_fig_scree")
+        if "loadings" in figs:
+            a2.plotly_chart(figs["loadings"], key="explore_fig_loadings")
+        else:
+            a2.info("Loadings exist for PCA only: switch the projection to PCA to see which features drive each axis.")
+
+if tab_pair.open:
+    with tab_pair:
+        p1, p2, _ = st.columns([1, 1, 2])
+        a = p1.selectbox("Genre A", genres_now, key=pkey + "_a")
+        b = p2.selectbox("Genre B", genres_now, key=pkey + "_b")
+        if a == b:
+            st.info("Pick two different genres.")
+        else:
+            try:
+                view = _pairwise(repr(result_key), a, b, result.X, result.labels.astype(str), bool(standardize))
+            except Exception as exc:  # noqa: BLE001
+                show_error(exc, context=f"{a} vs {b}")
+            else:
+                st.metric(
+                    f"Linear classifier accuracy, {a} vs {b} ({view['cv']}-fold CV)",
+                    f"{view['accuracy_mean']:.1%} ± {view['accuracy_std']:.1%}",
+                    help="Standardise + logistic regression, stratified folds; ± is the standard deviation over folds.",
+                )
+                st.plotly_chart(vx.pairwise_figure(view, meta=result.meta), key="explore_fig_pair")
+
+if tab_data.open:
+    with tab_data:
+        figs = _data_figures(_durations(source_key, index) if has_audio else None)
+        d1, d2 = st.columns(2)
+        d1.plotly_chart(figs["class_balance"], key="explore_fig_balance")
+        if "durations" in figs:
+            d2.plotly_chart(figs["durations"], key="explore_fig_durations")
+        else:
+            d2.info("A feature table has no audio files, so no durations.")
+        if "cooccurrence" in figs:
+            d3, d4 = st.columns(2)
+            d3.plotly_chart(figs["cooccurrence"], key="explore_fig_cooc")
+            d4.plotly_chart(figs["labels_per_track"], key="explore_fig_lpt")
+        v1, v2, _ = st.columns([2, 1, 2])
+        feature = v1.selectbox("Feature", names, key=fkey)
+        kind = v2.radio("Plot", ["violin", "box"], key="explore_violin_kind", horizontal=True)
+        st.plotly_chart(_feature_figure(feature, kind), key="explore_fig_feature")
 
 st.divider()
 summary = {"dataset": index.name, "source": source.describe(), "space": space, "level": level, **result.summary()}
@@ -495,6 +552,7 @@ b2.download_button(
     file_name="musictag-separability.json", mime="application/json", icon=":material/download:", key="explore_dl_json",
 )
 b3.download_button(
-    "Figures JSON", lambda: figures_json(figures, summary=summary), file_name="musictag-explore-figures.json",
+    "Figures JSON", lambda: figures_json(_all_figures(), summary=summary), file_name="musictag-explore-figures.json",
     mime="application/json", icon=":material/download:", key="explore_dl_figs",
+    help="Plotly JSON of every figure of this view (load with plotly.io.from_json), with the separability summary.",
 )
