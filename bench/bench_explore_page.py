@@ -69,7 +69,8 @@ def bench_core(repeat: int = 5) -> dict:
         separability(proj.coords, labels, k=5, standardize=False)
         t["separability_both_s"] = time.perf_counter() - t0
         t["pca_plus_separability_s"] = t["pca_s"] + t["separability_both_s"]
-        t["total_s"] = sum(v for k, v in t.items() if k in ("open_demo_s", "feature_matrix_s", "pca_s", "separability_both_s"))
+        parts = ("open_demo_s", "feature_matrix_s", "pca_s", "separability_both_s")
+        t["total_s"] = sum(t[k] for k in parts)
         t["shape"] = list(X.shape)
         return t
 
@@ -101,7 +102,8 @@ def _healthy(url: str) -> bool:
 
 def _idle(page, timeout_ms: int) -> None:
     page.wait_for_function(
-        "() => document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state') === 'notRunning'",
+        "() => document.querySelector('[data-testid=\"stApp\"]')"
+        "?.getAttribute('data-test-script-state') === 'notRunning'",
         timeout=timeout_ms,
     )
 
@@ -201,7 +203,8 @@ def bench_page(visits: int) -> dict:
             time.sleep(0.3)
         server_start = time.monotonic() - t0
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"], headless=True)
+            args = ["--no-sandbox", "--disable-gpu"]
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=args, headless=True)
             server = psutil.Process(proc.pid)
             first = _visit(browser, url, 600_000, server)
             umap_ready_after = _wait_umap_ready(browser, url, 300)

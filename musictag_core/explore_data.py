@@ -65,6 +65,7 @@ __all__ = [
     "SPACE_LABELS",
     "DatasetSource",
     "open_source",
+    "demo_ready",
     "save_zip_upload",
     "save_table_upload",
     "dataset_root",
@@ -152,7 +153,8 @@ class DatasetSource:
         """One line for captions."""
         if self.kind == "demo":
             return "the demo corpus"
-        return {"path": "dataset", "zip": "uploaded zip", "table": "feature table"}[self.kind] + f" {Path(self.path).name}"
+        what = {"path": "dataset", "zip": "uploaded zip", "table": "feature table"}[self.kind]
+        return f"{what} {Path(self.path).name}"
 
 
 def open_source(
@@ -193,6 +195,19 @@ def open_source(
     if label_column:
         return open_dataset(source.path, format="features", label_column=label_column)
     return open_dataset(source.path)
+
+
+def demo_ready(*, seed: int = 0, n_per_style: int = 20) -> bool:
+    """Whether the demo corpus is already generated in the cache (opening it is then instant).
+
+    Generating it takes a minute or two on a small machine; its ``metadata.json``
+    is written last and marks a complete corpus.
+    """
+    from .datasets.demo import DEMO_VERSION
+    from .paths import cache_dir
+
+    name = f"{DEMO_VERSION}-seed{int(seed)}" + ("" if n_per_style == 20 else f"-n{int(n_per_style)}")
+    return (cache_dir() / name / "metadata.json").is_file()
 
 
 def dataset_root(folder: str | Path) -> Path:

@@ -27,6 +27,7 @@ from musictag_core.explore_data import (
     BoundedCache,
     DatasetSource,
     color_columns,
+    demo_ready,
     explore,
     figures_json,
     levels_for,
@@ -159,6 +160,14 @@ def _source() -> DatasetSource | None:
     lim = app_limits()
     choice = st.radio("Dataset", SOURCES, key="explore_source", horizontal=True)
     if choice == "Demo corpus":
+        if not demo_ready() and not ss.get("explore_demo_go"):
+            st.info(
+                "The demo corpus (138 synthesised clips in six styles) is generated once, into the cache "
+                "folder; that takes a minute or two.", icon=":material/library_music:",
+            )
+            if not st.button("Generate the demo corpus", key="explore_demo_button", icon=":material/play_arrow:"):
+                return None
+            ss["explore_demo_go"] = True
         return DatasetSource(kind="demo")
     if choice == "Path":
         c1, c2 = st.columns([4, 1])
@@ -250,7 +259,6 @@ def _wait_for_umap(state: dict, holder) -> None:
 # ---------------------------------------------------------------- page
 
 startup()
-warm = _umap_warmup()
 
 st.title("Explore", anchor=False)
 st.caption(
@@ -271,6 +279,7 @@ except Exception as exc:  # noqa: BLE001
     show_error(exc, context=source.describe())
     st.stop()
 source_key = source.key()
+warm = _umap_warmup()  # once per process, from the first time a dataset is open here
 
 controls, main = st.columns([1, 3], gap="medium")
 with controls:
@@ -367,7 +376,8 @@ with main:
     m2.metric(f"{result.k}-NN accuracy", f"{full['knn_accuracy']:.1%}", help="In the full feature space, leave-one-"
               "out: each point is classified by the genres of its k nearest other points.")
     m3.metric(f"Silhouette, {where}", f"{low['silhouette']:.3f}", help="The same, in the projection's coordinates.")
-    m4.metric(f"{result.k}-NN, {where}", f"{low['knn_accuracy']:.1%}", help="The same, in the projection's coordinates.")
+    m4.metric(f"{result.k}-NN, {where}", f"{low['knn_accuracy']:.1%}",
+              help="The same, in the projection's coordinates.")
     if mc["a"]:
         st.markdown(
             f"**Most confused pair** (k-NN, full space): **{mc['a']} ↔ {mc['b']}**, {mc['count']} errors "
@@ -386,7 +396,8 @@ with main:
     cc2.caption(
         f"{source.describe()}: {what}, {len(names)} features ({SPACE_LABELS.get(space, space)}); "
         f"{'standardised; ' if standardize else ''}"
-        + (f"fitted in {result.projection.fit_seconds:.2f} s" if not result.projection.from_cache else "projection from cache")
+        + ("projection from cache" if result.projection.from_cache
+           else f"fitted in {result.projection.fit_seconds:.2f} s")
         + ("; click, box or lasso points to list and hear them" if dims == 2 else "; selection works in 2-D")
     )
     scatter = vx.scatter_figure(
@@ -518,7 +529,8 @@ if tab_pair.open:
                 st.metric(
                     f"Linear classifier accuracy, {a} vs {b} ({view['cv']}-fold CV)",
                     f"{view['accuracy_mean']:.1%} ± {view['accuracy_std']:.1%}",
-                    help="Standardise + logistic regression, stratified folds; ± is the standard deviation over folds.",
+                    help="Standardise + logistic regression, stratified folds; ± is the standard deviation "
+                    "over folds.",
                 )
                 st.plotly_chart(vx.pairwise_figure(view, meta=result.meta), key="explore_fig_pair")
 

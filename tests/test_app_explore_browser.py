@@ -92,6 +92,10 @@ def _open_explore(page, url: str) -> None:
     page.goto(f"{url}/explore")
     page.wait_for_selector(APP, timeout=60_000)
     page.get_by_role("heading", name="Explore", exact=True).first.wait_for(timeout=60_000)
+    wait_idle(page)
+    generate = page.get_by_role("button", name="Generate the demo corpus")
+    if generate.count():  # a fresh machine: the demo corpus is made once, on request
+        generate.click()
 
 
 def _choose(page, group: str, option: str) -> None:

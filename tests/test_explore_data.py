@@ -276,3 +276,15 @@ def test_feature_matrix_embedding_penultimate_on_real_clips():
     assert np.linalg.norm(X[0] - X[1]) > 1e-3  # different music, different embeddings
     again, _, _ = feature_matrix(index, space="embedding_penultimate")  # from the per-track cache
     np.testing.assert_array_equal(X, again)
+
+
+def test_demo_ready_follows_the_metadata_marker(tmp_path):
+    from musictag_core.datasets.demo import DEMO_VERSION
+    from musictag_core.explore_data import demo_ready
+
+    assert not demo_ready()  # a private, empty cache
+    folder = Path(__import__("os").environ["MUSICTAG_CACHE"]) / f"{DEMO_VERSION}-seed0"
+    folder.mkdir(parents=True)
+    assert not demo_ready()  # half-written: no marker yet
+    (folder / "metadata.json").write_text("{}")
+    assert demo_ready() and not demo_ready(seed=1)
