@@ -1048,7 +1048,7 @@ def feature_matrix(
     level: str = "track",
     deltas: bool = False,
     pipeline: PipelineConfig | None = None,
-    model: str = "musicnn",
+    model: str = "MSD_musicnn",
     columns: Sequence[str] | None = None,
     cache: bool = True,
     n_jobs: int | None = None,

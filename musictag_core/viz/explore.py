@@ -218,7 +218,8 @@ def loadings_figure(loadings: pd.DataFrame, *, top: int = 10, title: str = "Feat
     if loadings is None or loadings.empty:
         raise ParameterError("loadings are empty; only PCA projections have loadings")
     cols = list(loadings.columns)
-    fig = make_subplots(rows=1, cols=len(cols), subplot_titles=cols, horizontal_spacing=0.12)
+    # one axis per row: feature names are long, side-by-side panels would overlap them
+    fig = make_subplots(rows=len(cols), cols=1, subplot_titles=cols, vertical_spacing=0.3 / len(cols))
     for j, c in enumerate(cols):
         s = loadings[c]
         s = s.reindex(s.abs().sort_values(ascending=False).index[:top])[::-1]
@@ -231,10 +232,11 @@ def loadings_figure(loadings: pd.DataFrame, *, top: int = 10, title: str = "Feat
                 marker_color=np.where(s.to_numpy() >= 0, "#1f77b4", "#d62728").tolist(),
                 showlegend=False,
             ),
-            row=1,
-            col=j + 1,
+            row=j + 1,
+            col=1,
         )
-    fig.update_layout(title=title, height=max(300, 24 * top + 100))
+    fig.update_yaxes(automargin=True)
+    fig.update_layout(title=title, height=max(300, len(cols) * (20 * min(top, len(loadings)) + 60) + 80))
     return fig
 
 
@@ -309,7 +311,7 @@ def labels_per_track_figure(counts: pd.Series, *, title: str = "Labels per track
     """Bar chart of tracks with 0, 1, 2, ... labels (``project.labels_per_track``)."""
     fig = go.Figure(go.Bar(x=[str(i) for i in counts.index], y=counts.to_numpy(), text=counts.to_numpy(),
                            textposition="outside"))
-    fig.update_layout(title=title, xaxis_title="labels on the track", yaxis_title="tracks")
+    fig.update_layout(title=title, xaxis_title="labels on the track", yaxis_title="tracks", xaxis_type="category")
     return fig
 
 
