@@ -7,6 +7,7 @@ Screenshots go to ``$MUSICTAG_ARTIFACTS`` (default ``test-artifacts/``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -71,27 +72,18 @@ def _healthy(url: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def app_server(tmp_path_factory, artifacts_dir):
-    """Start ``streamlit run app.py`` headless on a free port; yield its base URL.
+@contextlib.contextmanager
+def serve_app(env_updates: dict[str, str], log_path: Path, *, timeout_s: float = SERVER_START_TIMEOUT_S):
+    """Run ``streamlit run app.py`` headless on a free port until the block ends.
 
-    MUSICTAG_CACHE and MUSICTAG_RUNS point to temporary folders. The server's
-    output is written to ``<artifacts>/streamlit-server.log``. The whole
-    process group is terminated at the end of the session.
+    Yields ``(url, proc)`` once ``/_stcore/health`` answers. The server's output
+    goes to ``log_path``; its whole process group is terminated at the end.
     """
     pytest.importorskip("streamlit")
-    tmp = tmp_path_factory.mktemp("app")
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    env = dict(os.environ)
-    env.update(
-        MUSICTAG_CACHE=str(tmp / "cache"),
-        MUSICTAG_RUNS=str(tmp / "runs"),
-        PYTHONUNBUFFERED="1",
-        TF_CPP_MIN_LOG_LEVEL="2",
-    )
-    log_path = artifacts_dir / "streamlit-server.log"
-    log = open(log_path, "w")  # noqa: SIM115 - closed in teardown
+    env = dict(os.environ, PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2")
+    env.update(env_updates)
     cmd = [
         sys.executable, "-m", "streamlit", "run", "app.py",
         "--server.headless", "true",
@@ -100,28 +92,39 @@ def app_server(tmp_path_factory, artifacts_dir):
         "--server.fileWatcherType", "none",
         "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
-    proc = subprocess.Popen(
-        cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while not _healthy(url):
-            if proc.poll() is not None:
-                pytest.fail(f"streamlit exited with {proc.returncode}; see {log_path}:\n{log_path.read_text()[-3000:]}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not answer /_stcore/health within {SERVER_START_TIMEOUT_S} s; see {log_path}")
-            time.sleep(0.5)
-        print(f"\nstreamlit server at {url} (log: {log_path})")
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            deadline = time.monotonic() + timeout_s
+            while not _healthy(url):
+                if proc.poll() is not None:
+                    pytest.fail(f"streamlit exited with {proc.returncode}; see {log_path}:\n{log_path.read_text()[-3000:]}")
+                if time.monotonic() > deadline:
+                    pytest.fail(f"streamlit did not answer /_stcore/health within {timeout_s} s; see {log_path}")
+                time.sleep(0.5)
+            print(f"\nstreamlit server at {url} (log: {log_path})")
+            yield url, proc
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory, artifacts_dir):
+    """Start the app headless on a free port; yield its base URL.
+
+    MUSICTAG_CACHE and MUSICTAG_RUNS point to temporary folders. The server's
+    output is written to ``<artifacts>/streamlit-server.log``.
+    """
+    tmp = tmp_path_factory.mktemp("app")
+    env = {"MUSICTAG_CACHE": str(tmp / "cache"), "MUSICTAG_RUNS": str(tmp / "runs")}
+    with serve_app(env, artifacts_dir / "streamlit-server.log") as (url, _proc):
         yield url
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=15)
-        log.close()
 
 
 @pytest.fixture(scope="session")

@@ -11,18 +11,13 @@ that wait is generous.
 from __future__ import annotations
 
 import io
-import os
-import signal
-import subprocess
-import sys
-import time
 import zipfile
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from .conftest import REPO, _free_port, _healthy
+from .conftest import serve_app
 from .test_app_browser import APP, ERROR_ALERT, EXCEPTION, PLOT, assert_no_exception, wait_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -36,37 +31,9 @@ UPLOAD_INPUT = '[data-testid="stFileUploaderDropzoneInput"]'
 @pytest.fixture(scope="module")
 def explore_server(tmp_path_factory, artifacts_dir):
     """``streamlit run app.py`` with the usual cache and temporary runs; yields its URL."""
-    pytest.importorskip("streamlit")
     tmp = tmp_path_factory.mktemp("explore-app")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = dict(os.environ, MUSICTAG_RUNS=str(tmp / "runs"), PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2")
-    log_path = artifacts_dir / "streamlit-explore-server.log"
-    log = open(log_path, "w")  # noqa: SIM115 - closed in teardown
-    cmd = [
-        sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-        "--server.port", str(port), "--server.address", "127.0.0.1",
-        "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 90
-        while not _healthy(url):
-            if proc.poll() is not None:
-                pytest.fail(f"streamlit exited with {proc.returncode}; see {log_path}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not start within 90 s; see {log_path}")
-            time.sleep(0.5)
+    with serve_app({"MUSICTAG_RUNS": str(tmp / "runs")}, artifacts_dir / "streamlit-explore-server.log") as (url, _):
         yield url
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=15)
-        log.close()
 
 
 def _expect():

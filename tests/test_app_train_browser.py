@@ -16,15 +16,13 @@ import json
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.conftest import REPO, SERVER_START_TIMEOUT_S, _free_port, _healthy
+from .conftest import serve_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -59,38 +57,15 @@ def _serve(env_updates: dict[str, str], log_path: Path, browser):
     """Start a server; open its root page once, so it runs ``app.py``'s ``st.navigation`` before any
     test opens a sub-page (Streamlit treats the first session of a fresh server opened on
     ``/train`` as a plain ``pages/`` app)."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = dict(os.environ, PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2", **env_updates)
-    cmd = [
-        sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-        "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
-        "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    with serve_app(env_updates, log_path) as (url, _proc):
+        ctx = browser.new_context()
         try:
-            deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-            while not _healthy(url):
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"streamlit did not start; see {log_path}:\n{log_path.read_text()[-3000:]}")
-                time.sleep(0.3)
-            ctx = browser.new_context()
-            try:
-                warm = ctx.new_page()
-                warm.goto(url)
-                warm.get_by_role("heading", name="Tag", exact=True).first.wait_for(timeout=60_000)
-            finally:
-                ctx.close()
-            yield url
+            warm = ctx.new_page()
+            warm.goto(url)
+            warm.get_by_role("heading", name="Tag", exact=True).first.wait_for(timeout=60_000)
         finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait(timeout=15)
+            ctx.close()
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -14,9 +14,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -24,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from .conftest import REPO, SERVER_START_TIMEOUT_S, _free_port, _healthy
+from .conftest import REPO, serve_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -109,45 +106,15 @@ class RssSampler(threading.Thread):
 @pytest.fixture(scope="module")
 def load_server(tmp_path_factory, artifacts_dir):
     """A dedicated ``streamlit run app.py`` with a 2 MB upload limit; yields (url, pid, log path)."""
-    pytest.importorskip("streamlit")
     tmp = tmp_path_factory.mktemp("load-app")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = dict(os.environ)
-    env.update(
-        MUSICTAG_CACHE=str(tmp / "cache"),
-        MUSICTAG_RUNS=str(tmp / "runs"),
-        MUSICTAG_MAX_UPLOAD_MB=str(UPLOAD_LIMIT_MB),
-        PYTHONUNBUFFERED="1",
-        TF_CPP_MIN_LOG_LEVEL="2",
-    )
+    env = {
+        "MUSICTAG_CACHE": str(tmp / "cache"),
+        "MUSICTAG_RUNS": str(tmp / "runs"),
+        "MUSICTAG_MAX_UPLOAD_MB": str(UPLOAD_LIMIT_MB),
+    }
     log_path = artifacts_dir / "streamlit-load-server.log"
-    log = open(log_path, "w")  # noqa: SIM115 - closed in teardown
-    cmd = [
-        sys.executable, "-m", "streamlit", "run", "app.py",
-        "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-        "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while not _healthy(url):
-            if proc.poll() is not None:
-                pytest.fail(f"streamlit exited with {proc.returncode}; see {log_path}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not start within {SERVER_START_TIMEOUT_S} s; see {log_path}")
-            time.sleep(0.5)
-        print(f"\nload-test server at {url} (log: {log_path})")
+    with serve_app(env, log_path) as (url, proc):
         yield url, proc.pid, log_path
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=15)
-        log.close()
 
 
 def _log_lines(log_path: Path, prefix: str) -> list[str]:
