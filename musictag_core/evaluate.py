@@ -34,13 +34,13 @@ import csv
 import io
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Literal, Sequence
 
 import numpy as np
 
 from .errors import ParameterError
+from .fileio import atomic_write_text
 
 __all__ = [
     "TASKS",
@@ -411,20 +411,7 @@ def write_predictions(
     w.writerow(["track_id"] + [f"true:{x}" for x in labels] + [f"score:{x}" for x in labels])
     for tid, t, s in zip(track_ids, y_true, y_score):
         w.writerow([tid] + [repr(float(v)) if task == "regression" else int(v) for v in t] + [repr(float(v)) for v in s])
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(buf.getvalue())
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write_text(path, buf.getvalue(), newline="")
 
 
 def read_predictions(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 from contextlib import nullcontext as _nullcontext
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from .config import PipelineConfig
+from .fileio import atomic_save_npy, atomic_write_json
 from .errors import MusictagError, ParameterError
 
 __all__ = [
@@ -78,29 +78,6 @@ def _params_key(pipeline: PipelineConfig) -> str:
     return hashlib.blake2b(blob.encode(), digest_size=8).hexdigest()
 
 
-def atomic_save_npy(path: Path, array: np.ndarray, *, fsync: bool = True) -> None:
-    """Write ``array`` to ``path`` through a temporary file and a rename.
-
-    ``fsync=False`` skips flushing to the disk (for files that can be rebuilt,
-    such as the manifest); the rename still keeps readers from a partial file.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npy")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, array, allow_pickle=False)
-            f.flush()
-            if fsync:
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 class FeatureStore:
     """On-disk cache of per-track features for one pipeline setting.
 
@@ -141,9 +118,7 @@ class FeatureStore:
         atomic_save_npy(path, np.ascontiguousarray(features, dtype=np.float32))
         meta = self.folder / "pipeline.json"
         if not meta.exists():
-            tmp = meta.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(self.pipeline.to_dict(), indent=2))
-            os.replace(tmp, meta)
+            atomic_write_json(meta, self.pipeline.to_dict())
         return path
 
     def __contains__(self, digest: str) -> bool:

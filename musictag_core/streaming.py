@@ -33,6 +33,7 @@ import numpy as np
 
 from .config import AudioConfig, FeatureConfig, PipelineConfig, SegmentConfig
 from .errors import ParameterError
+from .fileio import atomic_save_npy, atomic_write_json
 
 __all__ = [
     "INPUT_KINDS",
@@ -291,15 +292,11 @@ class ArrayCache:
             return None
 
     def save(self, digest: str, array: np.ndarray, variant: str = "") -> Path:
-        from .store import atomic_save_npy
-
         path = self.path_for(digest, variant)
         atomic_save_npy(path, np.ascontiguousarray(array, dtype=np.float32))
         meta = self.folder / "spec.json"
         if not meta.exists():
-            tmp = meta.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(self.spec.to_dict(), indent=2))
-            os.replace(tmp, meta)
+            atomic_write_json(meta, self.spec.to_dict())
         return path
 
 

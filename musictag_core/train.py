@@ -48,7 +48,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -62,6 +61,7 @@ from .augment import AugmentConfig, draw_params
 from .config import AudioConfig, FeatureConfig, SegmentConfig
 from .errors import MusictagError, ParameterError, TrainingError
 from .evaluate import evaluate_predictions, tune_thresholds, write_predictions
+from .fileio import atomic_save, atomic_write_json, atomic_write_text, json_default
 from .models.registry import MODEL_CARDS, ModelConfig, model_card
 from .streaming import InputSpec, variant_key
 
@@ -309,52 +309,6 @@ def parse_set(items: list[str] | None, base: dict[str, Any] | None = None) -> di
 # ---------------------------------------------------------------------------
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically (temporary file in the same folder + ``os.replace``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def atomic_write_json(path: str | os.PathLike, data: Any) -> Path:
-    """:func:`atomic_write_text` of ``data`` as indented JSON."""
-    return atomic_write_text(path, json.dumps(data, indent=2, default=_json_default) + "\n")
-
-
-def _atomic_save(path: Path, save: Callable[[Path], None]) -> Path:
-    """Run ``save(tmp_path)`` then move it onto ``path`` (keeps the suffix, e.g. ``.keras``)."""
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
-    try:
-        save(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -381,7 +335,7 @@ class _Events:
         self.fh = open(path, "a", encoding="utf-8")  # noqa: SIM115
 
     def write(self, kind: str, **data: Any) -> None:
-        self.fh.write(json.dumps({"type": kind, "time": round(time.time(), 3), **data}, default=_json_default) + "\n")
+        self.fh.write(json.dumps({"type": kind, "time": round(time.time(), 3), **data}, default=json_default) + "\n")
         self.fh.flush()
 
     def close(self) -> None:
@@ -1235,12 +1189,12 @@ def _save_outputs(ctx: _Context, index, task: str, split, result, metrics, thres
     model = result["model"]
     if cfg.family == "keras":
         model_file = "model.keras"
-        _atomic_save(run_dir / model_file, lambda p: model.save(p))
+        atomic_save(run_dir / model_file, lambda p: model.save(p))
     else:
         import joblib
 
         model_file = "model.joblib"
-        _atomic_save(run_dir / model_file, lambda p: joblib.dump(model, p))
+        atomic_save(run_dir / model_file, lambda p: joblib.dump(model, p))
     atomic_write_json(run_dir / "metrics.json", metrics)
     spec = _input_spec(cfg)
     card = {

@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from ..config import SEGMENT_PRESETS, AudioConfig, FeatureConfig, PipelineConfig, segment_preset
 from ..errors import ParameterError
+from ..fileio import atomic_save
 
 __all__ = ["register", "write_features"]
 
@@ -51,13 +50,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _atomic_target(out: Path):
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=".tmp-", suffix=out.suffix)
-    os.close(fd)
-    return Path(tmp)
-
-
 def write_features(result, index, out: Path) -> Path:
     """Write an :class:`~musictag_core.store.ExtractionResult` for ``index`` to ``out`` atomically."""
     import pandas as pd
@@ -66,43 +58,37 @@ def write_features(result, index, out: Path) -> Path:
 
     kind = result.store.pipeline.features.kind
     ok = result.ok
-    tmp = _atomic_target(out)
-    try:
-        if kind == "stats":
-            if out.suffix.lower() != ".csv":
-                raise ParameterError(f"stats are written as .csv, got --out {out}")
-            rows = np.stack([result.features(i) for i in ok]) if ok else np.zeros((0, len(STAT_NAMES)))
-            table = pd.DataFrame(rows, columns=list(STAT_NAMES))
-            meta = pd.DataFrame(
-                {
-                    "track_id": index.tracks["track_id"].iloc[ok].to_numpy(),
-                    "path": index.tracks["path"].iloc[ok].to_numpy(),
-                    "label": index.genre.iloc[ok].to_numpy(),
-                }
-            )
-            pd.concat([meta, table], axis=1).to_csv(tmp, index=False)
-        else:
-            if out.suffix.lower() != ".npz":
-                raise ParameterError(f"{kind} frames are written as .npz, got --out {out}")
-            X, pos, starts = result.stacked()
-            remap = {p: j for j, p in enumerate(ok)}
-            with open(tmp, "wb") as f:
-                np.savez(
-                    f,
-                    X=X,
-                    track_index=np.array([remap[p] for p in pos], dtype=np.int64),
-                    segment_starts_s=starts,
-                    track_ids=index.tracks["track_id"].iloc[ok].to_numpy().astype(str),
-                    paths=index.tracks["path"].iloc[ok].to_numpy().astype(str),
-                    labels=np.array(index.labels, dtype=str),
-                    strengths=index.strengths[ok],
-                    failed=np.array(sorted(result.failures), dtype=str),
-                    config=np.array(json.dumps(result.store.pipeline.to_dict())),
-                )
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    if kind == "stats":
+        if out.suffix.lower() != ".csv":
+            raise ParameterError(f"stats are written as .csv, got --out {out}")
+        rows = np.stack([result.features(i) for i in ok]) if ok else np.zeros((0, len(STAT_NAMES)))
+        table = pd.DataFrame(rows, columns=list(STAT_NAMES))
+        meta = pd.DataFrame(
+            {
+                "track_id": index.tracks["track_id"].iloc[ok].to_numpy(),
+                "path": index.tracks["path"].iloc[ok].to_numpy(),
+                "label": index.genre.iloc[ok].to_numpy(),
+            }
+        )
+        frame = pd.concat([meta, table], axis=1)
+        atomic_save(out, lambda tmp: frame.to_csv(tmp, index=False))
+    else:
+        if out.suffix.lower() != ".npz":
+            raise ParameterError(f"{kind} frames are written as .npz, got --out {out}")
+        X, pos, starts = result.stacked()
+        remap = {p: j for j, p in enumerate(ok)}
+        arrays = dict(
+            X=X,
+            track_index=np.array([remap[p] for p in pos], dtype=np.int64),
+            segment_starts_s=starts,
+            track_ids=index.tracks["track_id"].iloc[ok].to_numpy().astype(str),
+            paths=index.tracks["path"].iloc[ok].to_numpy().astype(str),
+            labels=np.array(index.labels, dtype=str),
+            strengths=index.strengths[ok],
+            failed=np.array(sorted(result.failures), dtype=str),
+            config=np.array(json.dumps(result.store.pipeline.to_dict())),
+        )
+        atomic_save(out, lambda tmp: np.savez(tmp, **arrays))
     return out
 
 
