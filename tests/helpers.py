@@ -30,3 +30,18 @@ def write_tone(path: Path, **kwargs) -> Path:
     subtype = kwargs.pop("subtype", None)
     sf.write(path, tone(**kwargs), sr, subtype=subtype)
     return Path(path)
+
+
+def write_tone_dataset(root: Path, *, n_per_genre: int = 8, seconds: float = 2.0, sr: int = 22050, seed: int = 0) -> Path:
+    """A tiny folder dataset: ``low/`` (220 Hz) and ``high/`` (1760 Hz) noisy tones, slightly detuned per clip."""
+    import soundfile as sf
+
+    rng = np.random.default_rng(seed)
+    for genre, f0 in (("low", 220.0), ("high", 1760.0)):
+        (root / genre).mkdir(parents=True, exist_ok=True)
+        for i in range(n_per_genre):
+            t = np.arange(int(seconds * sr)) / sr
+            f = f0 * (1 + 0.03 * rng.standard_normal())
+            y = 0.3 * np.sin(2 * np.pi * f * t) + 0.02 * rng.standard_normal(len(t))
+            sf.write(root / genre / f"{genre}.{i:05d}.wav", y.astype(np.float32), sr)
+    return root

@@ -28,23 +28,15 @@ from musictag_core.runs_view import (
 from musictag_core.train import RunConfig, create_run, execute_run, read_events, run_status
 from musictag_core.viz.train import curves_figure, evaluation_confusion_figure, metrics_table
 
+from .helpers import write_tone_dataset
+
 SR = 22050
 
 
 @pytest.fixture(scope="module")
 def tones(tmp_path_factory) -> Path:
     """low/ (220 Hz) and high/ (1760 Hz): 8 noisy 2 s clips each."""
-    import soundfile as sf
-
-    root = tmp_path_factory.mktemp("tones")
-    rng = np.random.default_rng(0)
-    for genre, f0 in (("low", 220.0), ("high", 1760.0)):
-        (root / genre).mkdir()
-        for i in range(8):
-            t = np.arange(int(2.0 * SR)) / SR
-            y = 0.3 * np.sin(2 * np.pi * f0 * (1 + 0.03 * rng.standard_normal()) * t) + 0.02 * rng.standard_normal(len(t))
-            sf.write(root / genre / f"{genre}.{i:05d}.wav", y.astype(np.float32), SR)
-    return root
+    return write_tone_dataset(tmp_path_factory.mktemp("tones"), sr=SR)
 
 
 @pytest.fixture(scope="module")
