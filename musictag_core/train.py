@@ -428,7 +428,9 @@ def create_run(config: RunConfig, *, runs_dir: str | os.PathLike | None = None) 
     run_dir = root / run_id
     run_dir.mkdir()
     atomic_write_json(run_dir / "config.json", config.to_dict())
-    _write_status(run_dir, state="queued", created=_now(), run_id=run_id, model=config.model, pid=None)
+    # microseconds: runs created within the same second must still queue in creation order
+    created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds")
+    _write_status(run_dir, state="queued", created=created, run_id=run_id, model=config.model, pid=None)
     (run_dir / "events.jsonl").touch()
     return run_dir
 

@@ -30,7 +30,14 @@ UPLOAD_INPUT = '[data-testid="stFileUploaderDropzoneInput"]'
 
 @pytest.fixture(scope="module")
 def explore_server(tmp_path_factory, artifacts_dir):
-    """``streamlit run app.py`` with the usual cache and temporary runs; yields its URL."""
+    """``streamlit run app.py`` with the usual cache and temporary runs; yields its URL.
+
+    The demo corpus is made in that cache first (once per machine; CI starts with an
+    empty cache), so the page opens on it rather than on its "Generate" prompt.
+    """
+    from musictag_core.datasets.demo import demo_corpus_dir
+
+    demo_corpus_dir()
     tmp = tmp_path_factory.mktemp("explore-app")
     with serve_app({"MUSICTAG_RUNS": str(tmp / "runs")}, artifacts_dir / "streamlit-explore-server.log") as (url, _):
         yield url
