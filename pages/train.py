@@ -58,7 +58,6 @@ ss = st.session_state
 ss.setdefault("train_source", "demo")
 ss.setdefault("train_model", "cnn")
 ss.setdefault("train_preset", "fast")
-ss.setdefault("train_lr", 1e-4)
 ss.setdefault("train_patience", 5)
 ss.setdefault("train_seed", 0)
 ss.setdefault("train_aug_draw", 0)
@@ -218,8 +217,8 @@ with st.container(border=True, key="train_form"):
     c1, c2, c3, c4, c5, c6 = st.columns(6)
     optimizer = c1.selectbox("Optimizer", ["adam", "sgd"], key="train_optimizer", disabled=not neural,
                              format_func=lambda o: {"adam": "Adam", "sgd": "SGD"}[o])
-    lr = c2.number_input("Learning rate", min_value=1e-7, max_value=1.0, step=1e-5, format="%.1e",
-                         key="train_lr", disabled=not neural)
+    lr = c2.number_input("Learning rate", min_value=1e-7, max_value=1.0, value=None, step=1e-5, format="%.1e",
+                         key="train_lr", placeholder=f"preset: {preset.learning_rate:.0e}", disabled=not neural)
     epochs = c3.number_input("Epochs", min_value=1, value=None, step=1, key="train_epochs",
                              placeholder=f"preset: {preset.epochs}", disabled=not neural)
     batch_size = c4.number_input("Batch size", min_value=1, value=None, step=8, key="train_batch",
@@ -340,7 +339,7 @@ with st.container(border=True, key="train_form"):
             config = RunConfig(
                 dataset=dataset_spec, model=model, preset=preset_name, task=None if task == "auto" else task, threshold=float(threshold),
                 epochs=epochs, batch_size=batch_size, optimizer=optimizer,
-                learning_rate=float(lr), patience=int(patience), dropout=dropout,
+                learning_rate=None if lr is None else float(lr), patience=int(patience), dropout=dropout,
                 class_weights=bool(class_weights), augment=augment or AugmentConfig(), n_variants=int(n_variants),
                 segments=segments or None, features=features or None, seed=int(seed), cv=int(cv),
                 max_tracks=None if max_tracks is None else int(max_tracks), name=name.strip(),
