@@ -530,16 +530,6 @@ def test_feature_matrix_stats_track_and_segment(clip_index):
     np.testing.assert_array_equal(Xs, again)
 
 
-def test_feature_matrix_embeddings_need_the_port(clip_index):
-    try:
-        import musictag_core.predict  # noqa: F401
-    except ImportError:
-        with pytest.raises(ParameterError, match="pretrained"):
-            feature_matrix(clip_index, space="embedding_penultimate")
-    else:  # pragma: no cover - once the port is merged
-        pytest.skip("musictag_core.predict is available; covered by its own tests")
-
-
 def test_feature_matrix_then_separability_on_clips(clip_index):
     X, names, meta = feature_matrix(clip_index, space="mfcc_stats", level="segment", pipeline=SHORT, n_jobs=1)
     res = separability(X, meta["genre"], k=2)
