@@ -89,6 +89,21 @@ def is_file(path: str | Path) -> bool:
         return False
 
 
+def require_exists(path: str | Path, *, what: str) -> Path:
+    """Return ``path`` expanded, raising :class:`DatasetError` if it is missing or cannot be checked.
+
+    A name too long for the file system raises OSError from ``exists()``; it is reported, not raised.
+    """
+    p = Path(path).expanduser()
+    try:
+        exists = p.exists()
+    except (OSError, ValueError) as exc:  # name too long
+        raise DatasetError(f"{what} {str(p)!r} cannot be opened ({getattr(exc, 'strerror', None) or exc})") from None
+    if not exists:
+        raise DatasetError(f"{what} {str(p)!r} does not exist: check the path")
+    return p
+
+
 def require_file(path: str | Path, *, what: str) -> Path:
     """Return ``path`` resolved, or raise :class:`DatasetError` when it is not a file.
 
@@ -99,13 +114,7 @@ def require_file(path: str | Path, *, what: str) -> Path:
     what : str
         What the file is, for the message (``"FMA tracks.csv"``).
     """
-    p = Path(path).expanduser()
-    try:
-        exists = p.exists()
-    except (OSError, ValueError) as exc:  # name too long
-        raise DatasetError(f"{what} {str(p)!r} cannot be opened ({getattr(exc, 'strerror', None) or exc})") from None
-    if not exists:
-        raise DatasetError(f"{what} {str(p)!r} does not exist: check the path")
+    p = require_exists(path, what=what)
     if not p.is_file():
         raise DatasetError(f"{what} {str(p)!r} is not a file")
     if p.stat().st_size == 0:

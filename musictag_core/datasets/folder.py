@@ -28,7 +28,7 @@ import pandas as pd
 
 from ..audio import AUDIO_EXTENSIONS
 from ..errors import DatasetError
-from .base import DatasetIndex, list_some
+from .base import DatasetIndex, list_some, require_exists
 
 __all__ = ["read_folder", "GTZAN_NAME"]
 
@@ -106,13 +106,7 @@ def read_folder(root: str | Path, *, extensions: Sequence[str] = AUDIO_EXTENSION
         folders, a genre folder holds no audio, no clip is found, or two files
         give the same track id.
     """
-    root_path = Path(root).expanduser()
-    try:
-        exists = root_path.exists()
-    except (OSError, ValueError) as exc:  # name too long
-        raise DatasetError(f"dataset folder {str(root_path)!r} cannot be opened ({getattr(exc, 'strerror', None) or exc})") from None
-    if not exists:
-        raise DatasetError(f"dataset folder {str(root_path)!r} does not exist: check the path")
+    root_path = require_exists(root, what="dataset folder")
     if not root_path.is_dir():
         raise DatasetError(f"{str(root_path)!r} is not a folder; a folder dataset needs one subfolder per genre")
     root_path = root_path.resolve()
