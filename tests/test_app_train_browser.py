@@ -23,12 +23,11 @@ import numpy as np
 import pytest
 
 from .conftest import serve_app
+from .test_app_browser import APP, ERROR_ALERT, _expect, assert_no_exception
+from .test_app_browser import wait_idle as _wait_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-APP = '[data-testid="stApp"]'
-EXCEPTION = '[data-testid="stException"]'
-ERROR_ALERT = '[data-testid="stAlertContentError"]'
 LIVE = ".st-key-train_live"
 EVALUATION = ".st-key-train_evaluation"
 IDLE_TIMEOUT_MS = 60_000
@@ -111,19 +110,9 @@ def feature_table(tmp_path_factory) -> Path:
     return path
 
 
-def _expect():
-    from playwright.sync_api import expect
-
-    return expect
-
-
 def wait_idle(page, timeout_ms: int = IDLE_TIMEOUT_MS) -> None:
     """Wait until no full script run is going on (fragment reruns do not count)."""
-    page.wait_for_function(
-        "() => document.querySelector('[data-testid=\"stApp\"]')"
-        "?.getAttribute('data-test-script-state') === 'notRunning'",
-        timeout=timeout_ms,
-    )
+    _wait_idle(page, timeout_ms)
 
 
 def open_page(page, url: str, title: str) -> None:
@@ -132,11 +121,6 @@ def open_page(page, url: str, title: str) -> None:
     page.get_by_role("heading", name=title, exact=True).first.wait_for(timeout=60_000)
     page.wait_for_timeout(500)  # the script-state attribute can read notRunning before the first run starts
     wait_idle(page)
-
-
-def assert_no_exception(page) -> None:
-    boxes = page.locator(EXCEPTION)
-    assert boxes.count() == 0, f"exception box shown: {boxes.first.inner_text()[:2000]}"
 
 
 def fill(page, label: str, value: str) -> None:
