@@ -25,6 +25,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .config import reject_unknown_keys
 from .errors import ParameterError
 
 __all__ = [
@@ -135,10 +136,7 @@ class AugmentConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AugmentConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ParameterError(f"unknown AugmentConfig key(s) {unknown}; valid keys are {sorted(names)}")
+        reject_unknown_keys(cls, data)
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 

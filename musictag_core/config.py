@@ -27,6 +27,7 @@ __all__ = [
     "segment_preset",
     "MIN_SR",
     "MAX_SR",
+    "reject_unknown_keys",
 ]
 
 #: Lowest and highest sample rates musictag accepts, for input files and targets.
@@ -58,6 +59,16 @@ def _check_sr(name: str, value: Any) -> None:
         raise ParameterError(f"{name} must be between {MIN_SR} and {MAX_SR} Hz, got {value!r}")
 
 
+def reject_unknown_keys(cls: type, data: dict[str, Any], *, owner: str | None = None, noun: str = "key") -> None:
+    """Raise :class:`ParameterError` naming the keys of ``data`` that are not fields of dataclass ``cls``."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ParameterError(
+            f"unknown {owner or cls.__name__} {noun}(s) {unknown}; valid {noun}s are {sorted(names)}"
+        )
+
+
 class _Config:
     """Helpers shared by every config dataclass."""
 
@@ -68,12 +79,7 @@ class _Config:
     @classmethod
     def from_dict(cls, data: dict[str, Any]):  # noqa: ANN206
         """Build a configuration from a dict, rejecting unknown keys by name."""
-        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ParameterError(
-                f"unknown {cls.__name__} key(s) {unknown}; valid keys are {sorted(names)}"
-            )
+        reject_unknown_keys(cls, data)
         return cls(**data)
 
     def replace(self, **changes: Any):  # noqa: ANN201

@@ -58,7 +58,7 @@ import numpy as np
 
 from . import __version__
 from .augment import AugmentConfig, draw_params
-from .config import AudioConfig, FeatureConfig, SegmentConfig
+from .config import AudioConfig, FeatureConfig, SegmentConfig, reject_unknown_keys
 from .errors import MusictagError, ParameterError, TrainingError
 from .evaluate import evaluate_predictions, tune_thresholds, write_predictions
 from .fileio import atomic_save, atomic_write_json, atomic_write_text, json_default
@@ -268,10 +268,7 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ParameterError(f"unknown run setting(s) {unknown}; valid settings are {sorted(names)}")
+        reject_unknown_keys(cls, data, owner="run", noun="setting")
         return cls(**data)
 
 

@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
-from ..config import FeatureConfig, SegmentConfig, segment_preset
+from ..config import FeatureConfig, SegmentConfig, reject_unknown_keys, segment_preset
 from ..errors import ModelError, ParameterError
 
 __all__ = [
@@ -110,10 +110,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ParameterError(f"unknown ModelConfig key(s) {unknown}; valid keys are {sorted(names)}")
+        reject_unknown_keys(cls, data)
         data = dict(data)
         if "input_shape" in data:
             data["input_shape"] = tuple(data["input_shape"])
