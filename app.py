@@ -11,7 +11,7 @@ import os
 
 import streamlit as st
 
-from pages.common import version_text
+from pages.common import freeze_new_imports, version_text
 
 st.set_page_config(page_title="musictag", page_icon=":material/music_note:", layout="wide")
 
@@ -40,4 +40,7 @@ with st.sidebar:
             "Docs: `README.md` in the project folder."
         )
 
-nav.run()
+try:
+    nav.run()
+finally:  # also after st.stop()/st.rerun(), which end a run by raising
+    freeze_new_imports()

@@ -9,6 +9,7 @@ upload is tagged once whatever its name.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import io
 import os
@@ -38,6 +39,7 @@ __all__ = [
     "cached_models",
     "cached_tag",
     "file_hash",
+    "freeze_new_imports",
     "get_tagger",
     "named_buffer",
     "app_limits",
@@ -95,8 +97,39 @@ def get_tagger(name: str):
     return tagger
 
 
-@st.cache_resource(show_spinner=False)
+def _leave_legacy_pages_mode() -> None:
+    """Run this page through ``app.py`` when Streamlit ran it on its own.
+
+    Streamlit treats an app with a ``pages/`` folder as a legacy (v1) multipage
+    app until ``app.py`` has called ``st.navigation`` once in the process. So when
+    the first request to a fresh server is ``/explore`` or ``/train`` (a bookmark,
+    a reload after a restart), Streamlit runs ``pages/explore.py`` directly: no
+    router, no shared sidebar, and a navigation that lists every file in
+    ``pages/``, ``common.py`` included. This switches the process to
+    ``st.navigation`` mode and reruns, so ``app.py`` routes the same URL to the
+    same page. Nothing is drawn before the rerun.
+    """
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # a Streamlit without the legacy mode
+        return
+    if getattr(PagesManager, "uses_pages_directory", None):
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def startup() -> list[str]:
+    """Call first on every page: route through ``app.py``, and clean up once per process.
+
+    Returns the stale session folders removed at this process's first run (see
+    :func:`_startup_once`).
+    """
+    _leave_legacy_pages_mode()
+    return _startup_once()
+
+
+@st.cache_resource(show_spinner=False)
+def _startup_once() -> list[str]:
     """Once per server process: remove session folders left by a killed server; return them."""
     try:
         removed = cleanup_stale_sessions()
@@ -106,6 +139,40 @@ def startup() -> list[str]:
     if removed:
         _log(f"removed {len(removed)} stale session folder(s)")
     return [str(p) for p in removed]
+
+
+_frozen_at_modules = 0
+
+
+def freeze_new_imports() -> bool:
+    """After a script run that imported modules, move every live object out of the GC's reach.
+
+    Streamlit runs a full garbage collection after every script run (and, once Keras
+    is imported, ``keras.backend.clear_session()``, which runs another). With
+    TensorFlow, UMAP and plotly imported the heap holds about half a million
+    objects and each full collection costs about 0.2 s of server CPU while holding
+    the GIL: 0.4 s added to every rerun and every live-panel refresh, for every
+    session. Modules, and what they create on import, live as long as the process,
+    so after a run that imported new modules they are collected once and frozen
+    (:func:`gc.freeze`); later collections only walk objects created since.
+
+    Anything else alive at that moment is frozen too; the cost is that cyclic
+    garbage among those objects is never reclaimed. That happens once per newly
+    imported module set (a handful of runs per process), so the loss is bounded.
+
+    Returns
+    -------
+    bool
+        True when this call froze the heap.
+    """
+    global _frozen_at_modules
+    n = len(sys.modules)
+    if n <= _frozen_at_modules:
+        return False
+    gc.collect()
+    gc.freeze()
+    _frozen_at_modules = len(sys.modules)
+    return True
 
 
 def app_limits() -> Limits:

@@ -59,6 +59,7 @@ SOURCES = ["Demo corpus", "Path", "Upload zip", "Upload feature table"]
 METHODS = {"PCA": "pca", "UMAP": "umap", "t-SNE": "tsne"}
 MAX_PLAYERS = 8  # audio players shown for a selection (the table lists all)
 
+startup()
 ss = st.session_state
 ss.setdefault("explore_source", SOURCES[0])
 ss.setdefault("explore_path", "")
@@ -257,8 +258,6 @@ def _wait_for_umap(state: dict, holder) -> None:
 
 
 # ---------------------------------------------------------------- page
-
-startup()
 
 st.title("Explore", anchor=False)
 st.caption(

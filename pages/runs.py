@@ -14,10 +14,11 @@ from musictag_core.paths import runs_dir
 from musictag_core.runs_view import ACTIVE_STATES, compare_metrics, delete_run, epoch_table, runs_table
 from musictag_core.train import read_events
 from musictag_core.viz.train import compare_metrics_figure, curve_metrics, metric_label, overlay_curves_figure
-from pages.common import cached_models, show_error
+from pages.common import cached_models, show_error, startup
 
 TABLE_COLUMNS = ["run_id", "name", "model", "preset", "dataset", "state", "metric", "score", "duration_s", "epochs", "created"]
 
+startup()
 ss = st.session_state
 
 

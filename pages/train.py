@@ -43,7 +43,7 @@ from musictag_core.viz.train import (
     metrics_table,
     per_label_f1_figure,
 )
-from pages.common import cached_models, show_error
+from pages.common import cached_models, show_error, startup
 
 LIVE_REFRESH_S = 1.5
 SOURCES = {"demo": "Demo corpus", "path": "Folder or CSV path", "upload": "Upload a feature table (CSV)"}
@@ -54,6 +54,7 @@ STATE_ICONS = {
 }  # fmt: skip
 PREVIEW_STYLE, PREVIEW_SECONDS = "jazz", 6.0
 
+startup()
 ss = st.session_state
 ss.setdefault("train_source", "demo")
 ss.setdefault("train_model", "cnn")

@@ -73,6 +73,32 @@ def test_page_loads_without_exception(app_server, page, screenshot, path, title)
     screenshot(page, f"page-{title.lower()}")
 
 
+@pytest.mark.parametrize("path, title", [("train", "Train"), ("explore", "Explore")])
+def test_first_request_to_a_sub_page_goes_through_the_router(tmp_path, browser, path, title):
+    """A fresh server opened on /train or /explore (a bookmark after a restart) shows the routed app.
+
+    Streamlit would otherwise run ``pages/<page>.py`` alone as a legacy ``pages/`` app, without
+    app.py's sidebar and with every file of ``pages/`` (``common`` too) in the navigation.
+    """
+    from tests.conftest import serve_app
+
+    env = {"MUSICTAG_CACHE": str(tmp_path / "cache"), "MUSICTAG_RUNS": str(tmp_path / "runs")}
+    with serve_app(env, tmp_path / "server.log") as (url, _proc):
+        ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+        try:
+            pg = ctx.new_page()
+            open_page(pg, url, path, title)
+            assert_no_exception(pg)
+            assert pg.url.rstrip("/").endswith(f"/{path}")
+            sidebar = pg.locator('[data-testid="stSidebar"]')
+            assert "musictag" in sidebar.inner_text()  # app.py's sidebar ran
+            links = pg.locator('[data-testid="stSidebarNavLink"]')
+            _expect()(links).to_have_count(4)
+            assert [t.split()[-1] for t in links.all_inner_texts()] == ["Tag", "Explore", "Train", "Runs"]
+        finally:
+            ctx.close()
+
+
 def test_tag_page_shows_inputs(app_server, page):
     open_page(page, app_server, "", "Tag")
     reason = _predict_available()
