@@ -649,7 +649,7 @@ def _split_tracks(index, task: str, *, seed: int, val_fraction: float, test_frac
 class _TrackData:
     """Inputs of one track: one array per variant (variant 0 is the original audio)."""
 
-    variants: list[np.ndarray]
+    variants: list  # np.ndarray or streaming.NpyFile (read on demand)
     aug_params: list[dict | None]
 
 
@@ -800,8 +800,10 @@ def _prepare_inputs(ctx: _Context, index, rows: np.ndarray, *, augment: bool, rn
         ctx.log("features: done", cached=res.n_cached, computed=res.n_computed, seconds=round(res.seconds, 2))
         failures.update(res.failures)
         for j in res.ok:
-            a = res.features(j, mmap_mode="r")
-            base[j] = a[None, :] if a.ndim == 1 else a  # statistics are stored as (n_stats,)
+            a = _open_npy(res.store.path_for(res.digests[j]))
+            if a is None:
+                raise TrainingError(f"{paths[j]}: cache entry vanished while training; run again")
+            base[j] = np.asarray(a)[None, :] if a.ndim == 1 else a  # statistics are stored as (n_stats,)
     jobs = []
     for j, (p, d) in enumerate(zip(paths, digests)):
         if p in failures:
@@ -819,12 +821,22 @@ def _prepare_inputs(ctx: _Context, index, rows: np.ndarray, *, augment: bool, rn
         raise TrainingError(f"{len(failures)} file(s) could not be read or described: {shown}; fix or remove them")
     out: dict[int, _TrackData] = {}
     for j, (r, d) in enumerate(zip(rows, digests)):
-        first = base[j] if base[j] is not None else cache.load(d)
-        arrays = [first] + [cache.load(d, key) for key in variant_keys[j]]
+        first = base[j] if base[j] is not None else _open_npy(cache.path_for(d))
+        arrays = [first] + [_open_npy(cache.path_for(d, key)) for key in variant_keys[j]]
         if any(a is None for a in arrays):
             raise TrainingError(f"{paths[j]}: cache entry vanished while training; run again")
         out[int(r)] = _TrackData(arrays, [None, *params_of[j]])
     return out
+
+
+def _open_npy(path: Path):  # noqa: ANN202
+    """A :class:`~musictag_core.streaming.NpyFile` handle (no descriptor held), or None when unreadable."""
+    from .streaming import NpyFile
+
+    try:
+        return NpyFile(path)
+    except (OSError, ValueError, EOFError):
+        return None
 
 
 def _targets(index, task: str) -> np.ndarray:  # noqa: ANN001

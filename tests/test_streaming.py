@@ -10,6 +10,8 @@ from musictag_core.errors import ParameterError
 from musictag_core.streaming import (
     ArrayCache,
     InputSpec,
+    MmapPool,
+    NpyFile,
     SegmentSampler,
     compute_inputs,
     crop_pieces,
@@ -182,3 +184,83 @@ def test_segment_loss_matches_keras(task, rng):
 def test_pipeline_only_for_store_cacheable_specs():
     assert isinstance(_spec("logmel").pipeline(), PipelineConfig)
     assert _spec("waveform").pipeline() is None
+
+
+@pytest.mark.parametrize("version", [(1, 0), (2, 0), (3, 0)])
+def test_npy_file_reads_like_np_load(tmp_path, rng, version):
+    a = rng.standard_normal((4, 6, 3)).astype(np.float32)
+    path = tmp_path / "a.npy"
+    with open(path, "wb") as f:
+        np.lib.format.write_array(f, a, version=version)
+    h = NpyFile(path, pool=MmapPool(max_open=2))
+    assert h.shape == (4, 6, 3) and h.ndim == 3 and len(h) == 4 and h.dtype == np.float32
+    np.testing.assert_array_equal(h[2], a[2])
+    np.testing.assert_array_equal(h[1:3, ::2], a[1:3, ::2])
+    np.testing.assert_array_equal(np.asarray(h), a)
+    assert np.asarray(h, dtype=np.float64).dtype == np.float64
+    with pytest.raises(OSError):
+        NpyFile(tmp_path / "missing.npy")
+    (tmp_path / "bad.npy").write_bytes(b"not an npy file")
+    with pytest.raises(ValueError):
+        NpyFile(tmp_path / "bad.npy")
+
+
+def test_mmap_pool_keeps_at_most_max_open_maps(tmp_path):
+    pool = MmapPool(max_open=3)
+    handles = []
+    for i in range(10):
+        np.save(tmp_path / f"{i}.npy", np.full((2, 2), i, dtype=np.float32))
+        handles.append(NpyFile(tmp_path / f"{i}.npy", pool=pool))
+    for i, h in enumerate(handles):
+        assert float(h[0, 0]) == i
+        assert len(pool) <= 3
+    assert float(handles[0][1, 1]) == 0.0  # evicted earlier, mapped again
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ParameterError, match="max_open"):
+            MmapPool(max_open=bad)
+
+
+def test_sampler_over_npy_files_stays_under_the_open_file_limit(tmp_path):
+    """2 000 per-track arrays under a 256-descriptor limit: memory maps of all fail, NpyFile handles work."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(
+        f"""
+        import os, resource, numpy as np
+        from musictag_core.streaming import MmapPool, NpyFile, SegmentSampler
+        root = {str(tmp_path)!r}
+        paths = []
+        for i in range(2000):
+            p = os.path.join(root, f"{{i}}.npy")
+            np.save(p, np.full((3, 5, 2), i, dtype=np.float32))
+            paths.append(p)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+        try:
+            maps = [np.load(p, mmap_mode="r") for p in paths]
+            print("mmaps ok")
+        except OSError as exc:
+            print("mmaps failed:", exc.errno)
+        maps = None
+        pool = MmapPool(max_open=64)
+        tracks = [[NpyFile(p, pool=pool)] for p in paths]
+        targets = np.eye(4, dtype=np.float32)[np.arange(2000) % 4]
+        s = SegmentSampler(tracks, targets, batch_size=50, rng=np.random.default_rng(0))
+        seen = 0
+        for k in range(len(s)):
+            x, y = s.batch(k)
+            owners = s.owners(k)
+            assert np.all(x[:, 0, 0] == owners), "wrong rows"
+            seen += len(x)
+        fds = len(os.listdir("/proc/self/fd"))
+        print("batches ok", seen, fds, len(pool))
+        """
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    lines = res.stdout.strip().splitlines()
+    assert lines[0].startswith("mmaps failed")  # the limit is real: one descriptor per map
+    _, _, seen, fds, open_maps = lines[1].split()
+    assert int(seen) == 2000 * 3
+    assert int(open_maps) <= 64 and int(fds) < 256
