@@ -221,8 +221,8 @@ MODEL_CARDS: dict[str, ModelCard] = {
     "cnn": ModelCard(
         name="cnn",
         title="Vanilla 2-D CNN on log-mel segments",
-        seed_system="Multi-label seed system, CNN variant: 4 conv blocks (3x3 conv, BatchNorm, ReLU, "
-        "max-pool, dropout) on 12 s log-mel segments (517 frames x 128 bands), mean over 10 segments.",
+        seed_system="Multi-label seed system, CNN variant: 4 conv blocks (3x3 conv, max-pool, BatchNorm, "
+        "ReLU, dropout) on 12 s log-mel segments (517 frames x 128 bands), mean over 10 segments.",
         family="keras",
         input_kind="logmel",
         presets={
