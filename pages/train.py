@@ -465,6 +465,14 @@ def final_panel(run_id: str, status: dict, config: dict) -> None:
         return
     with st.container(key="train_evaluation"):
         st.subheader("Evaluation on the test split", anchor=False)
+        cv = evaluation.get("cv") or {}
+        if cv.get("k"):
+            done = cv.get("completed", cv["k"])
+            st.caption(
+                f":material/repeat: {cv['k']}-fold cross-validation ({done} of {cv['k']} folds completed): the "
+                "*cv mean* and *cv std* columns summarise every fold's test split; *value*, the figures and the "
+                "saved model are fold 1's."
+            )
         name, value = headline_metric(evaluation.get("metrics") or {}, task)
         c_table, c_conf, c_f1 = st.columns([1, 1.3, 1.2], gap="medium")
         with c_table:

@@ -408,3 +408,107 @@ def test_runs_view_lists_compares_and_deletes(train_app, page, screenshot, featu
     page.keyboard.type(made[0][:-2])
     _expect()(page.get_by_role("option", name=made[0])).to_have_count(0)
     assert_no_exception(page)
+
+
+def _toggle(page, label: str) -> None:
+    page.locator('[data-testid="stCheckbox"]', has_text=label).first.locator("label").click()
+    wait_idle(page)
+
+
+#: JS: SHA-1-free fingerprint of an audio element's media (its byte length and a rolling sum).
+_AUDIO_BYTES_JS = """async (el) => {
+    const buf = new Uint8Array(await (await fetch(el.src)).arrayBuffer());
+    let h = 0;
+    for (let i = 0; i < buf.length; i += 7) h = (h * 31 + buf[i]) >>> 0;
+    return [buf.length, h];
+}"""
+
+
+def test_augmentation_preview_plays_original_and_augmented_and_redraws(train_app, page, screenshot):
+    url, _ = train_app
+    open_page(page, f"{url}/train", "Train")
+    open_expander(page, "Augmentation")
+    expander = page.locator('[data-testid="stExpander"]', has_text="Augmented variants per training track")
+    assert expander.get_by_text("Preview on a synthesised").count() == 0  # nothing enabled, no preview
+    _toggle(page, "Pitch shift")
+    expander.get_by_text("Preview on a synthesised").wait_for(timeout=IDLE_TIMEOUT_MS)
+    players = expander.locator("audio")
+    _expect()(players).to_have_count(2, timeout=30_000)
+    caption = expander.get_by_text(re.compile(r"augmented \(draw 0\)"))
+    caption.wait_for(timeout=10_000)
+    first_caption = caption.inner_text()
+    assert "pitch shift" in first_caption or "no transform drawn" in first_caption
+    original = players.nth(0).evaluate(_AUDIO_BYTES_JS)
+    augmented = players.nth(1).evaluate(_AUDIO_BYTES_JS)
+    assert original[0] > 10_000 and augmented[0] > 10_000  # real WAV media behind both players
+    # a new draw: the parameters (and, when a shift was drawn, the audio) change
+    for draw in (1, 2, 3):
+        expander.get_by_role("button", name="New draw").click()
+        wait_idle(page)
+        expander.get_by_text(re.compile(rf"augmented \(draw {draw}\)")).wait_for(timeout=IDLE_TIMEOUT_MS)
+    shifted = [
+        expander.locator("audio").nth(1).evaluate(_AUDIO_BYTES_JS) != original,
+        "pitch shift" in expander.get_by_text(re.compile(r"augmented \(draw 3\)")).inner_text(),
+    ]
+    assert shifted[0] == shifted[1]  # the audio differs from the original exactly when a shift was drawn
+    assert_no_exception(page)
+    screenshot(page, "train-augmentation-preview")
+
+
+def _choose(page, label: str, option: str) -> None:
+    page.get_by_role("combobox", name=label).click()
+    page.get_by_role("option", name=option, exact=True).click()
+    wait_idle(page)
+
+
+def test_cross_validated_run_from_the_page_reports_every_fold(train_app, page, screenshot, feature_table):
+    url, runs = train_app
+    stop_active_runs(runs)
+    open_page(page, f"{url}/train", "Train")
+    page.get_by_text("Upload a feature table (CSV)").click()
+    wait_idle(page)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(feature_table))
+    wait_idle(page)
+    _choose(page, "Cross-validation", "3 folds")
+    run_id = start(page)
+    page.locator(EVALUATION).wait_for(timeout=RUN_TIMEOUT_MS)
+    wait_idle(page)
+    assert_no_exception(page)
+    assert run_state(runs, run_id) == "finished"
+    metrics = json.loads((runs / run_id / "metrics.json").read_text())
+    cv = metrics["cv"]
+    assert cv["k"] == 3 and cv["completed"] == 3 and len(cv["folds"]) == 3
+    accs = [f["accuracy"] for f in cv["folds"]]
+    assert cv["mean"]["accuracy"] == pytest.approx(np.mean(accs))
+    assert cv["std"]["accuracy"] == pytest.approx(np.std(accs, ddof=1))
+    assert json.loads((runs / run_id / "config.json").read_text())["cv"] == 3
+    text = page.locator(EVALUATION).inner_text()
+    assert "3-fold cross-validation (3 of 3 folds completed)" in text
+    screenshot(page, "train-cv-evaluation")
+
+
+def test_finished_audio_run_tags_on_the_tag_page_from_the_link(train_app, page, screenshot, demo_dir):
+    """Train page -> "Tag songs with this model" -> the Tag page has the run selected and tags audio with it."""
+    from musictag_core.train import RunConfig, start_run
+
+    url, runs = train_app
+    stop_active_runs(runs)
+    cfg = RunConfig(dataset="demo", model="logreg", preset="fast", max_tracks=36, name="link test")
+    run_id = start_run(cfg, runs_dir=runs)
+    wait_for(lambda: run_state(runs, run_id) not in ("queued", "running"), RUN_TIMEOUT_MS / 1000, "the run to end")
+    assert run_state(runs, run_id) == "finished"
+    open_page(page, f"{url}/train?run={run_id}", "Train")
+    page.locator(EVALUATION).wait_for(timeout=30_000)
+    page.get_by_role("link", name=re.compile("Tag songs with this model")).click()
+    page.get_by_role("heading", name="Tag", exact=True).first.wait_for(timeout=60_000)
+    wait_idle(page)
+    _expect()(page.get_by_role("combobox", name="Model")).to_have_value(re.compile(rf"^{re.escape(run_id)}"))
+    clip = sorted(demo_dir.rglob("*.wav"))[0]
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(clip))
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=RUN_TIMEOUT_MS)
+    wait_idle(page)
+    assert_no_exception(page)
+    assert page.locator(ERROR_ALERT).count() == 0
+    text = page.locator('[data-testid="stMain"]').inner_text()
+    assert clip.name in text and "Summary." in text
+    screenshot(page, "tag-with-trained-run")
