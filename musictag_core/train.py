@@ -1015,7 +1015,7 @@ def _train_sklearn(ctx: _Context, index, split: dict[str, np.ndarray], task: str
     if ctx.stop_requested():
         raise _StopRequested
     t0 = time.perf_counter()
-    fit_classical(model, X["train"], ytr)
+    fit_classical(model, X["train"], ytr, labels=list(index.labels))
     fit_s = time.perf_counter() - t0
     sc_v = predict_scores(model, X["validation"], task=task)
     ctx.events.write("epoch", epoch=0, step=1, train={}, seconds=round(fit_s, 3), validation=_track_metrics(

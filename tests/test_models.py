@@ -230,3 +230,21 @@ def test_keras_mlp_classifier_is_an_sklearn_estimator_and_pickles_as_weights(rng
     Y = np.stack([y == 0, y == 1, y == 2], 1).astype(int)
     m = KerasMLPClassifier(hidden_units=16, epochs=30).fit(X, Y)
     assert m.multilabel_ and m.predict_proba(X).shape == (90, 3) and m.predict(X).shape == (90, 3)
+
+
+@pytest.mark.parametrize("name", ["svc", "voting", "stacked"])
+def test_internal_folds_follow_the_smallest_class(name):
+    """svc/voting/stacked cross-validate internally (5 folds); 3 tracks per class still fit, 1 is refused."""
+    from musictag_core.models.classical import build_classical, fit_classical, predict_scores
+
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1, 2], 3)
+    X = rng.standard_normal((9, 4)) + 3 * np.eye(4)[y]
+    model = fit_classical(build_classical(name, task="single"), X, y)
+    folds = {k: v for k, v in model.get_params(deep=True).items() if k == "cv" or k.endswith("__cv")}
+    assert folds and set(folds.values()) == {3}
+    scores = predict_scores(model, X, task="single")
+    assert scores.shape == (9, 3) and np.allclose(scores.sum(axis=1), 1)
+    y1 = np.array([0, 0, 0, 0, 1, 1, 1, 1, 2])
+    with pytest.raises(ModelError, match=r"\['jazz'\] have a single training track"):
+        fit_classical(build_classical(name, task="single"), X, y1, labels=["blues", "rock", "jazz"])

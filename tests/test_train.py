@@ -287,3 +287,33 @@ def test_fast_preset_beats_chance_on_the_demo_corpus(model, tmp_path):
     assert execute_run(run_dir) == "finished", run_status(run_dir)
     metrics = json.loads((run_dir / "metrics.json").read_text())["metrics"]
     assert metrics["accuracy"] >= 0.6, metrics  # chance is 0.17
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", sorted(__import__("musictag_core.models.registry", fromlist=["x"]).MODEL_CARDS))
+def test_every_model_trains_on_the_demo_corpus_from_the_command_line(model, tmp_path, capsys):
+    """Each registered model: ``train --dataset demo --preset fast`` on 36 clips, 2 epochs, then evaluated,
+    listed by ``models`` and able to tag a demo clip."""
+    from musictag_core.cli import main
+    from musictag_core.datasets.demo import demo_corpus_dir
+    from musictag_core.predict import list_models, load_tagger, tag_file
+
+    args = ["train", "--dataset", "demo", "--model", model, "--preset", "fast", "--run-dir", str(tmp_path),
+            "--set", "max_tracks=36", "--set", "epochs=2", "--set", "task=single"]  # fmt: skip
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "state: finished" in out, out[-2000:]
+    (run_dir,) = [p for p in tmp_path.iterdir() if (p / "status.json").exists()]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    m = metrics["metrics"]
+    for key in ("accuracy", "hamming_loss", "f1_micro", "f1_macro", "map_macro", "roc_auc_macro", "log_loss"):
+        assert key in m and m[key] is not None, (key, m)
+    assert any(k.startswith("precision_at_") for k in m), m
+    assert metrics["confusion"] and metrics["per_label"]
+    card = json.loads((run_dir / "card.json").read_text())
+    assert card["labels"] and card["split"]
+    assert (run_dir / "model.keras").exists() or (run_dir / "model.joblib").exists()
+    assert run_dir.name in [t.name for t in list_models(runs_dir=tmp_path)]
+    clip = sorted(demo_corpus_dir().rglob("*.wav"))[0]
+    pred = tag_file(clip, load_tagger(run_dir.name, runs_dir=tmp_path))
+    assert pred.scores.shape[-1] == len(card["labels"]) and np.isfinite(pred.scores).all()

@@ -25,7 +25,7 @@ as its weights, not as a Keras object.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
@@ -61,6 +61,7 @@ __all__ = [
     "OOFStackingClassifier",
     "KerasMLPClassifier",
     "fit_classical",
+    "fit_internal_folds",
     "predict_scores",
 ]
 
@@ -399,15 +400,71 @@ def build_classical(
     return CLASSICAL_BUILDERS[name](task=task, random_state=random_state, class_weight=class_weight)
 
 
-def fit_classical(model: Any, X: np.ndarray, y: np.ndarray, *, n_threads: int = 1) -> Any:
+def fit_internal_folds(model: Any, y: np.ndarray, *, labels: Sequence[str] | None = None) -> Any:
+    """Lower the internal cross-validation folds of ``model`` to what ``y`` allows; returns ``model``.
+
+    ``svc`` calibrates its probabilities with 5-fold cross-validation, and
+    ``voting`` and ``stacked`` contain it (``stacked`` also draws 5-fold
+    out-of-fold probabilities). Stratified folds need every class in every fold,
+    so with fewer than 5 training tracks in a class scikit-learn refuses. Every
+    ``cv`` parameter (at any depth) larger than the smallest class is set to
+    that class's size.
+
+    Parameters
+    ----------
+    model : estimator
+        Unfitted; changed in place (``set_params``).
+    y : np.ndarray [shape=(n,)] or [shape=(n, n_labels)]
+        Training targets; multi-label and regression targets are left alone.
+    labels : sequence of str, optional
+        Class names, for the error message (``y`` holds indices into them).
+
+    Raises
+    ------
+    ModelError
+        A class has a single training track, so no internal split can hold it.
+    """
+    y = np.asarray(y)
+    if y.ndim != 1 or y.dtype.kind == "f":
+        return model
+    classes, counts = np.unique(y, return_counts=True)
+    smallest = int(counts.min())
+    params = model.get_params(deep=True)
+
+    def folds(v: Any) -> int | None:  # scikit-learn reads cv=None as 5 folds
+        if v is None:
+            return 5
+        return int(v) if isinstance(v, (int, np.integer)) and not isinstance(v, bool) else None
+
+    keys = [k for k, v in params.items() if (k == "cv" or k.endswith("__cv")) and (folds(v) or 0) > smallest]
+    if not keys:
+        return model
+    if smallest < 2:
+        lonely = [classes[i] for i in np.flatnonzero(counts < 2)]
+        names = [labels[int(c)] if labels is not None and 0 <= int(c) < len(labels) else str(c) for c in lonely]
+        raise ModelError(
+            f"label(s) {names} have a single training track; this model cross-validates internally "
+            "(probability calibration, out-of-fold stacking) and needs at least 2 per label: add tracks, "
+            "or use logreg or gboost"
+        )
+    model.set_params(**{k: smallest for k in keys})
+    return model
+
+
+def fit_classical(
+    model: Any, X: np.ndarray, y: np.ndarray, *, n_threads: int = 1, labels: Sequence[str] | None = None
+) -> Any:
     """Fit ``model`` with OpenMP limited to ``n_threads`` threads; returns the fitted model.
 
     HistGradientBoosting parallelises with OpenMP, whose busy-waiting threads
     slow it down 20x or more when other processes share the cores (measured:
     5.5 s with 2 threads vs 0.24 s with 1 on a loaded 2-core machine).
+    Internal cross-validation folds are first fitted to the smallest class
+    (:func:`fit_internal_folds`; ``labels`` names classes in its error).
     """
     from threadpoolctl import threadpool_limits
 
+    fit_internal_folds(model, y, labels=labels)
     with threadpool_limits(limits=n_threads, user_api="openmp"):
         return model.fit(X, y)
 
