@@ -39,6 +39,7 @@ __all__ = [
     "LOADERS",
     "register_loader",
     "list_models",
+    "table_only",
     "load_tagger",
     "clear_tagger_cache",
     "tag_file",
@@ -405,6 +406,9 @@ def _run_finished(folder: Path) -> bool:
 def list_models(*, runs_dir: str | os.PathLike | None = None) -> list[ModelEntry]:
     """Every model :func:`load_tagger` can open: shipped ones, then finished runs.
 
+    Runs fitted on a feature table's own columns (:func:`table_only`) are left
+    out: they score tables, not audio (``python -m musictag_core runs`` lists them).
+
     Parameters
     ----------
     runs_dir : str or Path, optional
@@ -430,7 +434,7 @@ def list_models(*, runs_dir: str | os.PathLike | None = None) -> list[ModelEntry
     if runs.is_dir():
         for folder in sorted(p for p in runs.iterdir() if p.is_dir()):
             card = _read_card(folder)
-            if card is not None and _run_finished(folder):
+            if card is not None and _run_finished(folder) and not table_only(card):
                 entries.append(ModelEntry(folder.name, "run", str(folder), card))
     return entries
 
@@ -444,6 +448,22 @@ def clear_tagger_cache() -> None:
     """Forget every tagger loaded by :func:`load_tagger`."""
     with _CACHE_LOCK:
         _CACHE.clear()
+
+
+def table_only(card: dict) -> bool:
+    """Whether a run's model reads a feature table's columns (so it cannot tag audio files).
+
+    Runs record ``feature_columns``; older cards are recognised by a statistics
+    input whose width is not the 77 statistics computed from audio.
+    """
+    if card.get("feature_columns"):
+        return True
+    if card.get("kind") == "run" and card.get("input_kind") == "stats":
+        from .features import STAT_NAMES
+
+        shape = card.get("input_shape") or []
+        return bool(shape) and int(shape[-1]) != len(STAT_NAMES)
+    return False
 
 
 def load_tagger(name_or_path: str | os.PathLike, *, runs_dir: str | os.PathLike | None = None) -> Tagger:
@@ -475,6 +495,14 @@ def load_tagger(name_or_path: str | os.PathLike, *, runs_dir: str | os.PathLike 
     card = _read_card(folder)
     if card is None:
         raise ModelError(f"{card_path}: not a readable JSON object")
+    if table_only(card):
+        cols = card.get("feature_columns") or []
+        what = f"the {len(cols)} columns of a feature table ({', '.join(cols[:4])}{', …' if len(cols) > 4 else ''})" if cols else "a feature table's columns"
+        raise ModelError(
+            f"{folder.name} was trained on {what}, not on features computed from audio, so it cannot tag audio "
+            "files; its test-set evaluation is in the run folder (python -m musictag_core evaluate RUN). "
+            "Train on an audio dataset to get a model that tags songs"
+        )
     fmt = card.get("format")
     loader = LOADERS.get(fmt)
     if loader is None and fmt in _LAZY_LOADERS:  # training-run formats: import their module on first use

@@ -1236,6 +1236,10 @@ def _save_outputs(ctx: _Context, index, task: str, split, result, metrics, thres
         "best_epoch": result["best_epoch"],
         "stopped_early_by_request": ctx.stopped,
         "dataset": {"spec": cfg.dataset, "name": index.name, "n_tracks": len(index)},
+        # a model fitted on a feature table's own columns scores tables, not audio files
+        "feature_columns": (
+            [str(c) for c in index.features.columns] if spec.kind == "stats" and index.features is not None else None
+        ),
         "split": {k: ids[v].tolist() for k, v in split.items()},
         "config": cfg.to_dict(),
         "code_version": _code_version(),

@@ -23,6 +23,7 @@ from musictag_core.augment import AugmentConfig, apply_augmentation, draw_params
 from musictag_core.errors import MusictagError
 from musictag_core.models.registry import CLASSICAL_MODELS, MODEL_CARDS, NEURAL_MODELS
 from musictag_core.paths import cache_dir, data_roots, resolve_data_path, runs_dir
+from musictag_core.predict import table_only
 from musictag_core.runs_view import (
     ACTIVE_STATES,
     RunWatcher,
@@ -486,7 +487,13 @@ def final_panel(run_id: str, status: dict, config: dict) -> None:
         with c_f1:
             if evaluation.get("per_label"):
                 st.plotly_chart(per_label_f1_figure(evaluation["per_label"]), key="train_fig_f1")
-    if state == "finished":
+    run_card = json.loads((run_dir / "card.json").read_text()) if (run_dir / "card.json").exists() else {}
+    if state == "finished" and table_only(run_card):
+        st.caption(
+            ":material/table_chart: This model reads the feature table's own columns, so it scores feature tables, "
+            "not audio files: it is not offered on the Tag page. Train on an audio dataset to tag songs."
+        )
+    elif state == "finished":
         # in-app navigation does not always hand the query string to the next page,
         # so the Tag page also reads this one-shot request from the session
         ss["tag_model_request"] = run_id

@@ -249,11 +249,11 @@ def test_feature_table_run_finishes_with_a_complete_evaluation(train_app, page, 
     metrics = json.loads((runs / run_id / "metrics.json").read_text())
     counts = heat["text"]["_inputArray"] if isinstance(heat["text"], dict) else heat["text"]  # typed array in the page
     assert np.sum(counts) == metrics["n_tracks"] == 9
-    link = page.get_by_role("link", name=re.compile("Tag songs with this model"))
-    assert link.count() == 1 and link.get_attribute("href").endswith(f"?model={run_id}")
-    # the model is listed on the Tag page
+    # a model of a feature table's columns scores tables, not audio: no link to the Tag page, and it says so
+    assert page.get_by_role("link", name=re.compile("Tag songs with this model")).count() == 0
+    assert "not offered on the Tag page" in page.locator('[data-testid="stMain"]').inner_text()
     models = __import__("musictag_core.predict", fromlist=["list_models"]).list_models(runs_dir=runs)
-    assert run_id in [m.name for m in models]
+    assert run_id not in [m.name for m in models]
 
 
 def test_live_run_reload_two_viewers_queue_and_stop(train_app, browser, page, screenshot):

@@ -204,3 +204,32 @@ def test_transfer_fine_tune_trains_musicnn_end_to_end(env):
     pred = tag_file(paths[0], tagger)
     assert pred.sr == 16000 and pred.segment_scores.shape == (1, 2)  # a 2 s clip is one repeat-padded patch
     np.testing.assert_allclose(pred.scores, saved[0], atol=2e-4)
+
+
+def test_feature_table_run_is_not_offered_for_audio(env, tmp_path):
+    """A model fitted on a feature table's own columns cannot tag audio: not listed, and loading says why."""
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    rows = []
+    for k, genre in enumerate(["low", "high"]):
+        for i, x in enumerate(rng.normal(0, 1, (12, 5)) + 3 * np.eye(5)[k]):
+            rows.append({"filename": f"{genre}.{i:05d}.wav", **{f"col{j}": v for j, v in enumerate(x)}, "label": genre})
+    table = tmp_path / "features.csv"
+    pd.DataFrame(rows).to_csv(table, index=False)
+    run_dir = create_run(RunConfig(dataset=str(table), model="logreg", seed=0), runs_dir=env["runs"])
+    assert execute_run(run_dir) == "finished"
+    card = json.loads((run_dir / "card.json").read_text())
+    assert card["feature_columns"] == [f"col{j}" for j in range(5)]
+    assert run_dir.name not in [m.name for m in list_models(runs_dir=env["runs"])]
+    with pytest.raises(ModelError, match=r"trained on the 5 columns of a feature table \(col0, col1, col2, col3, …\)"):
+        load_tagger(run_dir)
+    # a card written before feature_columns existed is recognised by its input width
+    del card["feature_columns"]
+    (run_dir / "card.json").write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="cannot tag audio"):
+        load_tagger(run_dir)
+    # its own evaluation still works from the saved predictions
+    from musictag_core.train import evaluate_run
+
+    assert evaluate_run(run_dir)["metrics"]["accuracy"] == json.loads((run_dir / "metrics.json").read_text())["metrics"]["accuracy"]
