@@ -475,12 +475,26 @@ def final_panel(run_id: str, status: dict, config: dict) -> None:
                 "saved model are fold 1's."
             )
         name, value = headline_metric(evaluation.get("metrics") or {}, task)
-        c_table, c_conf, c_f1 = st.columns([1, 1.3, 1.2], gap="medium")
-        with c_table:
+        number = st.column_config.NumberColumn(format="%.4f")
+        table = metrics_table(evaluation).drop(columns="key")
+        if cv.get("k"):  # value, cv mean and cv std side by side need the width: table above, figures below
+            c_head, c_table = st.columns([1, 3], gap="medium")
             if name:
-                st.metric(metric_label(name), f"{value:.3f}", help=f"{evaluation.get('n_tracks')} test tracks")
-            st.dataframe(metrics_table(evaluation).drop(columns="key"), hide_index=True, key="train_metrics_table",
-                         column_config={"value": st.column_config.NumberColumn(format="%.4f")})
+                mean = ((cv.get("mean") or {}).get(name), (cv.get("std") or {}).get(name))
+                c_head.metric(
+                    metric_label(name), f"{value:.3f}", help=f"fold 1: {evaluation.get('n_tracks')} test tracks",
+                    delta=None if mean[0] is None else f"cv {mean[0]:.3f} ± {mean[1] or 0:.3f}", delta_color="off",
+                    delta_arrow="off",
+                )
+            c_table.dataframe(table, hide_index=True, key="train_metrics_table",
+                              column_config={c: number for c in ("value", "cv mean", "cv std")})
+            c_conf, c_f1 = st.columns([1.3, 1.2], gap="medium")
+        else:
+            c_table, c_conf, c_f1 = st.columns([1, 1.3, 1.2], gap="medium")
+            with c_table:
+                if name:
+                    st.metric(metric_label(name), f"{value:.3f}", help=f"{evaluation.get('n_tracks')} test tracks")
+                st.dataframe(table, hide_index=True, key="train_metrics_table", column_config={"value": number})
         with c_conf:
             if evaluation.get("confusion"):
                 st.plotly_chart(evaluation_confusion_figure(evaluation["confusion"]), key="train_fig_confusion")
