@@ -220,16 +220,20 @@ with st.container(border=True, key="train_form"):
     optimizer = c1.selectbox("Optimizer", ["adam", "sgd"], key="train_optimizer", disabled=not neural,
                              format_func=lambda o: {"adam": "Adam", "sgd": "SGD"}[o])
     lr = c2.number_input("Learning rate", min_value=1e-7, max_value=1.0, value=None, step=1e-5, format="%.1e",
-                         key="train_lr", placeholder=f"preset: {preset.learning_rate:.0e}", disabled=not neural)
+                         key="train_lr", placeholder=f"{preset.learning_rate:.0e}", disabled=not neural,
+                         help=f"Empty: the preset's {preset.learning_rate:.0e}.")
     epochs = c3.number_input("Epochs", min_value=1, value=None, step=1, key="train_epochs",
-                             placeholder=f"preset: {preset.epochs}", disabled=not neural)
+                             placeholder=str(preset.epochs), disabled=not neural,
+                             help=f"Empty: the preset's {preset.epochs}.")
     batch_size = c4.number_input("Batch size", min_value=1, value=None, step=8, key="train_batch",
-                                 placeholder=f"preset: {preset.batch_size}", disabled=not neural)
+                                 placeholder=str(preset.batch_size), disabled=not neural,
+                                 help=f"Empty: the preset's {preset.batch_size}.")
     patience = c5.number_input("Patience", min_value=0, step=1, key="train_patience",
                                help="Early stopping: epochs without a better validation loss (0: off).", disabled=not neural)
     dropout = c6.number_input("Dropout", min_value=0.0, max_value=0.95, value=None, step=0.05,
-                              key="train_dropout", placeholder=f"preset: {preset.dropout}", disabled=not neural)
-    c1, c2, c3, c4 = st.columns([1, 1, 1, 3], vertical_alignment="bottom")
+                              key="train_dropout", placeholder=f"{preset.dropout:g}", disabled=not neural,
+                              help=f"Empty: the preset's {preset.dropout:g}.")
+    c1, c2, c3, c4 = st.columns([1, 1, 1.3, 2.7], vertical_alignment="bottom")
     seed = c1.number_input("Seed", min_value=0, step=1, key="train_seed")
     cv = c2.selectbox("Cross-validation", [0, 3, 5, 10], key="train_cv",
                       format_func=lambda k: "off" if k == 0 else f"{k} folds",
