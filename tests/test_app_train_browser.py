@@ -53,9 +53,10 @@ TINY_CNN = {
 
 @contextlib.contextmanager
 def _serve(env_updates: dict[str, str], log_path: Path, browser):
-    """Start a server; open its root page once, so it runs ``app.py``'s ``st.navigation`` before any
-    test opens a sub-page (Streamlit treats the first session of a fresh server opened on
-    ``/train`` as a plain ``pages/`` app)."""
+    """Start a server and open its root page once (a warm-up: the first run imports the app's modules).
+
+    A fresh server opened directly on a sub-page is covered by
+    ``test_app_browser.test_first_request_to_a_sub_page_goes_through_the_router``."""
     with serve_app(env_updates, log_path) as (url, _proc):
         ctx = browser.new_context()
         try:
