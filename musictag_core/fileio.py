@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Any, Callable, IO
 
@@ -78,11 +79,13 @@ def atomic_save_npy(path: str | os.PathLike, array: np.ndarray, *, fsync: bool =
 def atomic_save(path: str | os.PathLike, save: Callable[[Path], None]) -> Path:
     """Run ``save(tmp_path)`` for a library that writes by file name, then rename onto ``path``.
 
-    The temporary path keeps ``path``'s suffix (Keras insists on ``.keras``).
+    The temporary path keeps ``path``'s suffix (Keras insists on ``.keras``) and
+    is unique per call (process id and a random token), so threads or processes
+    writing the same file never share one.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{path.stem}-{os.getpid()}{path.suffix}")
+    tmp = path.with_name(f".tmp-{path.stem}-{os.getpid()}-{uuid.uuid4().hex[:8]}{path.suffix}")
     try:
         save(tmp)
         os.replace(tmp, path)

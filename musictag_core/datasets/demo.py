@@ -85,6 +85,7 @@ import pandas as pd
 from scipy import signal
 
 from ..errors import DatasetError, ParameterError
+from ..fileio import atomic_save
 from .base import DEFAULT_THRESHOLD, DatasetIndex
 
 __all__ = [
@@ -1152,17 +1153,6 @@ def _plan(*, n_per_style: int, n_blends: int, seed: int) -> list[dict]:
     return tasks
 
 
-def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def _render_task(task: dict, out_dir: str, seed: int, sr: int, duration_range: tuple[float, float]) -> dict:
     import soundfile as sf
 
@@ -1174,8 +1164,7 @@ def _render_task(task: dict, out_dir: str, seed: int, sr: int, duration_range: t
     y = render_clip(params, rng=rng, sr=sr)
     if not np.all(np.isfinite(y)):
         raise DatasetError(f"demo clip {task['track_id']} contains non-finite samples; please report this")
-    _write_atomic(Path(out_dir) / task["path"],
-                  lambda p: sf.write(str(p), y, sr, subtype="PCM_16", format="WAV"))
+    atomic_save(Path(out_dir) / task["path"], lambda p: sf.write(str(p), y, sr, subtype="PCM_16", format="WAV"))
     return {"track_id": task["track_id"], "path": task["path"], "artist": task["artist"],
             "strengths": task["strengths"], **params.to_dict()}
 
@@ -1254,7 +1243,7 @@ def generate_demo_corpus(
         "artist": [r["artist"] for r in rows],
         **{s: [int(r["strengths"].get(s, 0)) for r in rows] for s in DEMO_STYLES},
     })
-    _write_atomic(out / "strengths.csv", lambda p: table.to_csv(p, index=False, lineterminator="\n"))
+    atomic_save(out / "strengths.csv", lambda p: table.to_csv(p, index=False, lineterminator="\n"))
     counts = {s: int(sum(1 for r in rows if r["strengths"] == {s: 100})) for s in DEMO_STYLES}
     meta = {
         "version": DEMO_VERSION,
@@ -1270,7 +1259,7 @@ def generate_demo_corpus(
         "generation_s": round(time.perf_counter() - t0, 2),
         "clips": [{k: v for k, v in r.items() if k not in ("path",)} for r in rows],
     }
-    _write_atomic(out / "metadata.json", lambda p: p.write_text(json.dumps(meta, indent=1)))
+    atomic_save(out / "metadata.json", lambda p: p.write_text(json.dumps(meta, indent=1)))
     return out
 
 
