@@ -15,21 +15,9 @@ from musictag_core.evaluate import read_predictions
 from musictag_core.predict import LOADERS, clear_tagger_cache, list_models, load_tagger, tag_file
 from musictag_core.train import RunConfig, create_run, execute_run
 
+from .helpers import write_tone_dataset
+
 SR = 22050
-
-
-def _write_tones(root: Path, *, n: int = 8, seconds: float = 2.0) -> Path:
-    import soundfile as sf
-
-    rng = np.random.default_rng(0)
-    for genre, f0 in (("low", 220.0), ("high", 1760.0)):
-        (root / genre).mkdir(parents=True)
-        for i in range(n):
-            t = np.arange(int(seconds * SR)) / SR
-            f = f0 * (1 + 0.03 * rng.standard_normal())
-            y = 0.3 * np.sin(2 * np.pi * f * t) + 0.02 * rng.standard_normal(len(t))
-            sf.write(root / genre / f"{genre}.{i:05d}.wav", y.astype(np.float32), SR)
-    return root
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +28,7 @@ def env(tmp_path_factory):
     mp.setenv("MUSICTAG_CACHE", str(base / "cache"))
     runs = base / "runs"
     mp.setenv("MUSICTAG_RUNS", str(runs))
-    data = _write_tones(base / "tones")
+    data = write_tone_dataset(base / "tones")
     yield {"data": data, "runs": runs, "base": base}
     mp.undo()
     clear_tagger_cache()
