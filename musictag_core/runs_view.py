@@ -44,6 +44,7 @@ __all__ = [
     "format_duration",
     "headline_metric",
     "launch_run",
+    "read_card",
     "read_evaluation",
     "run_duration_s",
     "runs_table",
@@ -387,6 +388,11 @@ def headline_metric(metrics: dict[str, Any], task: str | None = None) -> tuple[s
         if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
             return name, float(v)
     return None, None
+
+
+def read_card(run_dir: str | os.PathLike) -> dict[str, Any] | None:
+    """The run's ``card.json`` (labels, inputs, metrics, ...), or None before the run saved one."""
+    return _read_json(Path(run_dir) / "card.json")
 
 
 def read_evaluation(run_dir: str | os.PathLike) -> dict[str, Any] | None:

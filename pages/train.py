@@ -31,6 +31,7 @@ from musictag_core.runs_view import (
     format_duration,
     headline_metric,
     launch_run,
+    read_card,
     read_evaluation,
     run_duration_s,
     runs_table,
@@ -505,8 +506,7 @@ def final_panel(run_id: str, status: dict, config: dict) -> None:
         with c_f1:
             if evaluation.get("per_label"):
                 st.plotly_chart(per_label_f1_figure(evaluation["per_label"]), key="train_fig_f1")
-    run_card = json.loads((run_dir / "card.json").read_text()) if (run_dir / "card.json").exists() else {}
-    if state == "finished" and table_only(run_card):
+    if state == "finished" and table_only(read_card(run_dir) or {}):
         st.caption(
             ":material/table_chart: This model reads the feature table's own columns, so it scores feature tables, "
             "not audio files: it is not offered on the Tag page. Train on an audio dataset to tag songs."
