@@ -27,6 +27,7 @@ __all__ = [
     "check_missing_files",
     "check_missing_policy",
     "check_threshold",
+    "check_ids",
     "list_some",
     "normalise_splits",
     "require_file",
@@ -79,6 +80,22 @@ def list_some(items: Iterable, *, limit: int = 10, quote: bool = True) -> str:
     if len(items) > limit:
         return f"{shown} and {len(items) - limit} more ({len(items)} in all)"
     return shown
+
+
+def check_ids(ids: pd.Series, *, csv_path: Path, column: str, what: str = "track ids") -> None:
+    """Refuse blank or repeated ids read from ``column`` of ``csv_path`` (lines counted after the header).
+
+    Raises
+    ------
+    DatasetError
+        ``blank '<column>' on lines ...`` or ``duplicate <what> in column '<column>': ...``.
+    """
+    if (ids == "").any():
+        lines = (np.flatnonzero((ids == "").to_numpy()) + 2).tolist()
+        raise DatasetError(f"{csv_path}: blank {column!r} on lines {list_some(lines)}")
+    dup = ids[ids.duplicated()].unique().tolist()
+    if dup:
+        raise DatasetError(f"{csv_path}: duplicate {what} in column {column!r}: {list_some(dup)}")
 
 
 def is_file(path: str | Path) -> bool:

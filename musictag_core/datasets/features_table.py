@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DatasetError
-from .base import DatasetIndex, list_some, normalise_splits, require_file
+from .base import DatasetIndex, check_ids, list_some, normalise_splits, require_file
 
 __all__ = ["read_feature_table", "ID_COLUMN_CANDIDATES", "SEGMENT_ID"]
 
@@ -100,12 +100,7 @@ def read_feature_table(
         raise DatasetError(f"{csv_path}: blank {label_column!r} on lines {list_some(lines)}")
     if id_column:
         ids = frame[id_column]
-        if (ids == "").any():
-            lines = (np.flatnonzero((ids == "").to_numpy()) + 2).tolist()
-            raise DatasetError(f"{csv_path}: blank {id_column!r} on lines {list_some(lines)}")
-        dup = ids[ids.duplicated()].unique().tolist()
-        if dup:
-            raise DatasetError(f"{csv_path}: duplicate ids in column {id_column!r}: {list_some(dup)}")
+        check_ids(ids, csv_path=csv_path, column=id_column, what="ids")
     else:
         ids = pd.Series([f"row{i + 1:05d}" for i in range(len(frame))], dtype=object)
 

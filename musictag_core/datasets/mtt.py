@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DatasetError, ParameterError
-from .base import DatasetIndex, check_missing_files, check_missing_policy, list_some, require_file
+from .base import DatasetIndex, check_ids, check_missing_files, check_missing_policy, list_some, require_file
 
 __all__ = ["read_mtt", "MTT_ID_COLUMN", "MTT_PATH_COLUMN"]
 
@@ -88,12 +88,7 @@ def read_mtt(
         raise DatasetError(f"{csv_path}: no tag columns between clip_id and mp3_path")
 
     ids = frame[MTT_ID_COLUMN].str.strip()
-    if (ids == "").any():
-        rows = (np.flatnonzero((ids == "").to_numpy()) + 2).tolist()
-        raise DatasetError(f"{csv_path}: blank clip_id on lines {list_some(rows)}")
-    dup = ids[ids.duplicated()].unique().tolist()
-    if dup:
-        raise DatasetError(f"{csv_path}: duplicate clip ids {list_some(dup)}")
+    check_ids(ids, csv_path=csv_path, column=MTT_ID_COLUMN, what="clip ids")
 
     raw = frame[tags].apply(lambda col: col.str.strip())
     values = raw.apply(pd.to_numeric, errors="coerce")

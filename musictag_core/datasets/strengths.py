@@ -36,6 +36,7 @@ from ..errors import DatasetError, ParameterError
 from .base import (
     DEFAULT_THRESHOLD,
     DatasetIndex,
+    check_ids,
     check_missing_files,
     check_missing_policy,
     check_threshold,
@@ -111,15 +112,6 @@ def _resolve_paths(written: pd.Series, base: Path, *, csv_path: Path) -> list[st
     if dups:
         raise DatasetError(f"{csv_path}: the same audio file is listed twice: {list_some(dups, quote=False)}")
     return resolved
-
-
-def _check_ids(ids: pd.Series, *, csv_path: Path, column: str) -> None:
-    if (ids == "").any():
-        lines = (np.flatnonzero((ids == "").to_numpy()) + 2).tolist()
-        raise DatasetError(f"{csv_path}: blank {column!r} on lines {list_some(lines)}")
-    dup = ids[ids.duplicated()].unique().tolist()
-    if dup:
-        raise DatasetError(f"{csv_path}: duplicate track ids in column {column!r}: {list_some(dup)}")
 
 
 def _per_track(frame: pd.DataFrame, *, path_column: str, columns: list[str], csv_path: Path) -> pd.DataFrame:
@@ -245,7 +237,7 @@ def read_strengths_csv(
         strengths[[row_of[p] for p in frame[path_column]], [col_of[t] for t in frame["tag"]]] = values
         ids = track_frame[id_col] if id_col else track_frame[path_column]
 
-    _check_ids(ids, csv_path=csv_path, column=id_col or path_column)
+    check_ids(ids, csv_path=csv_path, column=id_col or path_column)
     paths = _resolve_paths(track_frame[path_column], csv_path.parent, csv_path=csv_path)
     keep = check_missing_files(paths, missing=missing, what=f"strengths CSV {csv_path.name}")
     if (~keep).any():
