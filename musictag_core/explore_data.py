@@ -32,8 +32,6 @@ import dataclasses
 import hashlib
 import io
 import json
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DatasetError, ParameterError
+from .lru import BoundedCache
 from .project import (
     ProgressCallback,
     Projection,
@@ -347,49 +346,6 @@ def levels_for(space: str) -> list[str]:
 # ---------------------------------------------------------------------------
 # Feature matrices, cached in memory
 # ---------------------------------------------------------------------------
-
-
-class BoundedCache:
-    """Bounded, thread-safe in-memory LRU cache (a dict that forgets the least recently used entries).
-
-    Parameters
-    ----------
-    max_entries : int
-        Most entries kept.
-    """
-
-    def __init__(self, *, max_entries: int = 8) -> None:
-        if isinstance(max_entries, bool) or not isinstance(max_entries, int) or max_entries < 1:
-            raise ParameterError(f"max_entries must be a positive integer, got {max_entries!r}")
-        self.max_entries = max_entries
-        self._items: OrderedDict[Any, Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __contains__(self, key: Any) -> bool:
-        return key in self._items
-
-    def get(self, key: Any, default: Any = None) -> Any:
-        """The value for ``key`` (marking it recently used), or ``default``."""
-        with self._lock:
-            if key not in self._items:
-                return default
-            self._items.move_to_end(key)
-            return self._items[key]
-
-    def put(self, key: Any, value: Any) -> None:
-        """Store ``value`` under ``key``, dropping the oldest entries beyond ``max_entries``."""
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.max_entries:
-                self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
 
 
 def _copy_matrix(value: tuple[np.ndarray, list[str], pd.DataFrame]) -> tuple[np.ndarray, list[str], pd.DataFrame]:

@@ -34,7 +34,6 @@ import os
 import re
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +44,8 @@ import pandas as pd
 
 from .config import PipelineConfig, _Config
 from .errors import AudioError, DatasetError, MusictagError, ParameterError
+from .fileio import atomic_save
+from .lru import BoundedCache
 
 if TYPE_CHECKING:  # pragma: no cover
     from sklearn.pipeline import Pipeline
@@ -462,18 +463,16 @@ class ProjectionCache:
         self.directory = None if directory is None else Path(directory)
         self.max_memory = max_memory
         self.max_disk = max_disk
-        self._memory: OrderedDict[str, Projection] = OrderedDict()
-        self._lock = threading.Lock()
+        self._memory = BoundedCache(max_entries=max_memory)
 
     def __len__(self) -> int:
         return len(self._memory)
 
     def get(self, key: str) -> Projection | None:
         """Return the cached projection for ``key`` or None."""
-        with self._lock:
-            if key in self._memory:
-                self._memory.move_to_end(key)
-                return dataclasses.replace(self._memory[key], from_cache=True, fit_seconds=0.0)
+        hit = self._memory.get(key)
+        if hit is not None:
+            return dataclasses.replace(hit, from_cache=True, fit_seconds=0.0)
         if self.directory is None:
             return None
         npz = self.directory / f"{key}.npz"
@@ -526,19 +525,14 @@ class ProjectionCache:
             arrays["evr"] = projection.explained_variance_ratio_
         if projection.loadings is not None:
             arrays["loadings"] = projection.loadings.to_numpy()
-        tmp = self.directory / f".{key}.{os.getpid()}.tmp.npz"
-        np.savez(tmp, **arrays)
-        if projection._pipeline is not None:
-            tmp_p = self.directory / f".{key}.{os.getpid()}.tmp.joblib"
-            joblib.dump(projection._pipeline, tmp_p)
-            os.replace(tmp_p, self.directory / f"{key}.joblib")
-        os.replace(tmp, self.directory / f"{key}.npz")
+        if projection._pipeline is not None:  # the pipeline first: an .npz marks a complete entry
+            atomic_save(self.directory / f"{key}.joblib", lambda p: joblib.dump(projection._pipeline, p))
+        atomic_save(self.directory / f"{key}.npz", lambda p: np.savez(p, **arrays))
         self._evict_disk()
 
     def clear(self) -> None:
         """Drop every entry, in memory and on disk."""
-        with self._lock:
-            self._memory.clear()
+        self._memory.clear()
         if self.directory is not None and self.directory.exists():
             for p in self.directory.glob("*.npz"):
                 p.unlink(missing_ok=True)
@@ -547,11 +541,7 @@ class ProjectionCache:
 
     def _remember(self, key: str, projection: Projection) -> None:
         projection.coords.setflags(write=False)  # shared between hits: keep it intact
-        with self._lock:
-            self._memory[key] = projection
-            self._memory.move_to_end(key)
-            while len(self._memory) > self.max_memory:
-                self._memory.popitem(last=False)
+        self._memory.put(key, projection)
 
     def _evict_disk(self) -> None:
         assert self.directory is not None
@@ -1318,10 +1308,7 @@ def _cached_track_rows(path: str, *, params: dict, cache: bool, compute: Callabl
         except (OSError, ValueError, KeyError):
             pass
     rows, starts, names = compute()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{fh}.{os.getpid()}.tmp.npz")
-    np.savez(tmp, rows=rows, starts=starts, names=np.array(names, dtype=str))
-    os.replace(tmp, target)
+    atomic_save(target, lambda p: np.savez(p, rows=rows, starts=starts, names=np.array(names, dtype=str)))
     return rows, starts, names
 
 

@@ -28,8 +28,6 @@ import hashlib
 import json
 import math
 import os
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -39,6 +37,7 @@ import numpy as np
 from .config import AudioConfig, FeatureConfig, PipelineConfig, SegmentConfig
 from .errors import ParameterError
 from .fileio import atomic_save_npy, atomic_write_json
+from .lru import BoundedCache
 
 __all__ = [
     "INPUT_KINDS",
@@ -337,22 +336,14 @@ class MmapPool:
         if isinstance(max_open, bool) or not isinstance(max_open, int) or max_open < 1:
             raise ParameterError(f"max_open must be a positive int, got {max_open!r}")
         self.max_open = max_open
-        self._maps: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
+        self._maps = BoundedCache(max_entries=max_open)
 
     def get(self, path: str) -> np.ndarray:
         """The memory map of ``path`` (opened now, or reused)."""
-        with self._lock:
-            mm = self._maps.get(path)
-            if mm is not None:
-                self._maps.move_to_end(path)
-                return mm
-        mm = np.load(path, mmap_mode="r", allow_pickle=False)
-        with self._lock:
-            self._maps[path] = mm
-            self._maps.move_to_end(path)
-            while len(self._maps) > self.max_open:
-                self._maps.popitem(last=False)
+        mm = self._maps.get(path)
+        if mm is None:
+            mm = np.load(path, mmap_mode="r", allow_pickle=False)
+            self._maps.put(path, mm)
         return mm
 
     def __len__(self) -> int:
@@ -360,8 +351,7 @@ class MmapPool:
 
     def clear(self) -> None:
         """Drop every map (their descriptors close once no array uses them)."""
-        with self._lock:
-            self._maps.clear()
+        self._maps.clear()
 
 
 #: The pool shared by the :class:`NpyFile` handles of a process.
