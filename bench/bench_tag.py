@@ -152,7 +152,7 @@ def main() -> None:
             stages = {
                 "decode": _timeit(lambda: load_audio(path, sr=tagger.sr), repeat=args.repeat),
                 "mel_and_patches": _timeit(lambda: tagger.patches(y), repeat=args.repeat),
-                "model": _timeit(lambda: tagger._forward(p), repeat=args.repeat),
+                "model": _timeit(lambda: tagger.forward(p), repeat=args.repeat),
             }
             model_cpu = stages["model"]["cpu_min_s"]
             stages["model"]["gflop"] = round(flops * len(p) / 1e9, 1)

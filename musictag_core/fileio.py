@@ -23,6 +23,7 @@ __all__ = [
     "atomic_write_json",
     "atomic_write_text",
     "json_default",
+    "read_json_object",
 ]
 
 
@@ -60,6 +61,19 @@ def json_default(o: Any) -> Any:
     if isinstance(o, Path):
         return str(o)
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def read_json_object(path: str | os.PathLike) -> dict[str, Any] | None:
+    """The JSON object in ``path``, or None when the file is missing, unreadable or not an object.
+
+    Readers of files that :func:`atomic_write_json` writes use this: a missing or
+    half-written-by-hand file reads as "not there" rather than raising.
+    """
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def atomic_write_json(path: str | os.PathLike, data: Any, *, fsync: bool = True) -> Path:

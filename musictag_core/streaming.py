@@ -23,19 +23,17 @@ Keras is imported only inside :func:`as_pydataset` and :func:`predict_tracks`.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import math
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from .config import AudioConfig, FeatureConfig, PipelineConfig, SegmentConfig
 from .errors import ParameterError
+from .inputs import CACHE_VERSION, INPUT_KINDS, InputSpec, compute_inputs, crop_pieces
 from .fileio import atomic_save_npy, atomic_write_json
 from .lru import BoundedCache
 
@@ -53,220 +51,6 @@ __all__ = [
     "predict_tracks",
     "CACHE_VERSION",
 ]
-
-#: Bumped when stored inputs change meaning.
-CACHE_VERSION = 1
-
-INPUT_KINDS = ("logmel", "mfcc", "waveform", "stats", "embedding", "musicnn_patches")
-
-
-@dataclass(frozen=True)
-class InputSpec:
-    """How one track becomes model inputs.
-
-    Parameters
-    ----------
-    kind : {"logmel", "mfcc", "waveform", "stats", "embedding", "musicnn_patches"}
-        Frame features per segment, raw waveform pieces, one statistics vector
-        per track, musicnn embeddings per 3 s patch, or musicnn mel patches.
-    audio : AudioConfig
-        Decode settings (rate, maximum duration).
-    segments : SegmentConfig
-        The cut (``random_crop``: the whole clip is stored and crops are drawn
-        while training; at prediction consecutive crops are used).
-    features : FeatureConfig or None
-        For ``logmel``, ``mfcc`` and ``stats``.
-    embedding : {"pooled", "penultimate", "both"}
-        For ``embedding``: which musicnn outputs (pooled 1506-d first, then penultimate 200-d).
-    backbone : str
-        Shipped musicnn model for ``embedding`` / ``musicnn_patches``.
-    """
-
-    kind: str
-    audio: AudioConfig
-    segments: SegmentConfig
-    features: FeatureConfig | None = None
-    embedding: str = "both"
-    backbone: str = "MSD_musicnn"
-
-    def __post_init__(self) -> None:
-        if self.kind not in INPUT_KINDS:
-            raise ParameterError(f"input kind must be one of {INPUT_KINDS}, got {self.kind!r}")
-        if self.kind in ("logmel", "mfcc", "stats"):
-            if self.features is None or self.features.kind != self.kind:
-                raise ParameterError(f"input kind {self.kind!r} needs a FeatureConfig of that kind")
-            if self.features.sr != self.audio.sr:
-                raise ParameterError(f"features.sr ({self.features.sr}) must equal audio.sr ({self.audio.sr})")
-        if self.embedding not in ("pooled", "penultimate", "both"):
-            raise ParameterError(f"embedding must be pooled, penultimate or both, got {self.embedding!r}")
-
-    @property
-    def sr(self) -> int:
-        return int(self.audio.sr)
-
-    @property
-    def crop(self) -> int | None:
-        """Frames (or samples) per random crop; None when the cut is not ``random_crop``."""
-        if self.segments.kind != "random_crop":
-            return None
-        n = int(round(self.segments.length_s * self.sr))
-        return n if self.features is None else 1 + n // self.features.hop_length
-
-    @property
-    def frame_s(self) -> float:
-        """Seconds per row of a cropped array (a frame, or a sample)."""
-        return 1.0 / self.sr if self.features is None else self.features.hop_length / self.sr
-
-    def pipeline(self) -> PipelineConfig | None:
-        """The :class:`~musictag_core.config.PipelineConfig` when :mod:`musictag_core.store` can cache these inputs."""
-        if self.kind in ("logmel", "mfcc", "stats") and self.segments.kind != "random_crop":
-            return PipelineConfig(audio=self.audio, segments=self.segments, features=self.features)
-        return None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "audio": self.audio.to_dict(),
-            "segments": self.segments.to_dict(),
-            "features": None if self.features is None else self.features.to_dict(),
-            "embedding": self.embedding,
-            "backbone": self.backbone,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> InputSpec:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ParameterError(f"unknown InputSpec key(s) {unknown}; valid keys are {sorted(names)}")
-        return cls(
-            kind=data["kind"],
-            audio=AudioConfig.from_dict(data["audio"]),
-            segments=SegmentConfig.from_dict(data["segments"]),
-            features=None if data.get("features") is None else FeatureConfig.from_dict(data["features"]),
-            embedding=data.get("embedding", "both"),
-            backbone=data.get("backbone", "MSD_musicnn"),
-        )
-
-    def key(self) -> str:
-        """Short hash of the spec (cache folder name)."""
-        blob = json.dumps({"v": CACHE_VERSION, **self.to_dict()}, sort_keys=True)
-        return hashlib.blake2b(blob.encode(), digest_size=8).hexdigest()
-
-
-def crop_pieces(a: np.ndarray, *, crop: int, hop: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Consecutive crops of a whole-clip array (what random-crop models see at prediction).
-
-    Parameters
-    ----------
-    a : np.ndarray [shape=(t, ...)]
-        Frames (or samples) of the whole clip.
-    crop : int
-        Rows per crop.
-    hop : int, optional
-        Rows between crop starts (default ``crop``). A tail shorter than a
-        crop is dropped; a clip shorter than one crop is zero-padded.
-
-    Returns
-    -------
-    pieces : np.ndarray [shape=(n, crop, ...)]
-    starts : np.ndarray [shape=(n,)], int
-        Row index of each crop.
-    """
-    hop = crop if hop is None else max(1, int(hop))
-    if a.shape[0] < crop:
-        pad = [(0, crop - a.shape[0])] + [(0, 0)] * (a.ndim - 1)
-        return np.pad(np.asarray(a), pad)[None], np.zeros(1, dtype=int)
-    starts = np.arange(0, a.shape[0] - crop + 1, hop)
-    return np.stack([np.asarray(a[s : s + crop]) for s in starts]), starts
-
-
-def _musicnn(backbone: str):  # noqa: ANN202
-    from .predict import load_tagger
-
-    return load_tagger(backbone)
-
-
-def compute_inputs(
-    y: np.ndarray, *, spec: InputSpec, overlap: float = 0.0, for_training: bool = False
-) -> tuple[np.ndarray, np.ndarray]:
-    """Model inputs of one decoded track: the preprocessing shared by training and tagging.
-
-    Parameters
-    ----------
-    y : np.ndarray [shape=(n,)]
-        Mono waveform at ``spec.sr`` (as decoded with ``spec.audio``).
-    spec : InputSpec
-    overlap : float
-        Seconds shared by consecutive segments (tagging only; training uses 0).
-    for_training : bool
-        For ``random_crop`` specs: return the whole clip (one row) that crops
-        are drawn from, instead of consecutive crops.
-
-    Returns
-    -------
-    starts_s : np.ndarray [shape=(n_segments,)]
-        Start time of every segment.
-    inputs : np.ndarray
-        ``(n_segments, frames, n_features)`` for log-mel / MFCC (and musicnn
-        patches), ``(n_segments, samples)`` for waveform, ``(1, n_stats)`` for
-        statistics, ``(n_patches, dim)`` for embeddings; for training with
-        random crops, ``(1, frames, n_features)`` or ``(1, samples)``.
-    """
-    from .features import extract_frames, statistics_vector
-    from .segments import cut_segments
-
-    y = np.asarray(y, dtype=np.float32)
-    if y.ndim != 1:
-        raise ParameterError(f"compute_inputs expects a mono waveform of shape (n,), got {y.shape}")
-    if spec.audio.duration is not None:
-        y = y[: int(round(spec.audio.duration * spec.sr))]
-    if not isinstance(overlap, (int, float)) or overlap < 0:
-        raise ParameterError(f"overlap must be a number of seconds >= 0, got {overlap!r}")
-    kind = spec.kind
-    if kind == "stats":
-        fc = spec.features
-        v = statistics_vector(y, sr=spec.sr, n_fft=fc.n_fft, hop_length=fc.hop_length, n_mels=fc.n_mels, n_mfcc=fc.n_mfcc)
-        return np.zeros(1), np.asarray(v, dtype=np.float32)[None, :]
-    if kind in ("embedding", "musicnn_patches"):
-        tagger = _musicnn(spec.backbone)
-        patches, starts = tagger.patches(y, overlap=overlap)
-        if kind == "musicnn_patches":
-            return starts, patches
-        out = tagger._forward(patches)
-        parts = []
-        if spec.embedding in ("pooled", "both"):
-            parts.append(out["pooled"])
-        if spec.embedding in ("penultimate", "both"):
-            parts.append(out["penultimate"])
-        return starts, np.concatenate(parts, axis=1).astype(np.float32)
-    seg = spec.segments
-    if seg.kind == "random_crop":
-        if seg.max_duration_s is not None:
-            y = y[: int(round(seg.max_duration_s * spec.sr))]
-        whole = y if kind == "waveform" else extract_frames(y, config=spec.features)
-        whole = np.asarray(whole, dtype=np.float32)
-        if for_training:
-            if kind == "waveform" and len(whole) < spec.crop:
-                whole = np.pad(whole, (0, spec.crop - len(whole)))
-            return np.zeros(1), whole[None]
-        hop = spec.crop - int(round(overlap / spec.frame_s))
-        if hop < 1:
-            raise ParameterError(f"overlap must be shorter than the crop ({spec.segments.length_s} s), got {overlap!r}")
-        pieces, starts = crop_pieces(whole, crop=spec.crop, hop=hop)
-        return starts * spec.frame_s, pieces
-    if overlap:
-        hop = seg.hop - overlap
-        if hop <= 0:
-            raise ParameterError(f"overlap must be shorter than the segment hop ({seg.hop} s), got {overlap!r}")
-        n = None if seg.n_segments is None else int(math.ceil(seg.n_segments * seg.hop / hop))
-        seg = seg.replace(hop_s=hop, n_segments=n)
-    pieces = cut_segments(y, sr=spec.sr, config=seg)
-    data = np.asarray(pieces.data, dtype=np.float32)
-    if kind == "waveform":
-        return np.asarray(pieces.starts_s, dtype=np.float64), data
-    return np.asarray(pieces.starts_s, dtype=np.float64), np.asarray(extract_frames(data, config=spec.features), np.float32)
-
 
 class ArrayCache:
     """Per-track arrays on disk, keyed by file digest (plus a variant suffix) under a spec's folder.

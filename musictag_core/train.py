@@ -714,10 +714,15 @@ def _inputs_job(path: str, digest: str, spec_dict: dict, root: str, todo: list[t
     spec = InputSpec.from_dict(spec_dict)
     cache = ArrayCache(spec=spec, root=root)
     try:
+        backbone = None
+        if spec.needs_backbone:
+            from .models.loading import load_tagger
+
+            backbone = load_tagger(spec.backbone)
         y, sr = load_audio(path, config=spec.audio)
         for key, params in todo:
             w = y if params is None else apply_augmentation(y, sr=sr, params=params)
-            _, x = compute_inputs(w, spec=spec, for_training=True)
+            _, x = compute_inputs(w, spec=spec, for_training=True, backbone=backbone)
             cache.save(digest, x, key)
     except MusictagError as exc:
         return str(exc)

@@ -371,13 +371,13 @@ def test_keras_models_load_in_safe_mode(tmp_path):
     """A .keras file with a Lambda layer (arbitrary code) is refused by the tagger loader."""
     keras = pytest.importorskip("keras")
     from musictag_core.errors import ModelError
-    from musictag_core.predict import _load_keras
+    from musictag_core.models.keras_io import load_keras_model
 
     inputs = keras.Input((4,))
     outputs = keras.layers.Lambda(lambda x: x * 2)(inputs)
     path = tmp_path / "model.keras"
     keras.Model(inputs, outputs).save(path)
     with pytest.raises(ModelError, match="cannot load the Keras model.*(safe_mode|[Ll]ambda)"):
-        _load_keras(path)
+        load_keras_model(path)
     # the same file opens when safe mode is turned off on purpose: the refusal is safe mode's doing
     keras.saving.load_model(path, safe_mode=False, compile=False)

@@ -1,13 +1,12 @@
 """Taggers for finished training runs (card formats ``musictag-keras`` and ``musictag-sklearn``).
 
-Importing this module registers both loaders with
-:func:`musictag_core.predict.register_loader`; :func:`musictag_core.predict.load_tagger`
-imports it the first time it meets one of these formats, so neither Keras nor
+:mod:`musictag_core.models.loading` opens such folders with :func:`open_run_tagger`
+(passing the musicnn backbone when the run's inputs need one). Neither Keras nor
 scikit-learn is imported before a run is opened.
 
 A run tagger applies exactly the preprocessing the run was trained with: the
-card's ``inputs`` (:class:`~musictag_core.streaming.InputSpec`) goes through
-:func:`~musictag_core.streaming.compute_inputs`, the function training used to
+card's ``inputs`` (:class:`~musictag_core.inputs.InputSpec`) goes through
+:func:`~musictag_core.inputs.compute_inputs`, the function training used to
 fill its caches. Scores are the model's outputs: softmax probabilities
 (single-label), sigmoid probabilities (multi-label), or predicted strengths / 100
 (regression), so every score lies in 0..1.
@@ -29,16 +28,16 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelError
-from ..predict import register_loader
-from ..streaming import InputSpec, compute_inputs
+from ..inputs import Backbone, InputSpec, compute_inputs
+from .keras_io import load_keras_model
 
-__all__ = ["RunTagger", "load_keras_run", "load_sklearn_run", "run_input_spec", "FORMATS"]
+__all__ = ["FORMATS", "RunTagger", "load_keras_run", "load_sklearn_run", "open_run_tagger", "run_input_spec"]
 
 FORMATS = ("musictag-keras", "musictag-sklearn")
 
 
 def run_input_spec(card: dict) -> InputSpec:
-    """The :class:`~musictag_core.streaming.InputSpec` a run card describes.
+    """The :class:`~musictag_core.inputs.InputSpec` a run card describes.
 
     Cards written before ``inputs`` existed are read from ``sr``, ``segments``,
     ``features`` and ``input_kind``.
@@ -58,7 +57,7 @@ def run_input_spec(card: dict) -> InputSpec:
 
 
 class RunTagger:
-    """A trained run as a :class:`~musictag_core.predict.Tagger`.
+    """A trained run as a :class:`~musictag_core.models.loading.Tagger`.
 
     Parameters
     ----------
@@ -70,9 +69,13 @@ class RunTagger:
     family : {"keras", "sklearn"}
     batch_size : int
         Segments per forward pass.
+    backbone : Backbone, optional
+        The loaded musicnn model, for runs whose inputs are musicnn embeddings or patches.
     """
 
-    def __init__(self, path: Path, card: dict, model: Any, *, family: str, batch_size: int = 32) -> None:
+    def __init__(
+        self, path: Path, card: dict, model: Any, *, family: str, batch_size: int = 32, backbone: Backbone | None = None
+    ) -> None:
         self.path = Path(path)
         self.card = card
         self.model_ = model
@@ -84,6 +87,7 @@ class RunTagger:
         self.task = card["task"]
         self.spec = run_input_spec(card)
         self.sr = self.spec.sr
+        self.backbone = backbone
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -91,7 +95,7 @@ class RunTagger:
 
     def inputs(self, y: np.ndarray, *, overlap: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
         """Segment start times and model inputs of ``y`` (the training-time preprocessing)."""
-        return compute_inputs(y, spec=self.spec, overlap=overlap)
+        return compute_inputs(y, spec=self.spec, overlap=overlap, backbone=self.backbone)
 
     def _scores(self, x: np.ndarray) -> np.ndarray:
         if self.family == "sklearn":
@@ -158,19 +162,13 @@ def _trusted_run_folder(path: Path) -> bool:
     return parent == runs_dir().resolve() or (parent / ".train.lock").exists()
 
 
-def load_keras_run(path: Path, card: dict) -> RunTagger:
+def load_keras_run(path: Path, card: dict, *, backbone: Backbone | None = None) -> RunTagger:
     """Loader of ``musictag-keras`` run folders (``model.keras``, ``safe_mode=True``)."""
-    import keras
-
     file = _check_run_folder(Path(path), card, "model.keras")
-    try:
-        model = keras.saving.load_model(file, safe_mode=True, compile=False)
-    except Exception as exc:  # noqa: BLE001 - keras raises many types for bad files
-        raise ModelError(f"{file}: cannot load the Keras model ({str(exc).splitlines()[0][:200]})") from None
-    return RunTagger(Path(path), card, model, family="keras")
+    return RunTagger(Path(path), card, load_keras_model(file), family="keras", backbone=backbone)
 
 
-def load_sklearn_run(path: Path, card: dict) -> RunTagger:
+def load_sklearn_run(path: Path, card: dict, *, backbone: Backbone | None = None) -> RunTagger:
     """Loader of ``musictag-sklearn`` run folders (``model.joblib``, finished runs under a runs folder only)."""
     import joblib
 
@@ -185,12 +183,28 @@ def load_sklearn_run(path: Path, card: dict) -> RunTagger:
         model = joblib.load(file)
     except Exception as exc:  # noqa: BLE001
         raise ModelError(f"{file}: cannot load the scikit-learn model ({type(exc).__name__}: {exc})") from None
-    return RunTagger(path, card, model, family="sklearn")
+    return RunTagger(path, card, model, family="sklearn", backbone=backbone)
 
 
-def _register() -> None:
-    register_loader("musictag-keras", load_keras_run)
-    register_loader("musictag-sklearn", load_sklearn_run)
+def open_run_tagger(path: Path, card: dict, *, backbone: Backbone | None = None) -> RunTagger:
+    """Open a finished run folder by its card's ``format`` (one of :data:`FORMATS`).
 
+    Parameters
+    ----------
+    path : Path
+        The run folder.
+    card : dict
+        Its ``card.json``.
+    backbone : Backbone, optional
+        The loaded musicnn model, when :func:`run_input_spec` says the inputs need one.
 
-_register()
+    Returns
+    -------
+    RunTagger
+    """
+    fmt = card.get("format")
+    if fmt == "musictag-keras":
+        return load_keras_run(path, card, backbone=backbone)
+    if fmt == "musictag-sklearn":
+        return load_sklearn_run(path, card, backbone=backbone)
+    raise ModelError(f"{Path(path).name}: card format {fmt!r} is not a training run's; run formats are {list(FORMATS)}")
