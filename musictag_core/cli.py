@@ -1,4 +1,4 @@
-"""The command line: ``python -m musictag_core <command> ...``.
+"""The command line: ``musictag <command> ...`` (or ``python -m musictag_core <command> ...``).
 
 Exit codes: 0 success, 1 some inputs failed (the rest were processed), 2 bad
 arguments or a configuration error.
@@ -20,7 +20,7 @@ __all__ = ["build_parser", "main"]
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with every registered subcommand."""
     parser = argparse.ArgumentParser(
-        prog="python -m musictag_core",
+        prog="musictag",
         description="musictag: music genre tagging from the command line.",
     )
     parser.add_argument("--version", action="version", version=f"musictag {__version__}")

@@ -25,8 +25,12 @@ def repo_root() -> Path:
 
 
 def assets_dir() -> Path:
-    """Shipped assets (pretrained model weights, images)."""
-    return repo_root() / "assets"
+    """Shipped assets (pretrained model weights and their cards), inside the installed package.
+
+    ``musictag_core/_assets`` is the package data of the wheel; in a checkout it
+    is a link to the top-level ``assets/`` folder.
+    """
+    return Path(__file__).resolve().parent / "_assets"
 
 
 def cache_dir() -> Path:

@@ -3,11 +3,38 @@
 Each module here defines ``register(subparsers)``, which adds its subparser and
 sets ``func`` to a handler ``(args) -> int`` returning the exit code.
 :data:`COMMAND_MODULES` lists them in the order ``--help`` shows them.
+
+One output convention for every command (:func:`add_output_options`): plain text
+by default, ``--json`` for JSON (one object per line), and ``--csv`` where a
+table fits. Exit codes: 0 ok, 1 some inputs failed, 2 bad arguments or configuration.
 """
 
 from __future__ import annotations
 
-__all__ = ["COMMAND_MODULES"]
+import argparse
+
+__all__ = ["COMMAND_MODULES", "add_output_options"]
+
+
+def add_output_options(parser: argparse.ArgumentParser, *, csv: bool = False) -> argparse._MutuallyExclusiveGroup:
+    """Add ``--json`` (and ``--csv``) to a subcommand, as one mutually exclusive group.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+    csv : bool
+        Also offer ``--csv`` (commands whose output is a table).
+
+    Returns
+    -------
+    argparse._MutuallyExclusiveGroup
+        The group, so a command can add an alias (``tag --format``).
+    """
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--json", action="store_true", help="JSON output, one object per line")
+    if csv:
+        group.add_argument("--csv", action="store_true", help="CSV output, one row per item")
+    return group
 
 COMMAND_MODULES: list[str] = [
     "info",

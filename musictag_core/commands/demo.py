@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 
 from ..datasets.demo import DEMO_STYLES, generate_demo_corpus
+from . import add_output_options
 
 __all__ = ["register"]
 
@@ -24,6 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--blends", type=int, default=None, metavar="N",
                    help="blended two-style clips (default 15%% of the single-style clips)")
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="worker processes (-1: every core; default 1)")
+    add_output_options(p)
     p.set_defaults(func=run)
 
 
@@ -51,5 +54,9 @@ def run(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
     n = sum(1 for _ in out.glob("*/*.wav"))
-    print(f"wrote {n} clips, strengths.csv and metadata.json to {out} in {time.perf_counter() - t0:.1f} s")
+    seconds = time.perf_counter() - t0
+    if args.json:
+        print(json.dumps({"out": str(out), "n_clips": n, "seconds": round(seconds, 3)}))
+    else:
+        print(f"wrote {n} clips, strengths.csv and metadata.json to {out} in {seconds:.1f} s")
     return 0

@@ -13,7 +13,6 @@ import json
 import sys
 from pathlib import Path
 
-
 from ..errors import ParameterError
 from ..project import (
     METHODS,
@@ -25,6 +24,7 @@ from ..project import (
     separability,
     separability_json,
 )
+from . import add_output_options
 
 __all__ = ["register", "run", "open_for_explore"]
 
@@ -55,6 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--jobs", type=int, default=None, help="feature extraction processes (default: one per core)")
     p.add_argument("--no-cache", action="store_true", help="recompute features and projection")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    add_output_options(p)
     p.set_defaults(func=run)
 
 
@@ -138,5 +139,31 @@ def run(args: argparse.Namespace) -> int:
     if proj.explained_variance_ratio_ is not None:
         result["explained_variance_ratio"] = [round(float(v), 6) for v in proj.explained_variance_ratio_]
         result["top_features"] = {c: proj.top_features(i, n=5).index.tolist() for i, c in enumerate(proj.loadings.columns)}
-    print(json.dumps(result))
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(_summary(result))
     return 0
+
+
+def _summary(result: dict) -> str:
+    """The few lines a person reads: what was projected and how well the genres separate."""
+    sil, knn = result["silhouette"], result["knn_accuracy"]
+
+    def num(v: float | None) -> str:
+        return "n/a" if v is None else f"{v:.3f}"
+
+    lines = [
+        f"{result['dataset']}: {result['n_points']} points x {result['n_features']} {result['features']} features "
+        f"({result['level']}), {result['method']} to {result['dims']}-D in {result['fit_seconds']:.2f} s"
+        + (" (cached)" if result["from_cache"] else ""),
+        f"silhouette: {num(sil['full'])} full space, {num(sil['projection'])} projection",
+        f"{result['k']}-NN accuracy: {num(knn['full'])} full space, {num(knn['projection'])} projection",
+    ]
+    pair = result["most_confused"]["full"]
+    if pair:
+        lines.append(f"most confused (full space): {pair}")
+    if result.get("out"):
+        lines.append(f"coordinates written to {result['out']}")
+    lines.append("(--json for every figure)")
+    return "\n".join(lines)

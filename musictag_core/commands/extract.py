@@ -24,6 +24,7 @@ import numpy as np
 from ..config import SEGMENT_PRESETS, AudioConfig, FeatureConfig, PipelineConfig, segment_preset
 from ..errors import ParameterError
 from ..fileio import atomic_save
+from . import add_output_options
 
 __all__ = ["register", "write_features"]
 
@@ -38,7 +39,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("dataset", metavar="DATASET")
     p.add_argument("--features", required=True, choices=["mfcc", "logmel", "stats"])
     p.add_argument("--out", required=True, metavar="FILE", help=".npz for mfcc/logmel, .csv for stats")
-    p.add_argument("--format", dest="dataset_format", default=None, help="force the dataset form instead of detecting it")
+    p.add_argument(
+        "--dataset-format", "--format", dest="dataset_format", default=None,
+        help="force the dataset form instead of detecting it (--format is its old name)",
+    )
     p.add_argument("--segments", default="tracks10", choices=sorted(k for k, v in SEGMENT_PRESETS.items() if v.kind != "random_crop"))
     p.add_argument("--sr", type=int, default=22050, help="sample rate in Hz (default 22050)")
     p.add_argument("--duration", type=float, default=120.0, help="seconds decoded per track (default 120)")
@@ -47,6 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://host:8786")
     p.add_argument("--cache-dir", default=None, help="feature cache folder (default: the musictag cache)")
     p.add_argument("--no-cache", action="store_true", help="recompute every track")
+    add_output_options(p)
     p.set_defaults(func=run)
 
 
@@ -123,13 +128,26 @@ def run(args: argparse.Namespace) -> int:
         )
     if result.ok:
         write_features(result, index, out)
-        print(
-            f"wrote {out}: {len(result.ok)} of {len(paths)} tracks "
-            f"({result.n_cached} from cache, {result.n_computed} computed) in {result.seconds:.1f} s",
-            file=sys.stderr,
-        )
-    for path, message in sorted(result.failures.items()):
-        print(f"failed: {message}", file=sys.stderr)
+        if not args.json:
+            print(
+                f"wrote {out}: {len(result.ok)} of {len(paths)} tracks "
+                f"({result.n_cached} from cache, {result.n_computed} computed) in {result.seconds:.1f} s",
+                file=sys.stderr,
+            )
+    if args.json:
+        print(json.dumps({
+            "out": str(out) if result.ok else None,
+            "features": args.features,
+            "n_tracks": len(paths),
+            "n_ok": len(result.ok),
+            "n_cached": int(result.n_cached),
+            "n_computed": int(result.n_computed),
+            "seconds": round(float(result.seconds), 3),
+            "failed": [{"path": path, "error": message} for path, message in sorted(result.failures.items())],
+        }))
+    else:
+        for path, message in sorted(result.failures.items()):
+            print(f"failed: {message}", file=sys.stderr)
     if result.failures:
         print(f"{len(result.failures)} file(s) failed", file=sys.stderr)
         return 1

@@ -7,6 +7,7 @@ import json
 
 from ..audio import audio_info
 from ..errors import MusictagError
+from . import add_output_options
 
 __all__ = ["register"]
 
@@ -14,7 +15,7 @@ __all__ = ["register"]
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="show duration, sample rate and channels of audio files")
     p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    add_output_options(p)
     p.set_defaults(func=run)
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 
+from . import add_output_options
+
 __all__ = ["register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("models", help="list the models available for tagging")
-    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    add_output_options(p)
     p.add_argument("--runs-dir", default=None, help="folder of training runs (default: $MUSICTAG_RUNS or ./runs)")
     p.set_defaults(func=run)
 

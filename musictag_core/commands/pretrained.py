@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
+
+from . import add_output_options
 
 __all__ = ["register", "run_convert"]
 
@@ -23,6 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="MSD_musicnn,MTT_musicnn",
         help="comma-separated checkpoints: MSD_musicnn, MTT_musicnn, MSD_vgg, MTT_vgg",
     )
+    add_output_options(c)
     c.set_defaults(func=run_convert)
 
 
@@ -30,6 +34,10 @@ def run_convert(args: argparse.Namespace) -> int:
     from ..pretrained import convert_wheel
 
     names = [m.strip() for m in args.models.split(",") if m.strip()]
-    for path in convert_wheel(args.wheel, out_dir=args.out, models=names):
-        print(f"wrote {path}")
+    paths = convert_wheel(args.wheel, out_dir=args.out, models=names)
+    if args.json:
+        print(json.dumps({"wrote": [str(p) for p in paths]}))
+    else:
+        for path in paths:
+            print(f"wrote {path}")
     return 0

@@ -8,6 +8,7 @@ import json
 import sys
 
 from ..errors import AudioError, MusictagError, ParameterError
+from . import add_output_options
 
 __all__ = ["register", "run"]
 
@@ -15,7 +16,7 @@ __all__ = ["register", "run"]
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "tag",
-        help="tag audio files with a model (JSON lines or CSV)",
+        help="tag audio files with a model (JSON lines, the default, or --csv)",
         description="Tag audio files. A file that fails gives an object with 'error'; "
         "the others still run and the exit code is 1.",
     )
@@ -30,7 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="S",
         help="seconds decoded per file (default: $MUSICTAG_MAX_DURATION_S or 600); longer files are cut and marked truncated",
     )
-    p.add_argument("--format", choices=("json", "csv"), default="json")
+    out = add_output_options(p, csv=True)
+    out.add_argument("--format", choices=("json", "csv"), default=None, help="alias: --format json is --json, --format csv is --csv")
     p.add_argument("--runs-dir", default=None, help="folder of training runs (default: $MUSICTAG_RUNS or ./runs)")
     p.set_defaults(func=run)
 
@@ -44,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     if args.top_k is not None and args.top_k < 1:
         raise ParameterError(f"--top-k must be a positive integer, got {args.top_k}")
     tagger = load_tagger(args.model, runs_dir=args.runs_dir)  # a bad model fails everything: exit 2
-    writer = csv.writer(sys.stdout) if args.format == "csv" else None
+    as_csv = args.csv or args.format == "csv"
+    writer = csv.writer(sys.stdout) if as_csv else None
     if writer is not None:
         writer.writerow(["path", "model", "rank", "label", "score", "is_genre", "error"])
     failed = 0
