@@ -31,6 +31,7 @@ __all__ = [
     "InputSpec",
     "compute_inputs",
     "crop_pieces",
+    "display_features",
 ]
 
 #: Bumped when stored inputs change meaning.
@@ -263,3 +264,36 @@ def compute_inputs(
     if kind == "waveform":
         return np.asarray(pieces.starts_s, dtype=np.float64), data
     return np.asarray(pieces.starts_s, dtype=np.float64), np.asarray(extract_frames(data, config=spec.features), np.float32)
+
+
+def display_features(
+    y: np.ndarray, *, sr: int, n_fft: int, hop_length: int, n_mels: int, n_mfcc: int = 20
+) -> tuple[np.ndarray, np.ndarray]:
+    """The log-mel spectrogram and MFCCs a person looks at, computed like the models' frame inputs.
+
+    The Tag page calls this on the waveform it already decoded for the model, with
+    the model's own rate and mel bands (16 kHz and 96 bands for musicnn), so what
+    is shown is what the model heard and nothing is decoded twice.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)]
+        Mono waveform at ``sr``.
+    sr, n_fft, hop_length, n_mels : int
+    n_mfcc : int
+        MFCCs kept (at most ``n_mels``).
+
+    Returns
+    -------
+    S_db : np.ndarray [shape=(n_mels, t)], float32
+        Log-mel spectrogram in dB (80 dB below the peak).
+    mfcc : np.ndarray [shape=(n_mfcc, t)], float32
+        The DCT of ``S_db``.
+    """
+    from .features import log_mel, mfcc
+
+    y = np.asarray(y, dtype=np.float32)
+    if y.ndim != 1:
+        raise ParameterError(f"display_features expects a mono waveform of shape (n,), got {y.shape}")
+    S_db = log_mel(y=y, sr=sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels)
+    return S_db, mfcc(log_S=S_db, n_mfcc=min(int(n_mfcc), int(n_mels)))

@@ -56,6 +56,10 @@ __all__ = [
     "embed_file",
     "embed_array",
     "DEFAULT_MAX_DURATION_S",
+    "TrackView",
+    "analyse_file",
+    "display_params",
+    "segment_seconds",
 ]
 
 #: Seconds of a file that :func:`tag_file` decodes and tags by default; the rest of a
@@ -123,6 +127,37 @@ class TrackPrediction:
         ]
         pairs.sort(key=lambda p: -p[1])
         return pairs if k is None else pairs[:k]
+
+    def subset(self, *, genres_only: bool = False) -> tuple[dict[str, float], np.ndarray, list[str]]:
+        """Track scores, segment scores and labels of every tag, or of the genres only.
+
+        Returns
+        -------
+        scores : dict
+            label -> track score.
+        segment_scores : np.ndarray [shape=(n_segments, n_kept)]
+        labels : list of str
+        """
+        keep = set(self.genres) if genres_only else None
+        idx = [i for i, label in enumerate(self.labels) if keep is None or label in keep]
+        labels = [self.labels[i] for i in idx]
+        return (
+            {self.labels[i]: float(self.scores[i]) for i in idx},
+            np.asarray(self.segment_scores)[:, idx],
+            labels,
+        )
+
+    def result_row(self, *, n_tags: int = 5) -> dict[str, Any]:
+        """One row of a results table: file, model, top genre and its score, summary, top tags."""
+        top_genre, top_score = (self.top(1, genres_only=True) or self.top(1))[0]
+        return {
+            "file": self.path,
+            "model": self.model,
+            "top genre": top_genre,
+            "score": round(float(top_score), 3),
+            "summary": self.summary(),
+            "top tags": ", ".join(f"{label} ({s:.2f})" for label, s in self.top(n_tags)),
+        }
 
     def genre_scores(self) -> dict[str, float]:
         """Genre label -> track score, best first."""
@@ -279,6 +314,14 @@ def tag_file(
     ModelError
         The model is unknown or broken.
     """
+    _check_max_duration(max_duration)
+    tagger = _resolve(model, runs_dir)
+    y, sr, truncated = _decode(source, tagger=tagger, max_duration=max_duration)
+    pred = tag_array(y, sr=sr, model=tagger, overlap=overlap, name=source_name(source))
+    return dataclasses.replace(pred, truncated=truncated) if truncated else pred
+
+
+def _check_max_duration(max_duration: float | None) -> None:
     if max_duration is not None and (
         isinstance(max_duration, bool)
         or not isinstance(max_duration, (int, float))
@@ -286,7 +329,10 @@ def tag_file(
         or max_duration <= 0
     ):
         raise ParameterError(f"max_duration must be a positive number of seconds or None, got {max_duration!r}")
-    tagger = _resolve(model, runs_dir)
+
+
+def _decode(source: AudioSource, *, tagger: Tagger, max_duration: float | None) -> tuple[np.ndarray, int, bool]:
+    """Decode at the model's rate, at most ``max_duration`` s; also say whether the file was longer."""
     # Decode a little past the limit: more samples than the limit means the file is longer.
     duration = None if max_duration is None else float(max_duration) + 0.25
     y, sr = load_audio(source, sr=tagger.sr, duration=duration)
@@ -295,8 +341,7 @@ def tag_file(
         n_max = int(round(float(max_duration) * sr))
         if len(y) > n_max:
             y, truncated = y[:n_max], True
-    pred = tag_array(y, sr=sr, model=tagger, overlap=overlap, name=source_name(source))
-    return dataclasses.replace(pred, truncated=truncated) if truncated else pred
+    return y, sr, truncated
 
 
 def embed_array(
@@ -326,3 +371,110 @@ def embed_file(
     y, sr = load_audio(source, sr=tagger.sr)
     return tagger.embed(y)
 
+
+
+# ---------------------------------------------------------------- the Tag page's view
+
+
+@dataclass(frozen=True)
+class TrackView:
+    """What a person sees beside the scores: the decoded waveform and the model's own input view.
+
+    Attributes
+    ----------
+    y : np.ndarray [shape=(n,)]
+        The waveform the model tagged (at the model's rate).
+    sr : int
+    S_db : np.ndarray [shape=(n_mels, t)]
+        Log-mel spectrogram in dB, with the model's mel bands.
+    mfcc : np.ndarray [shape=(n_mfcc, t)]
+    hop_length : int
+    """
+
+    y: np.ndarray
+    sr: int
+    S_db: np.ndarray
+    mfcc: np.ndarray
+    hop_length: int
+
+    @property
+    def n_mels(self) -> int:
+        return int(self.S_db.shape[0])
+
+
+#: Display frame settings for models whose inputs are not mel frames (waveform, statistics).
+_DISPLAY_DEFAULTS = {"n_fft": 2048, "hop_length": 512, "n_mels": 128}
+
+
+def display_params(tagger: Tagger) -> dict[str, int]:
+    """The model's own frame settings (``n_fft``, ``hop_length``, ``n_mels``) for the spectrogram view.
+
+    musicnn taggers use theirs (512, 256, 96 at 16 kHz); a training run uses its
+    features' settings (or its musicnn backbone's); other inputs get librosa's defaults.
+    """
+    if isinstance(tagger, MusicnnTagger):
+        return {"n_fft": tagger.n_fft, "hop_length": tagger.hop_length, "n_mels": tagger.n_mels}
+    spec = getattr(tagger, "spec", None)
+    features = getattr(spec, "features", None)
+    if features is not None:
+        return {"n_fft": int(features.n_fft), "hop_length": int(features.hop_length), "n_mels": int(features.n_mels)}
+    backbone = getattr(tagger, "backbone", None)
+    if isinstance(backbone, MusicnnTagger):
+        return display_params(backbone)
+    return dict(_DISPLAY_DEFAULTS)
+
+
+def segment_seconds(card: dict) -> float | None:
+    """Length of one model input segment in seconds, from a model card (None if unknown)."""
+    for key in ("patch_s", "segment_s"):
+        value = card.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+            return float(value)
+    try:
+        return float(card["patch_frames"]) * float(card["hop_length"]) / float(card["sr"])
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return None
+
+
+def analyse_file(
+    source: AudioSource,
+    model: str | os.PathLike | Tagger = "MSD_musicnn",
+    *,
+    overlap: float = 0.0,
+    max_duration: float | None = DEFAULT_MAX_DURATION_S,
+    n_mfcc: int = 20,
+    runs_dir: str | os.PathLike | None = None,
+) -> tuple[TrackPrediction, TrackView]:
+    """Decode a file once, tag it, and compute the spectrogram view from the same waveform.
+
+    Parameters
+    ----------
+    source : str, path, bytes or binary file-like
+    model : str, Path or Tagger
+    overlap : float
+        Seconds shared by consecutive segments.
+    max_duration : float or None
+        As for :func:`tag_file`.
+    n_mfcc : int
+        MFCCs in the view.
+    runs_dir : str or Path, optional
+
+    Returns
+    -------
+    prediction : TrackPrediction
+        Equal to ``tag_file(source, model, overlap=overlap, max_duration=max_duration)``.
+    view : TrackView
+        The waveform at the model's rate and its log-mel / MFCC with the model's
+        mel bands (:func:`display_params`).
+    """
+    from .inputs import display_features
+
+    _check_max_duration(max_duration)
+    tagger = _resolve(model, runs_dir)
+    y, sr, truncated = _decode(source, tagger=tagger, max_duration=max_duration)
+    pred = tag_array(y, sr=sr, model=tagger, overlap=overlap, name=source_name(source))
+    if truncated:
+        pred = dataclasses.replace(pred, truncated=True)
+    params = display_params(tagger)
+    S_db, M = display_features(y, sr=sr, n_mfcc=n_mfcc, **params)
+    return pred, TrackView(y=y, sr=int(sr), S_db=S_db, mfcc=M, hop_length=params["hop_length"])

@@ -17,27 +17,18 @@ import shutil
 import sys
 import time
 import weakref
-from typing import Any
 
-import numpy as np
 import streamlit as st
 
 from musictag_core import __version__
-from musictag_core.audio import load_audio
 from musictag_core.errors import MusictagError
 from musictag_core.uploads import Limits, SessionWorkspace, cleanup_stale_sessions, limits
 
 __all__ = [
     "APP_NAME",
     "DEFAULT_MODEL",
-    "DISPLAY_HOP_LENGTH",
-    "DISPLAY_N_FFT",
-    "DISPLAY_N_MELS",
-    "DISPLAY_N_MFCC",
-    "DISPLAY_SR",
-    "cached_features",
+    "cached_analysis",
     "cached_models",
-    "cached_tag",
     "file_hash",
     "freeze_new_imports",
     "get_tagger",
@@ -51,14 +42,6 @@ __all__ = [
 
 APP_NAME = "musictag"
 DEFAULT_MODEL = "MSD_musicnn"
-
-#: Parameters of the spectrogram views on the Tag page (for display only; models
-#: compute their own input features).
-DISPLAY_SR = 22050
-DISPLAY_N_FFT = 2048
-DISPLAY_HOP_LENGTH = 512
-DISPLAY_N_MELS = 128
-DISPLAY_N_MFCC = 20
 
 
 def version_text() -> str:
@@ -208,60 +191,29 @@ def cached_models() -> list:
     return list(list_models())
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
-def cached_tag(digest: str, _data: bytes, *, _name: str, model: str, overlap: float, max_duration: float | None = None):
-    """Tag one file; cached by content ``digest`` + ``model`` + ``overlap`` + ``max_duration``.
+@st.cache_data(max_entries=32, show_spinner=False)
+def cached_analysis(digest: str, _data: bytes, *, _name: str, model: str, overlap: float, max_duration: float | None = None):
+    """Decode one upload once, tag it and compute its spectrogram view (``predict.analyse_file``).
 
+    Cached by content ``digest`` + ``model`` + ``overlap`` + ``max_duration``.
     ``_data`` (the bytes) and ``_name`` (used in error messages) are not part of
     the cache key: the same content uploaded under another name is not tagged
     again, so the result's ``path`` is the name it was first seen under. At most
     ``max_duration`` seconds are decoded (default ``MUSICTAG_MAX_DURATION_S``).
+
+    Returns
+    -------
+    (TrackPrediction, TrackView)
+        The view is the model's own input: its rate and mel bands (16 kHz, 96 for musicnn).
     """
-    from musictag_core.predict import tag_file
+    from musictag_core.predict import analyse_file
 
     if max_duration is None:
         max_duration = limits().max_duration_s
     t0 = time.perf_counter()
-    pred = tag_file(named_buffer(_data, _name), get_tagger(model), overlap=overlap, max_duration=max_duration)
+    result = analyse_file(named_buffer(_data, _name), get_tagger(model), overlap=overlap, max_duration=max_duration)
     _log(f"tagged {digest[:12]} with {model} in {time.perf_counter() - t0:.2f} s")
-    return pred
-
-
-def _log_mel(y: np.ndarray, sr: int) -> tuple[np.ndarray, str]:
-    try:  # the core's feature module when it is there, so the app shows what models see
-        from musictag_core.features import log_mel
-    except ImportError:
-        log_mel = None
-    if log_mel is not None:
-        S = log_mel(y=y, sr=sr, n_fft=DISPLAY_N_FFT, hop_length=DISPLAY_HOP_LENGTH, n_mels=DISPLAY_N_MELS)
-        return np.asarray(S, dtype=np.float32), "dB"
-    import librosa
-
-    S = librosa.feature.melspectrogram(
-        y=y, sr=sr, n_fft=DISPLAY_N_FFT, hop_length=DISPLAY_HOP_LENGTH, n_mels=DISPLAY_N_MELS
-    )
-    return librosa.power_to_db(S, ref=np.max), "dB"
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
-def cached_features(digest: str, _data: bytes, *, _name: str, max_duration: float | None = None) -> dict[str, Any]:
-    """Decode at :data:`DISPLAY_SR` and compute the log-mel and MFCC views; cached by ``digest``.
-
-    At most ``max_duration`` seconds are decoded (default ``MUSICTAG_MAX_DURATION_S``).
-
-    Returns
-    -------
-    dict with ``y`` [shape=(n,)], ``sr``, ``S_db`` [shape=(n_mels, n_frames)],
-    ``S_unit`` (colour-bar label), ``mfcc`` [shape=(n_mfcc, n_frames)], ``hop_length``.
-    """
-    import librosa
-
-    if max_duration is None:
-        max_duration = limits().max_duration_s
-    y, sr = load_audio(named_buffer(_data, _name), sr=DISPLAY_SR, duration=max_duration)
-    S_db, unit = _log_mel(y, sr)
-    M = librosa.feature.mfcc(S=S_db, n_mfcc=DISPLAY_N_MFCC)
-    return {"y": y, "sr": sr, "S_db": S_db, "S_unit": unit, "mfcc": M, "hop_length": DISPLAY_HOP_LENGTH}
+    return result
 
 
 def show_error(exc: BaseException, *, context: str | None = None) -> None:

@@ -1,8 +1,9 @@
 """Tag page: upload or record audio, see what a model hears.
 
-Inputs (files, microphone, model, overlap) → ``musictag_core.predict.tag_file``
-(cached per file content, model and overlap) → figures from
-``musictag_core.viz``. A file that cannot be decoded, or is over the upload
+Inputs (files, microphone, model, overlap) → ``musictag_core.predict.analyse_file``
+(one decode per upload at the model's rate: the scores, and the waveform, mel
+spectrogram and MFCC with the model's own mel bands; cached per file content,
+model and overlap) → figures from ``musictag_core.viz``. A file that cannot be decoded, or is over the upload
 limit, shows an error naming it; the others carry on. Only the first
 ``MUSICTAG_MAX_DURATION_S`` seconds of a track are decoded.
 """
@@ -16,31 +17,32 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from musictag_core.fileio import json_default
+from musictag_core.predict import segment_seconds
+from musictag_core.uploads import check_upload_size
 from musictag_core.viz import genre_bar_figure, mel_figure, mfcc_figure, taggram_figure, waveform_figure
 from pages.common import (
     DEFAULT_MODEL,
     app_limits,
-    cached_features,
+    cached_analysis,
     cached_models,
-    cached_tag,
     file_hash,
     get_tagger,
     show_error,
     startup,
 )
-from musictag_core.uploads import check_upload_size
 
 UPLOAD_TYPES = ["wav", "mp3", "flac", "ogg"]
 OVERLAPS = [0.0, 0.25, 0.5, 0.75]  # fractions of the model's segment length
 #: musicnn's sigmoid scores are low: on the ten GTZAN example clips the MSD model's top
 #: genre scores 0.21-0.58 (median 0.34), so 0.5 marks almost nothing; 0.25 marks the top
 #: genre of most clips and a close second (blues.00000: blues 0.32, country 0.27).
-DEFAULT_THRESHOLD = 0.25
+DEFAULT_SCORE_THRESHOLD = 0.25
 TABLE_COLUMNS = ["file", "model", "top genre", "score", "summary", "top tags"]
 
 ss = st.session_state
 ss.setdefault("tag_overlap", 0.0)
-ss.setdefault("tag_threshold", DEFAULT_THRESHOLD)
+ss.setdefault("tag_threshold", DEFAULT_SCORE_THRESHOLD)
 ss.setdefault("tag_top_k", 10)
 ss.setdefault("tag_genres_only", True)
 
@@ -52,54 +54,17 @@ class Track:
     mime: str | None
 
 
-def _json_default(obj):
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return str(obj)
-
-
-def _segment_seconds(card: dict) -> float | None:
-    """Length of one model input segment in seconds, from its card (None if unknown)."""
-    for key in ("patch_s", "segment_s"):
-        value = card.get(key)
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-            return float(value)
-    try:
-        return float(card["patch_frames"]) * float(card["hop_length"]) / float(card["sr"])
-    except (KeyError, TypeError, ValueError, ZeroDivisionError):
-        return None
-
-
-def _subset(pred, genres_only: bool):
-    """Scores, segment scores and labels to show (all tags, or genres only)."""
-    labels = list(pred.labels)
-    if genres_only:
-        genre_set = set(pred.genres)
-        idx = [i for i, label in enumerate(labels) if label in genre_set]
-    else:
-        idx = list(range(len(labels)))
-    scores = {labels[i]: float(pred.scores[i]) for i in idx}
-    return scores, np.asarray(pred.segment_scores)[:, idx], [labels[i] for i in idx]
-
-
-def _signal_tabs(track: Track, digest: str, key: str, max_duration: float) -> None:
-    tabs = st.tabs(["Waveform", "Mel spectrogram", "MFCC"])
-    try:
-        feats = cached_features(digest, track.data, _name=track.name, max_duration=max_duration)
-    except Exception as exc:  # noqa: BLE001 - shown on this card, the page goes on
-        with tabs[0]:
-            show_error(exc, context=track.name)
-        return
-    sr, hop = feats["sr"], feats["hop_length"]
+def _signal_tabs(view, key: str) -> None:
+    """Waveform, mel spectrogram and MFCC of the waveform the model tagged, with the model's own mel bands."""
+    tabs = st.tabs(["Waveform", f"Mel spectrogram ({view.n_mels} bands, {view.sr / 1000:g} kHz)", "MFCC"])
+    sr, hop = view.sr, view.hop_length
     with tabs[0]:
-        st.plotly_chart(waveform_figure(feats["y"], sr=sr, title=None), key=f"tag_fig_wave_{key}")
+        st.plotly_chart(waveform_figure(view.y, sr=sr, title=None), key=f"tag_fig_wave_{key}")
     with tabs[1]:
-        fig = mel_figure(feats["S_db"], sr=sr, hop_length=hop, title=None, colorbar_title=feats["S_unit"])
+        fig = mel_figure(view.S_db, sr=sr, hop_length=hop, title=None, colorbar_title="dB")
         st.plotly_chart(fig, key=f"tag_fig_mel_{key}")
     with tabs[2]:
-        st.plotly_chart(mfcc_figure(feats["mfcc"], sr=sr, hop_length=hop, title=None), key=f"tag_fig_mfcc_{key}")
+        st.plotly_chart(mfcc_figure(view.mfcc, sr=sr, hop_length=hop, title=None), key=f"tag_fig_mfcc_{key}")
 
 
 def _track_card(
@@ -121,7 +86,7 @@ def _track_card(
         st.subheader(track.name, anchor=False)
         try:
             with st.spinner(f"Tagging {track.name}…"):
-                pred = cached_tag(
+                pred, view = cached_analysis(
                     digest, track.data, _name=track.name, model=model, overlap=overlap, max_duration=max_duration
                 )
         except Exception as exc:  # noqa: BLE001 - a bad file never stops the others
@@ -133,7 +98,7 @@ def _track_card(
                 "(the app's MUSICTAG_MAX_DURATION_S limit).",
                 icon=":material/content_cut:",
             )
-        scores, seg_scores, labels = _subset(pred, genres_only)
+        scores, seg_scores, labels = pred.subset(genres_only=genres_only)
         left, right = st.columns([2, 3], gap="medium")
         with left:
             st.audio(track.data, format=track.mime or "audio/wav")
@@ -152,16 +117,8 @@ def _track_card(
                 title=f"Taggram ({pred.duration_s:.1f} s)",
             )
             st.plotly_chart(gram, key=f"tag_fig_taggram_{key}")
-        _signal_tabs(track, digest, key, max_duration)
-    top_genre, top_score = (pred.top(1, genres_only=True) or pred.top(1))[0]
-    row = {
-        "file": track.name,
-        "model": pred.model,
-        "top genre": top_genre,
-        "score": round(float(top_score), 3),
-        "summary": pred.summary(),
-        "top tags": ", ".join(f"{label} ({s:.2f})" for label, s in pred.top(5)),
-    }
+        _signal_tabs(view, key)
+    row = {**pred.result_row(), "file": track.name}
     return row, {**pred.to_dict(), "file": track.name}
 
 
@@ -215,7 +172,7 @@ with c_model:
         "Model", names, key="tag_model", format_func=lambda n: f"{n} ({sources[n]})",
         help="Shipped pretrained models and models from your training runs.",
     )
-segment_s = _segment_seconds(cards[model])
+segment_s = segment_seconds(cards[model])
 with c_overlap:
     fraction = st.select_slider(
         "Segment overlap",
@@ -250,7 +207,7 @@ else:
     threshold = d1.slider(
         "Threshold", 0.0, 1.0, step=0.05, key="tag_threshold",
         help="Scores at or above it are drawn as present. musicnn's scores are low (the top genre of a "
-        f"clear example typically scores 0.2-0.6), hence the default of {DEFAULT_THRESHOLD}.",
+        f"clear example typically scores 0.2-0.6), hence the default of {DEFAULT_SCORE_THRESHOLD}.",
     )
     top_k = d2.number_input("Top k", min_value=1, max_value=100, step=1, key="tag_top_k")
     genres_only = d3.toggle("Genres only", key="tag_genres_only", help="Off: show every tag (moods, eras, instruments).")
@@ -288,7 +245,7 @@ else:
             mime="text/csv", icon=":material/download:", key="tag_dl_csv",
         )
         b2.download_button(
-            "Download JSON", json.dumps(records, indent=2, default=_json_default),
+            "Download JSON", json.dumps(records, indent=2, default=json_default),
             file_name="musictag-results.json", mime="application/json", icon=":material/download:", key="tag_dl_json",
         )
 
