@@ -27,7 +27,7 @@ from .errors import AudioError, DatasetError, ModelError, MusictagError, Paramet
 
 __version__ = "0.1.0"
 
-#: Public name -> module that defines it (imported on first attribute access).
+#: Public name -> "module" or "module:attribute" that defines it (imported on first attribute access).
 _LAZY = {
     "load_audio": "musictag_core.audio",
     "tag_file": "musictag_core.predict",
@@ -37,9 +37,9 @@ _LAZY = {
     "list_models": "musictag_core.models.loading",
     "load_tagger": "musictag_core.models.loading",
     "open_dataset": "musictag_core.datasets",
-    "explore_dataset": "musictag_core.explore",
-    "start_run": "musictag_core.training",
-    "RunConfig": "musictag_core.training",
+    "explore_dataset": "musictag_core.explore_data:explore",
+    "start_run": "musictag_core.train",
+    "RunConfig": "musictag_core.train",
 }
 
 __all__ = [
@@ -56,17 +56,18 @@ __all__ = [
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .audio import load_audio  # noqa: F401
     from .datasets import open_dataset  # noqa: F401
-    from .explore import explore_dataset  # noqa: F401
+    from .explore_data import explore as explore_dataset  # noqa: F401
     from .models.loading import list_models, load_tagger  # noqa: F401
     from .predict import TrackPrediction, embed_file, tag_array, tag_file  # noqa: F401
-    from .training import RunConfig, start_run  # noqa: F401
+    from .train import RunConfig, start_run  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'musictag_core' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    module, _, attr = module.partition(":")
+    value = getattr(importlib.import_module(module), attr or name)
     globals()[name] = value  # later look-ups skip __getattr__
     return value
 

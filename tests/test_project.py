@@ -559,7 +559,7 @@ def test_cli_explore_writes_coords_and_json(tmp_path, capsys):
     csv = _table_csv(tmp_path / "table.csv")
     out = tmp_path / "coords.csv"
     rc = main(["explore", str(csv), "--label-column", "genre", "--method", "pca", "--dims", "3",
-               "--out", str(out), "--quiet", "--no-cache"])
+               "--out", str(out), "--quiet", "--no-cache", "--json"])
     assert rc == 0
     line = capsys.readouterr().out.strip().splitlines()[-1]
     res = json.loads(line)

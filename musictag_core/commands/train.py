@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 from ..errors import ParameterError, TrainingError
+from . import add_output_options
 
 __all__ = ["register"]
 
@@ -31,18 +32,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", choices=["fast", "full"], help="model preset")
     p.add_argument("--detach", action="store_true", help="start a background worker and print the run id")
     p.add_argument("--run", metavar="RUN_DIR", help=argparse.SUPPRESS)  # worker entry
+    add_output_options(p)
     p.set_defaults(func=run_train)
 
     e = sub.add_parser("evaluate", help="recompute a run's metrics from its saved predictions")
     e.add_argument("run", metavar="RUN", help="run folder (or run id under --run-dir)")
     e.add_argument("--run-dir", metavar="DIR")
     e.add_argument("--dataset", help="tag this dataset with the run's model and score it (labels must match the run's)")
-    e.add_argument("--json", action="store_true")
+    add_output_options(e)
     e.set_defaults(func=run_evaluate)
 
     r = sub.add_parser("runs", help="list training runs")
     r.add_argument("--run-dir", metavar="DIR")
-    r.add_argument("--json", action="store_true")
+    add_output_options(r)
     r.set_defaults(func=run_runs)
 
 
@@ -77,13 +79,18 @@ def run_train(args: argparse.Namespace) -> int:
     config = _config_from_args(args)
     if args.detach:
         run_id = T.start_run(config, runs_dir=args.run_dir)
-        print(run_id)
+        print(json.dumps({"run_id": run_id, "state": "queued"}) if args.json else run_id)
         return 0
     run_dir = T.create_run(config, runs_dir=args.run_dir)
-    print(f"run {run_dir}")
+    if not args.json:
+        print(f"run {run_dir}")
     state = T.execute_run(run_dir)
     status = T.run_status(run_dir)
     metrics = (json.loads((run_dir / "metrics.json").read_text()) if (run_dir / "metrics.json").exists() else {})
+    if args.json:
+        print(json.dumps({"run_id": run_dir.name, "state": state, "error": status.get("error"),
+                          "metrics": metrics.get("metrics") or {}, "cv": metrics.get("cv")}))
+        return 0 if state in ("finished", "stopped") else 1
     print(f"state: {state}" + (f" ({status.get('error')})" if status.get("error") else ""))
     for k, v in (metrics.get("metrics") or {}).items():
         print(f"  {k}: {v:.4f}" if isinstance(v, float) else f"  {k}: {v}")
