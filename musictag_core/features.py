@@ -17,8 +17,8 @@ Frame features are returned time-major: a 12 s segment at 22050 Hz with
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Iterable
 
 import numpy as np
 

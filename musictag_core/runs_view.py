@@ -23,8 +23,9 @@ import math
 import os
 import shutil
 import time
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -80,7 +81,7 @@ def _parse_time(text: str | None) -> _dt.datetime | None:
         t = _dt.datetime.fromisoformat(str(text))
     except ValueError:
         return None
-    return t if t.tzinfo else t.replace(tzinfo=_dt.timezone.utc)
+    return t if t.tzinfo else t.replace(tzinfo=_dt.UTC)
 
 
 def _runs_root(runs_dir: str | os.PathLike | None) -> Path:
@@ -361,7 +362,7 @@ def run_duration_s(status: dict[str, Any], *, now: _dt.datetime | None = None) -
     if end is None:
         if status.get("state") not in ACTIVE_STATES:
             return None
-        end = now or _dt.datetime.now(_dt.timezone.utc)
+        end = now or _dt.datetime.now(_dt.UTC)
     return max(0.0, (end - start).total_seconds())
 
 

@@ -24,16 +24,16 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext as _nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
 from .config import PipelineConfig
-from .fileio import atomic_save_npy, atomic_write_json
 from .errors import MusictagError, ParameterError
+from .fileio import atomic_save_npy, atomic_write_json
 
 __all__ = [
     "FEATURE_FORMAT_VERSION",

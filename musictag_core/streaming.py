@@ -27,14 +27,15 @@ import hashlib
 import json
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from .errors import ParameterError
-from .inputs import CACHE_VERSION, INPUT_KINDS, InputSpec, compute_inputs, crop_pieces
 from .fileio import atomic_save_npy, atomic_write_json
+from .inputs import CACHE_VERSION, INPUT_KINDS, InputSpec, compute_inputs, crop_pieces
 from .lru import BoundedCache
 
 __all__ = [

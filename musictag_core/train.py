@@ -50,9 +50,10 @@ import subprocess
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -307,7 +308,7 @@ def parse_set(items: list[str] | None, base: dict[str, Any] | None = None) -> di
 
 
 def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -426,7 +427,7 @@ def create_run(config: RunConfig, *, runs_dir: str | os.PathLike | None = None) 
     run_dir.mkdir()
     atomic_write_json(run_dir / "config.json", config.to_dict())
     # microseconds: runs created within the same second must still queue in creation order
-    created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds")
+    created = _dt.datetime.now(_dt.UTC).isoformat(timespec="microseconds")
     _write_status(run_dir, state="queued", created=created, run_id=run_id, model=config.model, pid=None)
     (run_dir / "events.jsonl").touch()
     return run_dir
@@ -1129,7 +1130,6 @@ def _execute_locked(run_dir: Path, config_data: dict[str, Any]) -> str:
         cfg = RunConfig.from_dict(config_data)
         ctx = _Context(run_dir, cfg)
         ctx.log("started", pid=os.getpid())
-        rng = np.random.default_rng(cfg.seed)
         index = _open_dataset(cfg.dataset, threshold=cfg.threshold)
         task = cfg.task or index.task
         if cfg.max_tracks is not None and cfg.max_tracks < len(index):

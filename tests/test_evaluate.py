@@ -89,7 +89,7 @@ def test_multi_label_matches_sklearn(rng):
     thr = np.array([0.3, 0.4, 0.5, 0.6, 0.7])
     res = evaluate_predictions(Y, S, task="multi", labels=labels, thresholds=thr, k=3)
     m = res["metrics"]
-    P = (S >= thr).astype(int)
+    P = (thr <= S).astype(int)
     assert m["hamming_loss"] == pytest.approx(hamming_loss(Y, P))
     assert m["f1_micro"] == pytest.approx(f1_score(Y, P, average="micro", zero_division=0))
     assert m["f1_macro"] == pytest.approx(f1_score(Y, P, average="macro", zero_division=0))

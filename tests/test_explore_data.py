@@ -31,7 +31,7 @@ from musictag_core.explore_data import (
     selected_rows,
     spaces_for,
 )
-from musictag_core.project import ProjectionConfig, ProjectionCache, feature_matrix, separability
+from musictag_core.project import ProjectionCache, ProjectionConfig, feature_matrix, separability
 from musictag_core.uploads import SessionWorkspace
 
 from .helpers import CLIPS, write_tone
@@ -89,7 +89,7 @@ def test_source_validation_and_keys(tmp_path):
     f.write_bytes(b"ab")  # new size: a new key
     assert s.key() != k1
     assert DatasetSource(kind="table", path=str(f), digest="x").key() != s.key()
-    assert "feature table t.csv" == s.describe()
+    assert s.describe() == "feature table t.csv"
 
 
 def test_table_upload_opens_projects_and_separates(workspace):

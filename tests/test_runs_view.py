@@ -114,7 +114,7 @@ def test_headline_metric_per_task():
 def test_durations():
     t0 = "2024-01-01T10:00:00+00:00"
     assert run_duration_s({"started": t0, "ended": "2024-01-01T10:02:05+00:00"}) == 125
-    now = dt.datetime(2024, 1, 1, 10, 0, 30, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2024, 1, 1, 10, 0, 30, tzinfo=dt.UTC)
     assert run_duration_s({"started": t0, "state": "running"}, now=now) == 30
     assert run_duration_s({"state": "queued"}) is None
     assert [format_duration(s) for s in (None, 42, 185, 3725)] == ["", "42 s", "3 m 05 s", "1 h 02 m"]

@@ -3,10 +3,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from musictag_core.audio import load_audio
 from musictag_core.config import AudioConfig, FeatureConfig, PipelineConfig, segment_preset
 from musictag_core.errors import ParameterError
 from musictag_core.features import STAT_NAMES, extract_frames
-from musictag_core.audio import load_audio
 from musictag_core.segments import cut_segments
 from musictag_core.store import FeatureStore, extract_paths, file_digest
 

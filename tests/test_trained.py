@@ -174,7 +174,7 @@ def test_regression_run_scores_are_strengths_over_100(env, tmp_path):
     assert execute_run(run_dir) == "finished", (run_dir / "status.json").read_text()
     tagger = load_tagger(run_dir.name)
     pred = tag_file(rows[0]["path"], tagger)
-    assert 0.0 <= pred.scores.min() and pred.scores.max() <= 1.0
+    assert pred.scores.min() >= 0.0 and pred.scores.max() <= 1.0
     expected = np.array([rows[0]["high"], rows[0]["low"]]) / 100.0
     np.testing.assert_allclose(pred.scores, expected, atol=0.1)
 

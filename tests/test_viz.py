@@ -60,7 +60,7 @@ def test_waveform_long_signal_is_min_max_envelope(clip):
     assert _x_range(fig) == pytest.approx((0.0, y.size / sr))
     assert _x_range(fig)[1] == pytest.approx(5.0, abs=1e-3)
     x = np.asarray(fig.data[0].x)
-    assert 0 <= x.min() and x.max() <= y.size / sr
+    assert x.min() >= 0 and x.max() <= y.size / sr
     assert fig.layout.xaxis.title.text == "time (s)"
 
 

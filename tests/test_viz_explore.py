@@ -11,8 +11,8 @@ from sklearn.datasets import make_blobs
 from musictag_core.errors import ParameterError
 from musictag_core.project import ProjectionConfig, cooccurrence, labels_per_track, pairwise_view, project, separability
 from musictag_core.viz.explore import (
-    class_balance_figure,
     centroid_distance_figure,
+    class_balance_figure,
     color_map,
     confusion_figure,
     cooccurrence_figure,

@@ -35,8 +35,8 @@ setting ``"pad_short": "repeat-pad"``) instead of crashing.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

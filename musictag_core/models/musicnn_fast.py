@@ -34,7 +34,8 @@ channels (10-20 % slower), the temporal convolutions as blocked Toeplitz GEMMs
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

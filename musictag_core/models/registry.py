@@ -21,8 +21,9 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from ..config import FeatureConfig, SegmentConfig, reject_unknown_keys, segment_preset
 from ..errors import ModelError, ParameterError
