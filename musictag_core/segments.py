@@ -26,7 +26,6 @@ __all__ = [
     "cut_segments",
     "frame_patches",
     "frame_starts",
-    "propagate_labels",
     "random_crop",
 ]
 
@@ -219,23 +218,3 @@ def frame_patches(
         view = np.lib.stride_tricks.sliding_window_view(S, patch_frames, axis=0)[starts]
         return np.ascontiguousarray(np.moveaxis(view, -1, 1), dtype=S.dtype), starts
     return _gather(S, starts, patch_frames).astype(S.dtype, copy=False), starts
-
-
-def propagate_labels(track_labels: np.ndarray, n_segments: np.ndarray | list[int]) -> np.ndarray:
-    """Repeat each track's label vector once per segment.
-
-    Parameters
-    ----------
-    track_labels : np.ndarray [shape=(n_tracks, ...)]
-    n_segments : array-like of int [shape=(n_tracks,)]
-
-    Returns
-    -------
-    np.ndarray [shape=(sum(n_segments), ...)]
-    """
-    counts = np.asarray(n_segments, dtype=np.int64)
-    if counts.shape[0] != track_labels.shape[0]:
-        raise ParameterError(
-            f"got {track_labels.shape[0]} label rows for {counts.shape[0]} tracks"
-        )
-    return np.repeat(track_labels, counts, axis=0)

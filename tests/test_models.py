@@ -248,3 +248,10 @@ def test_internal_folds_follow_the_smallest_class(name):
     y1 = np.array([0, 0, 0, 0, 1, 1, 1, 1, 2])
     with pytest.raises(ModelError, match=r"\['jazz'\] have a single training track"):
         fit_classical(build_classical(name, task="single"), X, y1, labels=["blues", "rock", "jazz"])
+
+
+def test_model_card_rejects_an_unknown_input_kind():
+    from musictag_core.models.registry import ModelCard
+
+    with pytest.raises(ParameterError, match="input kind must be one of"):
+        ModelCard(name="x", title="x", seed_system="x", family="keras", input_kind="spectro")

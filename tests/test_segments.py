@@ -5,7 +5,7 @@ import pytest
 
 from musictag_core.config import SegmentConfig
 from musictag_core.errors import ParameterError
-from musictag_core.segments import cut_segments, frame_patches, propagate_labels, random_crop
+from musictag_core.segments import cut_segments, frame_patches, random_crop
 
 SR = 22050
 
@@ -83,11 +83,3 @@ def test_frame_patches_match_manual_slicing():
     np.testing.assert_array_equal(overl[3], S[150:337])
     short, _ = frame_patches(S[:20], patch_frames=187)
     assert short.shape == (1, 187, 96) and np.all(short[0, 20:] == 0)
-
-
-def test_propagate_labels():
-    labels = np.array([[1, 0], [0, 1]])
-    out = propagate_labels(labels, [2, 3])
-    np.testing.assert_array_equal(out, [[1, 0], [1, 0], [0, 1], [0, 1], [0, 1]])
-    with pytest.raises(ParameterError):
-        propagate_labels(labels, [1])

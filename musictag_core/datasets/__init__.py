@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from .base import DEFAULT_THRESHOLD, SPLITS, DatasetIndex, TaskKind
+from .base import DEFAULT_STRENGTH_THRESHOLD, SPLITS, DatasetIndex, TaskKind
 from .detect import DATASET_FORMATS, DatasetFormat, detect_format, open_dataset
 from .features_table import read_feature_table
 from .fma import read_fma
@@ -23,7 +23,7 @@ from .strengths import read_strengths_csv
 
 __all__ = [
     "DATASET_FORMATS",
-    "DEFAULT_THRESHOLD",
+    "DEFAULT_STRENGTH_THRESHOLD",
     "SPLITS",
     "DatasetFormat",
     "DatasetIndex",

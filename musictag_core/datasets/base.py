@@ -20,7 +20,7 @@ from ..errors import DatasetError, ParameterError
 __all__ = [
     "DatasetIndex",
     "TaskKind",
-    "DEFAULT_THRESHOLD",
+    "DEFAULT_STRENGTH_THRESHOLD",
     "SPLITS",
     "SPLIT_ALIASES",
     "MISSING_POLICIES",
@@ -37,7 +37,7 @@ __all__ = [
 TaskKind = Literal["single", "multi", "regression"]
 
 #: Strength (0–100) at or above which a tag counts as present.
-DEFAULT_THRESHOLD = 50.0
+DEFAULT_STRENGTH_THRESHOLD = 50.0
 
 #: The split names an index may hold (or NA).
 SPLITS = ("train", "validation", "test")
@@ -241,7 +241,7 @@ class DatasetIndex:
     labels: list[str]
     tracks: pd.DataFrame
     strengths: np.ndarray
-    threshold: float = DEFAULT_THRESHOLD
+    threshold: float = DEFAULT_STRENGTH_THRESHOLD
     features: pd.DataFrame | None = None
     root: str = ""
     meta: dict = field(default_factory=dict)

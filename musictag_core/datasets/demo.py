@@ -86,7 +86,7 @@ from scipy import signal
 
 from ..errors import DatasetError, ParameterError
 from ..fileio import atomic_save
-from .base import DEFAULT_THRESHOLD, DatasetIndex
+from .base import DEFAULT_STRENGTH_THRESHOLD, DatasetIndex
 
 __all__ = [
     "DEMO_STYLES",
@@ -1365,7 +1365,7 @@ def load_demo(
     *,
     seed: int = 0,
     n_per_style: int = 20,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float = DEFAULT_STRENGTH_THRESHOLD,
     progress: Callable[[int, int], None] | None = None,
 ) -> DatasetIndex:
     """The demo corpus as a :class:`DatasetIndex` (generating it on first use).

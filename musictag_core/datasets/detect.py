@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import DatasetError, ParameterError
-from .base import DEFAULT_THRESHOLD, DatasetIndex, check_threshold
+from .base import DEFAULT_STRENGTH_THRESHOLD, DatasetIndex, check_threshold
 from .features_table import ID_COLUMN_CANDIDATES, read_feature_table
 from .fma import read_fma
 from .folder import read_folder
@@ -78,10 +78,8 @@ def _mtt_csv(path: Path) -> Path:
 
 
 def _read_demo(path: Path, threshold: float, options: dict) -> DatasetIndex:
-    try:
-        from .demo import load_demo
-    except ImportError as exc:  # pragma: no cover - depends on the demo module being installed
-        raise DatasetError(f"the demo corpus is not available in this installation: {exc}") from None
+    from .demo import load_demo  # lazy: the synthesiser is only needed for the demo corpus
+
     return load_demo(**options)
 
 
@@ -198,7 +196,7 @@ def open_dataset(
     spec: str | Path,
     *,
     format: str | None = None,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float = DEFAULT_STRENGTH_THRESHOLD,
     **options,
 ) -> DatasetIndex:
     """Open a dataset from a path (or ``"demo"``), detecting its format unless given.

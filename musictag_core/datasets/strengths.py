@@ -34,7 +34,7 @@ import pandas as pd
 
 from ..errors import DatasetError, ParameterError
 from .base import (
-    DEFAULT_THRESHOLD,
+    DEFAULT_STRENGTH_THRESHOLD,
     DatasetIndex,
     check_ids,
     check_missing_files,
@@ -132,7 +132,7 @@ def _per_track(frame: pd.DataFrame, *, path_column: str, columns: list[str], csv
 def read_strengths_csv(
     path: str | Path,
     *,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float = DEFAULT_STRENGTH_THRESHOLD,
     form: str = "auto",
     path_column: str = "path",
     id_column: str | None = None,

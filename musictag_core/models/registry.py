@@ -19,7 +19,6 @@ Examples
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,10 +26,10 @@ from typing import Any, Literal
 
 from ..config import FeatureConfig, SegmentConfig, reject_unknown_keys, segment_preset
 from ..errors import ModelError, ParameterError
+from ..inputs import INPUT_KINDS
 
 __all__ = [
     "TASKS",
-    "INPUT_KINDS",
     "EMBEDDING_DIMS",
     "ModelConfig",
     "ModelPreset",
@@ -44,7 +43,6 @@ __all__ = [
 ]
 
 TASKS = ("single", "multi", "regression")
-INPUT_KINDS = ("logmel", "mfcc", "waveform", "embedding", "stats")
 
 #: Sizes of the pretrained musicnn embeddings the transfer head reads.
 EMBEDDING_DIMS: dict[str, int] = {"pooled": 1506, "penultimate": 200}
@@ -185,6 +183,10 @@ class ModelCard:
     input_kind: str
     presets: dict[str, ModelPreset] = field(default_factory=dict)
     aggregate: str = "mean"
+
+    def __post_init__(self) -> None:
+        if self.input_kind not in INPUT_KINDS:
+            raise ParameterError(f"model {self.name!r}: input kind must be one of {INPUT_KINDS}, got {self.input_kind!r}")
 
     def preset(self, name: str) -> ModelPreset:
         try:
@@ -340,7 +342,8 @@ def _lazy_builder(name: str) -> Callable[[ModelConfig], Any]:
     """A builder that imports :mod:`.neural` (Keras) on first call."""
 
     def build(config: ModelConfig):  # noqa: ANN202
-        neural = importlib.import_module(f"{__package__}.neural")
+        from . import neural  # lazy: imports Keras
+
         return getattr(neural, f"build_{name}")(config)
 
     build.__name__ = f"build_{name}"
