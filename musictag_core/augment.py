@@ -18,7 +18,6 @@ Transforms are applied in a fixed order: time stretch, pitch shift, gain, noise.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import reject_unknown_keys
+from .config import Config
 from .errors import ParameterError
 
 __all__ = [
@@ -59,7 +58,7 @@ def _check_p(name: str, value: Any) -> None:
 
 
 @dataclass(frozen=True)
-class AugmentConfig:
+class AugmentConfig(Config):
     """Which waveform augmentations to use, with their ranges and probabilities.
 
     Parameters
@@ -128,17 +127,6 @@ class AugmentConfig:
             or (self.gain and self.gain_p > 0)
             or (self.noise and self.noise_p > 0)
         )
-
-    def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        for k in ("semitones", "rate", "gain_db", "noise_amplitude"):
-            d[k] = list(d[k])
-        return d
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> AugmentConfig:
-        reject_unknown_keys(cls, data)
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 
 def draw_params(config: AugmentConfig, *, rng: np.random.Generator) -> dict[str, Any]:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import types
+import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -28,6 +30,9 @@ __all__ = [
     "MIN_SR",
     "MAX_SR",
     "reject_unknown_keys",
+    "Config",
+    "config_to_dict",
+    "config_from_dict",
 ]
 
 #: Lowest and highest sample rates musictag accepts, for input files and targets.
@@ -69,18 +74,82 @@ def reject_unknown_keys(cls: type, data: dict[str, Any], *, owner: str | None = 
         )
 
 
-class _Config:
-    """Helpers shared by every config dataclass."""
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """The one serialisation of a config dataclass: a plain, JSON-ready dict.
+
+    Nested config dataclasses become nested dicts and tuples become lists, so
+    ``json.dumps(config_to_dict(c))`` always works and
+    ``config_from_dict(type(c), config_to_dict(c)) == c``.
+    """
+    if not dataclasses.is_dataclass(config) or isinstance(config, type):
+        raise ParameterError(f"expected a config dataclass instance, got {type(config).__name__}")
+    return {f.name: _plain(getattr(config, f.name)) for f in dataclasses.fields(config)}
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return config_to_dict(value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def config_from_dict(cls: type, data: dict[str, Any], *, owner: str | None = None) -> Any:
+    """Build config dataclass ``cls`` from a dict made by :func:`config_to_dict` (or by hand).
+
+    Unknown keys are refused by name, missing keys take the field defaults,
+    nested dicts become the nested config dataclasses that the field types name,
+    and lists become tuples where the field is a tuple. The dataclass then
+    validates the values itself (``__post_init__``).
+
+    Raises
+    ------
+    ParameterError
+        If ``data`` is not a dict, has unknown keys or lacks a required key.
+    """
+    owner = owner or cls.__name__
+    if not isinstance(data, dict):
+        raise ParameterError(f"{owner} must be a JSON object (dict), got {type(data).__name__}")
+    reject_unknown_keys(cls, data, owner=owner)
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    missing = sorted(
+        name
+        for name, f in fields.items()
+        if f.init and name not in data and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    )
+    if missing:
+        raise ParameterError(f"{owner} is missing required key(s) {missing}")
+    kwargs = {name: _typed(hints.get(name), value, owner=f"{owner}.{name}") for name, value in data.items()}
+    return cls(**kwargs)
+
+
+def _typed(hint: Any, value: Any, *, owner: str) -> Any:
+    options = typing.get_args(hint) if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union else (hint,)
+    for option in options:
+        if isinstance(option, type) and dataclasses.is_dataclass(option) and isinstance(value, dict):
+            return config_from_dict(option, value, owner=owner)
+        if (option is tuple or typing.get_origin(option) is tuple) and isinstance(value, list):
+            return tuple(value)
+    return value
+
+
+class Config:
+    """The base of every config dataclass: one serialisation scheme, one way to change a field.
+
+    Subclasses are frozen dataclasses that validate in ``__post_init__``.
+    """
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the configuration as a plain, JSON-serialisable dict."""
-        return dataclasses.asdict(self)  # type: ignore[call-overload]
+        """Return the configuration as a plain, JSON-serialisable dict (see :func:`config_to_dict`)."""
+        return config_to_dict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]):  # noqa: ANN206
-        """Build a configuration from a dict, rejecting unknown keys by name."""
-        reject_unknown_keys(cls, data)
-        return cls(**data)
+        """Build a configuration from a dict, rejecting unknown keys by name (see :func:`config_from_dict`)."""
+        return config_from_dict(cls, data)
 
     def replace(self, **changes: Any):  # noqa: ANN201
         """Return a copy with ``changes`` applied (validated again)."""
@@ -88,7 +157,7 @@ class _Config:
 
 
 @dataclass(frozen=True)
-class AudioConfig(_Config):
+class AudioConfig(Config):
     """How audio is decoded.
 
     Parameters
@@ -129,7 +198,7 @@ SegmentKind = Literal["segments", "patches", "windows", "random_crop"]
 
 
 @dataclass(frozen=True)
-class SegmentConfig(_Config):
+class SegmentConfig(Config):
     """How a waveform is cut into model inputs.
 
     Parameters
@@ -212,7 +281,7 @@ def segment_preset(name: str) -> SegmentConfig:
 
 
 @dataclass(frozen=True)
-class FeatureConfig(_Config):
+class FeatureConfig(Config):
     """Which features are computed, with librosa's parameter names.
 
     Parameters
@@ -272,7 +341,7 @@ class FeatureConfig(_Config):
 
 
 @dataclass(frozen=True)
-class PipelineConfig(_Config):
+class PipelineConfig(Config):
     """Decode, segment and describe settings together (what a feature cache is keyed on)."""
 
     audio: AudioConfig = field(default_factory=AudioConfig)
@@ -284,17 +353,6 @@ class PipelineConfig(_Config):
             raise ParameterError(
                 f"audio.sr ({self.audio.sr}) and features.sr ({self.features.sr}) must match"
             )
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PipelineConfig:
-        unknown = sorted(set(data) - {"audio", "segments", "features"})
-        if unknown:
-            raise ParameterError(f"unknown PipelineConfig key(s) {unknown}")
-        return cls(
-            audio=AudioConfig.from_dict(data.get("audio", {})),
-            segments=SegmentConfig.from_dict(data.get("segments", {})),
-            features=FeatureConfig.from_dict(data.get("features", {})),
-        )
 
 
 __all__.append("PipelineConfig")

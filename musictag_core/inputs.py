@@ -11,16 +11,15 @@ needs one, is passed in by the caller (this module sits below ``models``).
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import math
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from .config import AudioConfig, FeatureConfig, PipelineConfig, SegmentConfig
+from .config import AudioConfig, Config, FeatureConfig, PipelineConfig, SegmentConfig
 from .errors import ParameterError
 
 __all__ = [
@@ -55,7 +54,7 @@ class Backbone(Protocol):
 
 
 @dataclass(frozen=True)
-class InputSpec:
+class InputSpec(Config):
     """How one track becomes model inputs.
 
     Parameters
@@ -121,31 +120,6 @@ class InputSpec:
         if self.kind in ("logmel", "mfcc", "stats") and self.segments.kind != "random_crop":
             return PipelineConfig(audio=self.audio, segments=self.segments, features=self.features)
         return None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "audio": self.audio.to_dict(),
-            "segments": self.segments.to_dict(),
-            "features": None if self.features is None else self.features.to_dict(),
-            "embedding": self.embedding,
-            "backbone": self.backbone,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> InputSpec:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ParameterError(f"unknown InputSpec key(s) {unknown}; valid keys are {sorted(names)}")
-        return cls(
-            kind=data["kind"],
-            audio=AudioConfig.from_dict(data["audio"]),
-            segments=SegmentConfig.from_dict(data["segments"]),
-            features=None if data.get("features") is None else FeatureConfig.from_dict(data["features"]),
-            embedding=data.get("embedding", "both"),
-            backbone=data.get("backbone", "MSD_musicnn"),
-        )
 
     def key(self) -> str:
         """Short hash of the spec (cache folder name)."""

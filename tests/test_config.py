@@ -67,3 +67,37 @@ def test_presets():
     assert segment_preset("windows1").hop == 0.25
     with pytest.raises(ParameterError, match="tracks10"):
         segment_preset("nope")
+
+
+def test_one_serialisation_scheme_round_trips_every_config():
+    """config_to_dict / config_from_dict serve every config: nested configs, tuples, optional fields."""
+    import json
+
+    from musictag_core.augment import AugmentConfig
+    from musictag_core.config import AudioConfig, FeatureConfig, PipelineConfig, SegmentConfig, config_from_dict
+    from musictag_core.inputs import InputSpec
+    from musictag_core.models.registry import MODEL_CARDS, ModelConfig
+
+    spec = InputSpec(kind="mfcc", audio=AudioConfig(sr=16000), segments=SegmentConfig(),
+                     features=FeatureConfig(kind="mfcc", sr=16000))
+    configs = [
+        spec,
+        InputSpec(kind="waveform", audio=AudioConfig(sr=8000), segments=SegmentConfig()),
+        AugmentConfig(semitones=(-1.0, 3.0)),
+        ModelConfig(input_shape=(10, 20), n_outputs=3),
+        PipelineConfig(),
+    ]
+    for config in configs:
+        d = json.loads(json.dumps(config.to_dict()))  # JSON-ready: tuples are lists
+        assert type(config).from_dict(d) == config
+    assert spec.to_dict()["features"]["kind"] == "mfcc" and spec.to_dict()["features"] == spec.features.to_dict()
+    assert ModelConfig(input_shape=(10, 20), n_outputs=3).to_dict()["input_shape"] == [10, 20]
+    assert json.loads(json.dumps(MODEL_CARDS["cnn"].to_dict()))["presets"]["fast"]["segments"]["kind"]
+    # missing keys take defaults, nested ones too
+    assert PipelineConfig.from_dict({}) == PipelineConfig()
+    with pytest.raises(ParameterError, match=r"InputSpec is missing required key\(s\) \['audio', 'segments'\]"):
+        InputSpec.from_dict({"kind": "mfcc"})
+    with pytest.raises(ParameterError, match=r"unknown InputSpec.features key\(s\) \['nope'\]"):
+        config_from_dict(InputSpec, {**spec.to_dict(), "features": {"nope": 1}})
+    with pytest.raises(ParameterError, match="must be a JSON object"):
+        AugmentConfig.from_dict([1, 2])

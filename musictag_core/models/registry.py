@@ -18,13 +18,12 @@ Examples
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..config import FeatureConfig, SegmentConfig, reject_unknown_keys, segment_preset
+from ..config import Config, FeatureConfig, SegmentConfig, segment_preset
 from ..errors import ModelError, ParameterError
 from ..inputs import INPUT_KINDS
 
@@ -49,7 +48,7 @@ EMBEDDING_DIMS: dict[str, int] = {"pooled": 1506, "penultimate": 200}
 
 
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(Config):
     """Everything a neural builder needs (shapes and size knobs; nothing about data).
 
     Parameters
@@ -102,22 +101,9 @@ class ModelConfig:
         """``n`` filters or units scaled by ``width`` (at least 4)."""
         return max(4, int(round(n * self.width)))
 
-    def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["input_shape"] = list(self.input_shape)
-        return d
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        reject_unknown_keys(cls, data)
-        data = dict(data)
-        if "input_shape" in data:
-            data["input_shape"] = tuple(data["input_shape"])
-        return cls(**data)
-
 
 @dataclass(frozen=True)
-class ModelPreset:
+class ModelPreset(Config):
     """How a model's inputs are prepared and how big the model is.
 
     Parameters
@@ -143,21 +129,9 @@ class ModelPreset:
     batch_size: int = 32
     learning_rate: float = 1e-4
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "segments": self.segments.to_dict(),
-            "features": None if self.features is None else self.features.to_dict(),
-            "width": self.width,
-            "dropout": self.dropout,
-            "units": self.units,
-            "epochs": self.epochs,
-            "batch_size": self.batch_size,
-            "learning_rate": self.learning_rate,
-        }
-
 
 @dataclass(frozen=True)
-class ModelCard:
+class ModelCard(Config):
     """What a model is and where it comes from.
 
     Parameters
@@ -195,17 +169,6 @@ class ModelCard:
             raise ParameterError(
                 f"model {self.name!r} has no preset {name!r}; choose one of {sorted(self.presets)}"
             ) from None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "title": self.title,
-            "seed_system": self.seed_system,
-            "family": self.family,
-            "input_kind": self.input_kind,
-            "aggregate": self.aggregate,
-            "presets": {k: v.to_dict() for k, v in self.presets.items()},
-        }
 
 
 # ---------------------------------------------------------------------------
