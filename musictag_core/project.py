@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .config import PipelineConfig, _Config
+from .config import Config, PipelineConfig
 from .errors import AudioError, DatasetError, MusictagError, ParameterError
 from .fileio import atomic_save
 from .lru import BoundedCache
@@ -137,7 +137,7 @@ def _check_labels(labels: Any, n: int, *, min_classes: int = 2) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class ProjectionConfig(_Config):
+class ProjectionConfig(Config):
     """How points are projected to 2 or 3 dimensions.
 
     Parameters
