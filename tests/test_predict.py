@@ -324,3 +324,34 @@ def test_bfloat16_tagger_close_to_float32(msd):
     assert np.abs(a.scores - b.scores).max() < 0.03
     with pytest.raises(ParameterError, match="precision"):
         MusicnnTagger(msd.path, msd.card, precision="float16")
+
+
+@needs_clips
+def test_analyse_file_decodes_once_and_shows_the_models_own_input(msd):
+    """The Tag page's one call: the prediction equals tag_file's, and the view is the model's input."""
+    from musictag_core.audio import load_audio
+    from musictag_core.features import log_mel
+    from musictag_core.predict import analyse_file, display_params
+
+    clip = CLIPS / "blues.00000.wav"
+    pred, view = analyse_file(clip, msd, overlap=1.5, max_duration=10.0)
+    ref = tag_file(clip, msd, overlap=1.5, max_duration=10.0)
+    assert pred.labels == ref.labels
+    np.testing.assert_allclose(pred.scores, ref.scores, atol=1e-6)
+    np.testing.assert_allclose(pred.segment_scores, ref.segment_scores, atol=1e-6)
+    # the view is the waveform the model tagged (16 kHz), with its 96 mel bands and 256-sample hop
+    assert display_params(msd) == {"n_fft": 512, "hop_length": 256, "n_mels": 96}
+    assert view.sr == 16000 and view.n_mels == 96 and view.hop_length == 256
+    # (decoded a little past the limit, to tell a longer file, then cut: the same samples tag_file uses)
+    y = load_audio(clip, sr=16000, duration=10.25)[0][:160000]
+    np.testing.assert_allclose(view.y, y, atol=1e-6)
+    np.testing.assert_allclose(view.S_db, log_mel(y=y, sr=16000, n_fft=512, hop_length=256, n_mels=96), atol=1e-4)
+    assert view.mfcc.shape == (20, view.S_db.shape[1])
+    # the cards the page shows come from the prediction itself
+    scores, seg, labels = pred.subset(genres_only=True)
+    assert set(labels) == set(pred.genres) and seg.shape == (len(pred.segment_scores), len(labels))
+    assert scores == {g: pytest.approx(s) for g, s in pred.genre_scores().items()}
+    row = pred.result_row(n_tags=3)
+    top_genre, top_score = pred.top(1, genres_only=True)[0]
+    assert row["top genre"] == top_genre and row["score"] == round(top_score, 3)
+    assert row["summary"] == pred.summary() and row["top tags"].count("(") == 3
