@@ -181,15 +181,18 @@ class TrackPrediction:
         head = f"a mix of {', '.join([best, *close[:-1]])} and {close[-1]}" if close else f"mostly {best}"
         return head + (f", some {' and '.join(some[:2])}" if some else "")
 
-    def to_dict(self, *, top_k: int | None = None) -> dict[str, Any]:
+    def to_dict(self, *, top_k: int | None = None, decimals: int = 5) -> dict[str, Any]:
         """A JSON-ready dict.
 
         Keys: ``path``, ``model``, ``duration_s``, ``sr``, ``summary``, ``tags`` (every
         label, or the ``top_k`` best, as ``{"label", "score"}`` sorted by score),
         ``genres`` (likewise), ``labels`` (label order) and ``segments``
-        (``{"start_s", "scores"}`` with scores in label order).
+        (``{"start_s", "scores"}`` with scores in label order). Every float is rounded to
+        ``decimals`` places.
         """
-        r = lambda v: round(float(v), 5)  # noqa: E731
+        if not isinstance(decimals, int) or not 0 <= decimals <= 12:
+            raise ParameterError(f"decimals must be an integer between 0 and 12, got {decimals!r}")
+        r = lambda v: round(float(v), decimals)  # noqa: E731
         return {
             "path": self.path,
             "model": self.model,

@@ -111,3 +111,20 @@ def test_tag_max_duration_cuts_and_marks_truncated(tmp_path, capsys, monkeypatch
     assert main(["tag", str(path), "--top-k", "3"]) == 0
     out = json.loads(capsys.readouterr().out.splitlines()[0])
     assert out["truncated"] is False and out["duration_s"] == pytest.approx(8.0, abs=0.01)
+
+
+def test_tag_decimals_sets_the_precision_and_is_validated(tmp_path, capsys):
+    """--decimals rounds every score (JSON and CSV); the default is 5 places; out of range exits 2."""
+    path = write_tone(tmp_path / "tone.wav", sr=16000, duration=4.0)
+    assert main(["tag", str(path), "--top-k", "3"]) == 0
+    default = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert main(["tag", str(path), "--top-k", "3", "--decimals", "9"]) == 0
+    fine = json.loads(capsys.readouterr().out.splitlines()[0])
+    for a, b in zip(default["tags"], fine["tags"]):
+        assert a["label"] == b["label"] and a["score"] == round(b["score"], 5)
+    assert any(len(repr(t["score"]).split(".")[1]) > 5 for t in fine["tags"])
+    assert main(["tag", str(path), "--top-k", "2", "--csv", "--decimals", "2"]) == 0
+    rows = capsys.readouterr().out.splitlines()[1:]
+    assert all(len(r.split(",")[4].split(".")[1]) == 2 for r in rows)
+    assert main(["tag", str(path), "--decimals", "13"]) == 2
+    assert "--decimals must be between 0 and 12, got 13" in capsys.readouterr().err

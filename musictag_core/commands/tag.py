@@ -31,6 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="S",
         help="seconds decoded per file (default: $MUSICTAG_MAX_DURATION_S or 600); longer files are cut and marked truncated",
     )
+    p.add_argument("--decimals", type=int, default=5, metavar="N",
+                   help="decimal places of every score and time in the output (default 5, at most 12)")
     out = add_output_options(p, csv=True)
     out.add_argument("--format", choices=("json", "csv"), default=None, help="alias: --format json is --json, --format csv is --csv")
     p.add_argument("--runs-dir", default=None, help="folder of training runs (default: $MUSICTAG_RUNS or ./runs)")
@@ -45,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.top_k is not None and args.top_k < 1:
         raise ParameterError(f"--top-k must be a positive integer, got {args.top_k}")
+    if not 0 <= args.decimals <= 12:
+        raise ParameterError(f"--decimals must be between 0 and 12, got {args.decimals}")
     tagger = load_tagger(args.model, runs_dir=args.runs_dir)  # a bad model fails everything: exit 2
     as_csv = args.csv or args.format == "csv"
     writer = csv.writer(sys.stdout) if as_csv else None
@@ -66,8 +70,8 @@ def run(args: argparse.Namespace) -> int:
         if writer is not None:
             genres = set(pred.genres)
             for rank, (label, score) in enumerate(pred.top(args.top_k), start=1):
-                writer.writerow([path, pred.model, rank, label, f"{score:.5f}", int(label in genres), ""])
+                writer.writerow([path, pred.model, rank, label, f"{score:.{args.decimals}f}", int(label in genres), ""])
         else:
-            print(json.dumps(pred.to_dict(top_k=args.top_k)))
+            print(json.dumps(pred.to_dict(top_k=args.top_k, decimals=args.decimals)))
         sys.stdout.flush()
     return 1 if failed else 0
