@@ -45,6 +45,9 @@ def test_import_is_lazy_and_light(tmp_path):
 def test_wheel_carries_the_models_and_runs_outside_the_checkout(tmp_path):
     """`pip wheel .` builds a wheel with the shipped models and the `musictag` script, which works from any folder."""
     out = tmp_path / "wheel"
+    # setuptools stages into <checkout>/build and never prunes it: a module moved since the last
+    # build would otherwise ride along in the wheel.
+    shutil.rmtree(REPO / "build", ignore_errors=True)
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(REPO)],
         capture_output=True, text=True, timeout=300,
