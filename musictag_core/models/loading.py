@@ -23,7 +23,9 @@ import numpy as np
 from ..errors import ModelError, ParameterError
 from ..fileio import read_json_object
 from ..lru import BoundedCache
+from ..runs import Run
 from . import trained
+from .keras_io import load_keras_model
 from .musicnn_tagger import MusicnnTagger
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "Tagger",
     "clear_tagger_cache",
     "list_models",
+    "load_keras_network",
     "load_tagger",
     "register_loader",
     "shipped_models_dir",
@@ -125,8 +128,7 @@ def register_loader(format: str, loader: Callable[[Path, dict], Tagger]) -> None
 
 
 def _run_finished(folder: Path) -> bool:
-    status = read_json_object(folder / "status.json")
-    return status is not None and status.get("state") == "finished"
+    return Run(folder).is_finished()
 
 
 def list_models(*, runs_dir: str | os.PathLike | None = None) -> list[ModelEntry]:
@@ -190,6 +192,48 @@ def table_only(card: dict) -> bool:
     return False
 
 
+def _model_folder(name_or_path: str | os.PathLike, *, runs_dir: str | os.PathLike | None) -> Path:
+    """The folder of a model name (see :func:`list_models`) or a folder path holding ``card.json``."""
+    text = os.fspath(name_or_path)
+    folder = Path(text).expanduser()
+    if not (folder.is_dir() and (folder / "card.json").is_file()):
+        entries = list_models(runs_dir=runs_dir)
+        match = [e for e in entries if e.name == text]
+        if not match:
+            names = ", ".join(e.name for e in entries) or "none (no shipped models found)"
+            raise ModelError(f"unknown model {text!r}; available models: {names}")
+        folder = Path(match[0].path)
+    return folder
+
+
+def load_keras_network(name_or_path: str | os.PathLike, *, runs_dir: str | os.PathLike | None = None):  # noqa: ANN201
+    """A fresh float32 copy of a model's Keras network, to build on (fine-tuning).
+
+    The tagger :func:`load_tagger` caches (and may run in bfloat16) is left alone.
+
+    Parameters
+    ----------
+    name_or_path : str or Path
+        A model name (see :func:`list_models`) or folder whose card names a ``.keras`` file.
+    runs_dir : str or Path, optional
+
+    Returns
+    -------
+    keras.Model
+
+    Raises
+    ------
+    ModelError
+        If there is no such model or it has no Keras network.
+    """
+    folder = _model_folder(name_or_path, runs_dir=runs_dir)
+    card = read_json_object(folder / "card.json") or {}
+    name = str(card.get("weights") or card.get("model_file") or "model.keras")
+    if not name.endswith(".keras") or "/" in name:
+        raise ModelError(f"{folder.name}: its model file {name!r} is not a Keras network")
+    return load_keras_model(folder / name)
+
+
 def load_tagger(name_or_path: str | os.PathLike, *, runs_dir: str | os.PathLike | None = None) -> Tagger:
     """Open a model by name (see :func:`list_models`) or by folder path.
 
@@ -213,15 +257,7 @@ def load_tagger(name_or_path: str | os.PathLike, *, runs_dir: str | os.PathLike 
         If no such model exists (the message lists the available ones), its
         card names an unknown format, or its weights cannot be loaded.
     """
-    text = os.fspath(name_or_path)
-    folder = Path(text).expanduser()
-    if not (folder.is_dir() and (folder / "card.json").is_file()):
-        entries = list_models(runs_dir=runs_dir)
-        match = [e for e in entries if e.name == text]
-        if not match:
-            names = ", ".join(e.name for e in entries) or "none (no shipped models found)"
-            raise ModelError(f"unknown model {text!r}; available models: {names}")
-        folder = Path(match[0].path)
+    folder = _model_folder(name_or_path, runs_dir=runs_dir)
     card_path = folder / "card.json"
     key = (str(folder.resolve()), card_path.stat().st_mtime)
     # One lock around look-up and load: two threads asking for the same model load it once.
