@@ -1,7 +1,7 @@
 """Finding and opening models: the :class:`Tagger` protocol, the loader registry, one bounded cache.
 
 Every model folder holds a ``card.json`` whose ``"format"`` names its loader:
-``musicnn-keras`` (the shipped musicnn ports, :class:`~musictag_core.models.musicnn_tagger.MusicnnTagger`)
+``musicnn-keras`` (the shipped musicnn ports, :class:`~musictag_core.models.musicnn.tagger.MusicnnTagger`)
 and ``musictag-keras`` / ``musictag-sklearn`` (finished training runs,
 :mod:`musictag_core.models.trained`). :func:`register_loader` adds a format.
 Loaders are plain imports: nothing here imports Keras or scikit-learn until a
@@ -24,7 +24,7 @@ from ..errors import ModelError, ParameterError
 from ..fileio import read_json_object
 from ..lru import BoundedCache
 from . import trained
-from .musicnn_tagger import MusicnnTagger
+from .musicnn.tagger import MusicnnTagger
 
 __all__ = [
     "LOADERS",
