@@ -11,7 +11,7 @@ Measured, all with the shipped ``MSD_musicnn``:
 
 * ``ours_warm``: ``tag_file`` with the tagger already loaded (decode straight
   at 16 kHz, near-equal batches of patches through the folded musicnn graph of
-  ``musictag_core.models.musicnn_fast``, traced once at load);
+  ``musictag_core.models.musicnn.fast``, traced once at load);
 * ``ours_keras_graph_warm``: the same, but running the Keras model itself
   (``MusicnnTagger(fast=False)``, the previous default), to isolate the folding;
 * ``ours_cold``: ``clear_tagger_cache()`` then ``tag_file`` by name, so it

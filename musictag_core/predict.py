@@ -38,7 +38,7 @@ from .models.loading import (
     register_loader,
     table_only,
 )
-from .models.musicnn_tagger import MusicnnTagger
+from .models.musicnn.tagger import MusicnnTagger
 
 __all__ = [
     "TrackPrediction",

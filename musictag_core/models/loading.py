@@ -1,7 +1,7 @@
 """Finding and opening models: the :class:`Tagger` protocol, the loader registry, one bounded cache.
 
 Every model folder holds a ``card.json`` whose ``"format"`` names its loader:
-``musicnn-keras`` (the shipped musicnn ports, :class:`~musictag_core.models.musicnn_tagger.MusicnnTagger`)
+``musicnn-keras`` (the shipped musicnn ports, :class:`~musictag_core.models.musicnn.tagger.MusicnnTagger`)
 and ``musictag-keras`` / ``musictag-sklearn`` (finished training runs,
 :mod:`musictag_core.models.trained`). :func:`register_loader` adds a format.
 Loaders are plain imports: nothing here imports Keras or scikit-learn until a
@@ -26,7 +26,7 @@ from ..lru import BoundedCache
 from ..runs import Run
 from . import trained
 from .keras_io import load_keras_model
-from .musicnn_tagger import MusicnnTagger
+from .musicnn.tagger import MusicnnTagger
 
 __all__ = [
     "LOADERS",
