@@ -128,7 +128,7 @@ def register_loader(format: str, loader: Callable[[Path, dict], Tagger]) -> None
 
 
 def _run_finished(folder: Path) -> bool:
-    return Run(folder).is_finished()
+    return (Run(folder).stored_status() or {}).get("state") == "finished"
 
 
 def list_models(*, runs_dir: str | os.PathLike | None = None) -> list[ModelEntry]:
