@@ -123,8 +123,10 @@ def main() -> None:
     import tensorflow as tf  # noqa: F401  (imported up front: not part of any timing)
 
     from musictag_core.audio import load_audio
+    from musictag_core.models.loading import clear_tagger_cache, load_tagger
+    from musictag_core.models.musicnn import MusicnnTagger
     from musictag_core.paths import assets_dir
-    from musictag_core.predict import MusicnnTagger, clear_tagger_cache, load_tagger, tag_file
+    from musictag_core.predict import tag_file
 
     result: dict = {
         "machine": {

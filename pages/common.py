@@ -68,11 +68,11 @@ def _log(message: str) -> None:
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the model (the first time takes a while)…")
 def get_tagger(name: str):
-    """Load a tagger once per process (``musictag_core.predict.load_tagger``).
+    """Load a tagger once per process (``musictag_core.models.loading.load_tagger``).
 
     Each real load writes ``[musictag] loaded model <name>`` to the server log.
     """
-    from musictag_core.predict import load_tagger
+    from musictag_core.models.loading import load_tagger
 
     t0 = time.perf_counter()
     tagger = load_tagger(name)
@@ -185,8 +185,8 @@ def session_workspace() -> SessionWorkspace:
 
 @st.cache_data(ttl=30, max_entries=1, show_spinner=False)
 def cached_models() -> list:
-    """``musictag_core.predict.list_models()``, refreshed every 30 s (new training runs appear)."""
-    from musictag_core.predict import list_models
+    """``musictag_core.models.loading.list_models()``, refreshed every 30 s (new training runs appear)."""
+    from musictag_core.models.loading import list_models
 
     return list(list_models())
 

@@ -20,9 +20,9 @@ import streamlit as st
 from musictag_core.augment import AugmentConfig, apply_augmentation, draw_params
 from musictag_core.errors import MusictagError
 from musictag_core.evaluate import HEADLINE_METRICS, headline_metric, metric_label
+from musictag_core.models.loading import table_only
 from musictag_core.models.registry import CLASSICAL_MODELS, MODEL_CARDS, NEURAL_MODELS
 from musictag_core.paths import data_roots, resolve_data_path, runs_dir
-from musictag_core.predict import table_only
 from musictag_core.runs import ACTIVE_STATES, Run, RunWatcher, format_duration, run_duration_s
 from musictag_core.training import RunConfig, default_run, runs_table, start_run
 from musictag_core.viz.train import (

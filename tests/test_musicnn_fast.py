@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from musictag_core.errors import ModelError
-from musictag_core.predict import MusicnnTagger, load_tagger, tag_array
+from musictag_core.models.loading import load_tagger
+from musictag_core.models.musicnn import MusicnnTagger
+from musictag_core.predict import tag_array
 
 CLIPS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "clips"
 needs_clips = pytest.mark.skipif(not CLIPS.is_dir(), reason="../shared/data/clips is not present")

@@ -12,7 +12,8 @@ import pytest
 from musictag_core.datasets import open_dataset
 from musictag_core.errors import ModelError
 from musictag_core.evaluate import read_predictions
-from musictag_core.predict import LOADERS, clear_tagger_cache, list_models, load_tagger, tag_file
+from musictag_core.models.loading import LOADERS, clear_tagger_cache, list_models, load_tagger
+from musictag_core.predict import tag_file
 from musictag_core.training import RunConfig, create_run, execute_run
 
 from .helpers import write_tone_dataset

@@ -286,7 +286,8 @@ def test_every_model_trains_on_the_demo_corpus_from_the_command_line(model, tmp_
     listed by ``models`` and able to tag a demo clip."""
     from musictag_core.cli import main
     from musictag_core.datasets.demo import demo_corpus_dir
-    from musictag_core.predict import list_models, load_tagger, tag_file
+    from musictag_core.models.loading import list_models, load_tagger
+    from musictag_core.predict import tag_file
 
     args = ["train", "--dataset", "demo", "--model", model, "--preset", "fast", "--run-dir", str(tmp_path),
             "--set", "max_tracks=36", "--set", "epochs=2", "--set", "task=single"]  # fmt: skip
