@@ -53,7 +53,8 @@ from musictag_core.project import (
 )
 from musictag_core.uploads import resolve_user_path
 from musictag_core.viz import explore as vx
-from pages.common import app_limits, session_workspace, show_error, startup
+from pages._ui.errors import app_limits, show_error
+from pages._ui.session import session_workspace, startup
 
 SOURCES = ["Demo corpus", "Path", "Upload zip", "Upload feature table"]
 METHODS = {"PCA": "pca", "UMAP": "umap", "t-SNE": "tsne"}

@@ -16,7 +16,9 @@ from musictag_core.paths import runs_dir
 from musictag_core.runs import ACTIVE_STATES, Run, epoch_table
 from musictag_core.training import compare_metrics, runs_table
 from musictag_core.viz.train import compare_metrics_figure, curve_metrics, overlay_curves_figure
-from pages.common import cached_models, show_error, startup
+from pages._ui.cache import cached_models
+from pages._ui.errors import show_error
+from pages._ui.session import startup
 
 TABLE_COLUMNS = ["run_id", "name", "model", "preset", "dataset", "state", "metric", "score", "duration_s", "epochs", "created"]
 

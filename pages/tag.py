@@ -21,16 +21,9 @@ from musictag_core.fileio import json_default
 from musictag_core.predict import segment_seconds
 from musictag_core.uploads import check_upload_size
 from musictag_core.viz import genre_bar_figure, mel_figure, mfcc_figure, taggram_figure, waveform_figure
-from pages.common import (
-    DEFAULT_MODEL,
-    app_limits,
-    cached_analysis,
-    cached_models,
-    file_hash,
-    get_tagger,
-    show_error,
-    startup,
-)
+from pages._ui.cache import cached_analysis, cached_models, file_hash, get_tagger
+from pages._ui.errors import app_limits, show_error
+from pages._ui.session import DEFAULT_MODEL, startup
 
 UPLOAD_TYPES = ["wav", "mp3", "flac", "ogg"]
 OVERLAPS = [0.0, 0.25, 0.5, 0.75]  # fractions of the model's segment length

@@ -32,7 +32,9 @@ from musictag_core.viz.train import (
     metrics_table,
     per_label_f1_figure,
 )
-from pages.common import app_limits, cached_models, session_workspace, show_error, startup
+from pages._ui.cache import cached_models
+from pages._ui.errors import app_limits, show_error
+from pages._ui.session import session_workspace, startup
 
 LIVE_REFRESH_S = 1.5
 SOURCES = {"demo": "Demo corpus", "path": "Folder or CSV path", "upload": "Upload a feature table (CSV)"}
