@@ -132,9 +132,6 @@ try:
     if requested and requested not in [m.name for m in models]:
         cached_models.clear()  # a run that finished after the list was cached
         models = cached_models()
-except ImportError:
-    st.warning("The tagging module (`musictag_core.predict`) is not available in this installation.")
-    st.stop()
 except Exception as exc:  # noqa: BLE001
     show_error(exc, context="listing models")
     st.stop()
