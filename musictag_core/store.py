@@ -259,7 +259,7 @@ class FeatureStore:
 
 
 def compute_track_features(source, *, pipeline: PipelineConfig) -> np.ndarray:
-    """Decode, cut and describe one track.
+    """Decode one track and compute its stored features, through :func:`musictag_core.inputs.compute_inputs`.
 
     Parameters
     ----------
@@ -273,15 +273,17 @@ def compute_track_features(source, *, pipeline: PipelineConfig) -> np.ndarray:
         ``[shape=(len(STAT_NAMES),)]`` for ``stats`` (computed over the decoded audio).
     """
     from .audio import load_audio
-    from .features import extract_frames, statistics_vector
-    from .segments import cut_segments
+    from .inputs import compute_inputs
 
-    y, sr = load_audio(source, config=pipeline.audio)
-    fc = pipeline.features
-    if fc.kind == "stats":
-        return statistics_vector(y, sr=sr, n_fft=fc.n_fft, hop_length=fc.hop_length, n_mels=fc.n_mels, n_mfcc=fc.n_mfcc)
-    segments = cut_segments(y, sr=sr, config=pipeline.segments)
-    return extract_frames(segments.data, config=fc)
+    if pipeline.features.kind != "stats" and pipeline.segments.kind == "random_crop":
+        raise ParameterError(
+            "the feature store keeps fixed cuts; random crops are drawn while training: "
+            "pick segments of kind segments, patches or windows"
+        )
+    spec = InputSpec.from_pipeline(pipeline)
+    y, _ = load_audio(source, config=pipeline.audio)
+    _, x = compute_inputs(y, spec=spec)
+    return x[0] if spec.kind == "stats" else x
 
 
 def _extract_one(i: int, path: str, pipeline_dict: dict, root: str, use_cache: bool) -> tuple[int, str, str]:
