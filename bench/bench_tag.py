@@ -37,7 +37,6 @@ import json
 import os
 import platform
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -45,7 +44,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 CLIPS = ROOT.parent / "shared" / "data" / "clips"
 RESULT = ROOT / "bench" / "results" / "tag.json"
 
