@@ -241,6 +241,7 @@ else:
 
 # Warm-up: load the model now (once per process), so the first tag is fast.
 try:
-    get_tagger(model)
+    with st.spinner("Loading the model (the first time takes a while)…"):
+        get_tagger(model)
 except Exception as exc:  # noqa: BLE001
     show_error(exc, context=f"loading model {model}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -234,7 +235,12 @@ def load_keras_network(name_or_path: str | os.PathLike, *, runs_dir: str | os.Pa
     return load_keras_model(folder / name)
 
 
-def load_tagger(name_or_path: str | os.PathLike, *, runs_dir: str | os.PathLike | None = None) -> Tagger:
+def load_tagger(
+    name_or_path: str | os.PathLike,
+    *,
+    runs_dir: str | os.PathLike | None = None,
+    on_load: Callable[[str, float], None] | None = None,
+) -> Tagger:
     """Open a model by name (see :func:`list_models`) or by folder path.
 
     The last few taggers are kept in one bounded cache (keyed by folder and
@@ -246,6 +252,8 @@ def load_tagger(name_or_path: str | os.PathLike, *, runs_dir: str | os.PathLike 
         A name from :func:`list_models` or a model folder holding ``card.json``.
     runs_dir : str or Path, optional
         Folder of training runs (default :func:`musictag_core.paths.runs_dir`).
+    on_load : callable(name, seconds), optional
+        Called after a real load (not on a cache hit), e.g. to log it.
 
     Returns
     -------
@@ -280,6 +288,9 @@ def load_tagger(name_or_path: str | os.PathLike, *, runs_dir: str | os.PathLike 
         loader = LOADERS.get(fmt)
         if loader is None:
             raise ModelError(f"{folder.name}: card format {fmt!r} has no loader; known formats: {sorted(LOADERS)}")
+        t0 = time.perf_counter()
         tagger = loader(folder, card)
         _CACHE.put(key, tagger)
+    if on_load is not None:
+        on_load(folder.name, time.perf_counter() - t0)
     return tagger

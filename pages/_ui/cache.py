@@ -33,18 +33,15 @@ def named_buffer(data: bytes, name: str) -> io.BytesIO:
     return buf
 
 
-@st.cache_resource(max_entries=4, show_spinner="Loading the model (the first time takes a while)…")
 def get_tagger(name: str):
-    """Load a tagger once per process (``musictag_core.models.loading.load_tagger``).
+    """The tagger ``name`` from the core's one bounded, process-wide cache (``models.loading.load_tagger``).
 
-    Each real load writes ``[musictag] loaded model <name>`` to the server log.
+    The page keeps no second copy. Each real load writes ``[musictag] loaded model <name>``
+    to the server log.
     """
     from musictag_core.models.loading import load_tagger
 
-    t0 = time.perf_counter()
-    tagger = load_tagger(name)
-    log(f"loaded model {name} in {time.perf_counter() - t0:.1f} s (pid {os.getpid()})")
-    return tagger
+    return load_tagger(name, on_load=lambda n, s: log(f"loaded model {n} in {s:.1f} s (pid {os.getpid()})"))
 
 
 @st.cache_data(ttl=30, max_entries=1, show_spinner=False)
