@@ -189,3 +189,61 @@ def test_watcher_and_curves_on_a_real_neural_run(tones, tmp_path):
     assert [t.name for t in fig.data] == ["batch loss", "train", "validation"]
     assert fig.data[0].x[-1] == pytest.approx(2.0)
     assert batch_table(Run(d).events()[0])["loss"].tolist() == w.batch_frame()["loss"].tolist()
+
+
+def test_worker_starts_as_a_module_of_the_installed_package_from_any_folder(tones, tmp_path, monkeypatch):
+    """Run.launch starts `sys.executable -m musictag_core.training.worker RUN_DIR` with no PYTHONPATH and
+    no cwd of its own: from a folder outside the checkout the installed package is found, and the run
+    trains, finishes and is listed with its metrics."""
+    import time
+
+    from musictag_core.runs import WORKER_MODULE, list_runs
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    run = Run.open(start_run(RunConfig(dataset=str(tones), model="logreg"), runs_dir=tmp_path / "runs"),
+                   runs_dir=tmp_path / "runs")
+    assert WORKER_MODULE == "musictag_core.training.worker"
+    t0 = time.time()
+    while run.status()["state"] in ("queued", "running") and time.time() - t0 < 120:
+        time.sleep(0.2)
+    assert run.status()["state"] == "finished", (run.status(), run.log_tail())
+    (row,) = list_runs(tmp_path / "runs")
+    assert row["run_id"] == run.run_id and row["metrics"]["accuracy"] >= 0.5
+    assert not any(elsewhere.iterdir())  # the worker wrote nothing into the caller's folder
+
+
+def test_run_owns_its_files(tmp_path):
+    """Run: create -> queued status, events written and read back from an offset, stop request, the
+    worker log's tail, output names confined to the folder, and a folder that is not a run refused."""
+    from musictag_core.runs import EventWriter
+
+    run = Run.create({"dataset": "d", "model": "logreg"}, model="logreg", runs_dir=tmp_path)
+    assert run.exists() and run.path.parent == tmp_path and "-logreg-" in run.run_id
+    st = run.stored_status()
+    assert st["state"] == "queued" and st["run_id"] == run.run_id and run.read_config()["dataset"] == "d"
+    w = run.open_events()
+    assert isinstance(w, EventWriter)
+    w.write("log", message="started")
+    w.write("batch", epoch=0, step=1, loss=0.5)
+    w.close()
+    events, offset = run.events()
+    assert [e["type"] for e in events] == ["log", "batch"] and run.events(since=offset) == ([], offset)
+    assert run.last_message() == "started"
+    assert not run.stop_requested()
+    run.request_stop()
+    assert run.stop_requested()
+    (run.path / "worker.log").write_text("one\ntwo\nthree\n")
+    assert run.log_tail(max_lines=2) == ["two", "three"]
+    for bad in ("../x", "a/b", "", ".."):
+        with pytest.raises(ParameterError):
+            run.output_path(bad)
+    assert run.output_path("model.keras") == run.path / "model.keras" and run.model_file() is None
+    watcher = run.watch()
+    assert isinstance(watcher, RunWatcher) and watcher.poll() == 2
+    with pytest.raises(TrainingError, match="not a run folder"):
+        Run(tmp_path / "nothing").status()
+    with pytest.raises(TrainingError, match="not a run folder"):
+        Run(tmp_path / "nothing").request_stop()
