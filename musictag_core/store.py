@@ -484,16 +484,19 @@ class ArrayCache:
         self.folder = self.root / spec.key()
 
     def path_for(self, digest: str, variant: str = "") -> Path:
+        """Where the array of a file digest (and variant) lives."""
         name = digest + (f"-{variant}" if variant else "")
         return self.folder / digest[:2] / f"{name}.npy"
 
     def load(self, digest: str, variant: str = "", *, mmap_mode: str | None = "r") -> np.ndarray | None:
+        """The array (memory-mapped by default), or None when missing or unreadable."""
         try:
             return np.load(self.path_for(digest, variant), mmap_mode=mmap_mode, allow_pickle=False)
         except (OSError, ValueError, EOFError):
             return None
 
     def save(self, digest: str, array: np.ndarray, variant: str = "") -> Path:
+        """Save an array (float32, atomically) and the spec beside it; return its path."""
         path = self.path_for(digest, variant)
         atomic_save_npy(path, np.ascontiguousarray(array, dtype=np.float32))
         meta = self.folder / "spec.json"
@@ -592,6 +595,7 @@ class NpyFile:
 
     @property
     def ndim(self) -> int:
+        """Number of dimensions (from the header)."""
         return len(self.shape)
 
     def __len__(self) -> int:

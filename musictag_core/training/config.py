@@ -150,20 +150,25 @@ class RunConfig(Config):
     # -- derived settings ---------------------------------------------------
     @property
     def card(self):  # noqa: ANN201
+        """The model's registry card."""
         return MODEL_CARDS[self.model]
 
     @property
     def family(self) -> str:
+        """``keras`` or ``sklearn``."""
         return self.card.family
 
     def preset_obj(self):  # noqa: ANN201
+        """The model card's preset of this run."""
         return self.card.preset(self.preset)
 
     def segment_config(self) -> SegmentConfig:
+        """The preset's cut with this run's overrides."""
         base = self.preset_obj().segments
         return SegmentConfig.from_dict({**base.to_dict(), **(self.segments or {})})
 
     def feature_config(self) -> FeatureConfig | None:
+        """The preset's features with this run's rate and overrides (None for waveform and embedding models)."""
         base = self.preset_obj().features
         if base is None:
             if self.features:
@@ -172,15 +177,19 @@ class RunConfig(Config):
         return FeatureConfig.from_dict({**base.to_dict(), "sr": self.sr, **(self.features or {})})
 
     def resolved_epochs(self) -> int:
+        """Epochs: this run's, else the preset's."""
         return self.epochs or self.preset_obj().epochs
 
     def resolved_batch_size(self) -> int:
+        """Batch size: this run's, else the preset's."""
         return self.batch_size or self.preset_obj().batch_size
 
     def resolved_learning_rate(self) -> float:
+        """Learning rate: this run's, else the preset's."""
         return float(self.learning_rate or self.preset_obj().learning_rate)
 
     def resolved_dropout(self) -> float:
+        """Dropout: this run's, else the preset's."""
         return self.preset_obj().dropout if self.dropout is None else float(self.dropout)
 
     # -- (de)serialisation: config.Config's scheme, with the run's wording --------

@@ -46,6 +46,7 @@ __all__ = [
 
 
 def stratify_key(index, task: str) -> np.ndarray:  # noqa: ANN001
+    """Per-track class used to stratify splits: the label (single), else the present label weighted by frequency."""
     if task == "single":
         return index.label_index
     # multi / regression: the most frequent present label keeps folds roughly balanced
@@ -266,6 +267,7 @@ def open_npy(path: Path):  # noqa: ANN202
 
 
 def targets(index, task: str) -> np.ndarray:  # noqa: ANN001
+    """Training targets per track: one-hot (single), 0/1 (multi) or strengths 0–100 (regression); ``[shape=(n_tracks, n_labels)]``."""
     if task == "single":
         return np.eye(len(index.labels), dtype=np.float32)[index.label_index]
     if task == "multi":

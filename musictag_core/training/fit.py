@@ -22,6 +22,7 @@ __all__ = ["build_keras_model", "evaluate_split", "summarise_folds", "track_metr
 
 
 def track_metrics(y_rows: np.ndarray, scores: np.ndarray, Yfull: np.ndarray, task: str, labels, threshold, thresholds=None) -> dict:  # noqa: ANN001
+    """Metrics of track scores ``[shape=(len(y_rows), n_labels)]`` against the targets of rows ``y_rows``."""
     y_true = Yfull[y_rows]
     if task == "single":
         y_true = np.argmax(y_true, axis=1)
@@ -29,6 +30,7 @@ def track_metrics(y_rows: np.ndarray, scores: np.ndarray, Yfull: np.ndarray, tas
 
 
 def build_keras_model(cfg: RunConfig, mcfg: ModelConfig):  # noqa: ANN202
+    """The run's Keras model: the registry's ``build_*`` function, or musicnn with a head when fine-tuning."""
     from ..models.registry import build_model
 
     if cfg.card.input_kind == "embedding" and cfg.fine_tune:
@@ -41,6 +43,7 @@ def build_keras_model(cfg: RunConfig, mcfg: ModelConfig):  # noqa: ANN202
 
 
 def train_keras(ctx: RunContext, index, split: dict[str, np.ndarray], task: str, rng: np.random.Generator) -> dict[str, Any]:  # noqa: ANN001
+    """Fit a Keras model on one split (batch and epoch events, early stopping); return the model and its val/test scores."""
     import keras
 
     from ..models.neural import NORMALIZE_NAME, loss_for_task
@@ -154,6 +157,7 @@ def train_keras(ctx: RunContext, index, split: dict[str, np.ndarray], task: str,
 
 
 def train_sklearn(ctx: RunContext, index, split: dict[str, np.ndarray], task: str, rng: np.random.Generator) -> dict[str, Any]:  # noqa: ANN001
+    """Fit a scikit-learn pipeline on one split's per-track matrix; return the model and its val/test scores."""
     from ..models.classical import build_classical, fit_classical, predict_scores
 
     cfg = ctx.config
@@ -197,6 +201,7 @@ def train_sklearn(ctx: RunContext, index, split: dict[str, np.ndarray], task: st
 
 
 def evaluate_split(result: dict, index, task: str, threshold: float) -> tuple[dict, np.ndarray | None]:  # noqa: ANN001
+    """Test-split metrics of a fitted split, with per-label thresholds tuned on validation (multi-label)."""
     Y = targets(index, task)
     labels = list(index.labels)
     rows_v, sc_v = result["val"]
@@ -208,6 +213,7 @@ def evaluate_split(result: dict, index, task: str, threshold: float) -> tuple[di
 
 
 def summarise_folds(fold_metrics: list[dict[str, Any]]) -> dict[str, dict[str, float | None]]:
+    """Mean and sample standard deviation of every metric over cross-validation folds."""
     keys = sorted({k for m in fold_metrics for k in m})
     mean, std = {}, {}
     for k in keys:
