@@ -163,3 +163,23 @@ def test_feature_matrix_then_separability_on_clips(clip_index):
     assert proj.coords.shape == (9, 2)
 
 
+
+
+def test_segment_stats_inputs_are_each_segments_statistics():
+    from musictag_core.config import FeatureConfig
+    from musictag_core.features import stat_names, track_statistics
+    from musictag_core.inputs import INPUT_KINDS, InputSpec, compute_inputs
+    from musictag_core.segments import cut_segments
+
+    assert "segment_stats" not in INPUT_KINDS  # an analysis kind, not a model's input
+    rng = np.random.default_rng(0)
+    y = (0.1 * rng.standard_normal(6 * 22050)).astype(np.float32)
+    spec = InputSpec(kind="segment_stats", audio=SHORT.audio, segments=SHORT.segments, features=FeatureConfig(kind="stats"))
+    starts, rows = compute_inputs(y, spec=spec)
+    segs = cut_segments(y, sr=22050, config=SHORT.segments)
+    expected = np.array([list(track_statistics(s, sr=22050).values()) for s in segs.data], dtype=np.float64)
+    assert rows.dtype == np.float64 and rows.shape == (3, len(stat_names()))
+    np.testing.assert_array_equal(rows, expected)
+    np.testing.assert_allclose(starts, [0.0, 2.0, 4.0])
+    with pytest.raises(ParameterError, match="kind 'stats'"):
+        InputSpec(kind="segment_stats", audio=SHORT.audio, segments=SHORT.segments, features=FeatureConfig(kind="mfcc"))
