@@ -2,7 +2,7 @@
 
 This file only routes: it sets up the page, the shared sidebar and the
 navigation over ``pages/``. Every page is a thin script (inputs → one call into
-``musictag_core`` → figures); shared caching lives in ``pages/common.py``.
+``musictag_core`` → figures); shared helpers (every cache wrapper, errors, session) live in ``pages/_ui/``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import os
 
 import streamlit as st
 
-from pages.common import freeze_new_imports, version_text
+from pages._ui.session import freeze_new_imports, version_text
 
 st.set_page_config(page_title="musictag", page_icon=":material/music_note:", layout="wide")
 

@@ -11,14 +11,9 @@ Run: ``python bench/bench_features.py``. Writes ``bench/results/features.json``.
 
 from __future__ import annotations
 
-import sys
 import tempfile
-from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from common import CLIPS, timeit, write_result  # noqa: E402
 
 

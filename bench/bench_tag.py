@@ -11,7 +11,7 @@ Measured, all with the shipped ``MSD_musicnn``:
 
 * ``ours_warm``: ``tag_file`` with the tagger already loaded (decode straight
   at 16 kHz, near-equal batches of patches through the folded musicnn graph of
-  ``musictag_core.models.musicnn_fast``, traced once at load);
+  ``musictag_core.models.musicnn.fast``, traced once at load);
 * ``ours_keras_graph_warm``: the same, but running the Keras model itself
   (``MusicnnTagger(fast=False)``, the previous default), to isolate the folding;
 * ``ours_cold``: ``clear_tagger_cache()`` then ``tag_file`` by name, so it
@@ -37,7 +37,6 @@ import json
 import os
 import platform
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -45,7 +44,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 CLIPS = ROOT.parent / "shared" / "data" / "clips"
 RESULT = ROOT / "bench" / "results" / "tag.json"
 
@@ -123,8 +121,10 @@ def main() -> None:
     import tensorflow as tf  # noqa: F401  (imported up front: not part of any timing)
 
     from musictag_core.audio import load_audio
+    from musictag_core.models.loading import clear_tagger_cache, load_tagger
+    from musictag_core.models.musicnn import MusicnnTagger
     from musictag_core.paths import assets_dir
-    from musictag_core.predict import MusicnnTagger, clear_tagger_cache, load_tagger, tag_file
+    from musictag_core.predict import tag_file
 
     result: dict = {
         "machine": {

@@ -53,16 +53,16 @@ def _load_avg() -> list[float]:
 def bench_throughput(batches: int = 2) -> dict:
     import keras
 
+    from musictag_core.inputs import InputSpec
     from musictag_core.models.neural import loss_for_task
     from musictag_core.models.registry import MODEL_CARDS, NEURAL_MODELS, ModelConfig, build_model
-    from musictag_core.streaming import InputSpec
-    from musictag_core.train import RunConfig, _input_spec
+    from musictag_core.training import RunConfig, input_spec
 
     out = {}
     for name in NEURAL_MODELS:
         for preset in ("fast", "full"):
             cfg = RunConfig(dataset="demo", model=name, preset=preset)
-            spec: InputSpec = _input_spec(cfg)
+            spec: InputSpec = input_spec(cfg)
             pre = MODEL_CARDS[name].preset(preset)
             sr = spec.sr
             seg = spec.segments
@@ -105,11 +105,12 @@ def bench_cnn_epoch(n_tracks: int = 1000) -> dict:
 
     from musictag_core.models.neural import loss_for_task
     from musictag_core.models.registry import MODEL_CARDS, ModelConfig, build_model
-    from musictag_core.streaming import NpyFile, SegmentSampler, as_pydataset
-    from musictag_core.train import RunConfig, _input_spec
+    from musictag_core.store import NpyFile
+    from musictag_core.training import RunConfig, input_spec
+    from musictag_core.training.sampler import SegmentSampler, as_pydataset
 
     cfg = RunConfig(dataset="demo", model="cnn", preset="full")
-    spec = _input_spec(cfg)
+    spec = input_spec(cfg)
     pre = MODEL_CARDS["cnn"].preset("full")
     n_seg = spec.segments.n_segments
     frames = 1 + int(round(spec.segments.length_s * spec.sr)) // spec.features.hop_length
@@ -231,7 +232,7 @@ def bench_augment() -> dict:
 def bench_demo(models: list[str] | None = None) -> dict:
     from musictag_core.datasets.demo import load_demo
     from musictag_core.models.registry import MODEL_CARDS
-    from musictag_core.train import RunConfig, create_run, execute_run
+    from musictag_core.training import RunConfig, create_run, execute_run
 
     index = load_demo()
     out = {"dataset": f"demo corpus ({len(index)} clips, seed 0)", "task": "single (strongest style)",

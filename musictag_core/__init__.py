@@ -38,8 +38,9 @@ _LAZY = {
     "load_tagger": "musictag_core.models.loading",
     "open_dataset": "musictag_core.datasets",
     "explore_dataset": "musictag_core.explore:explore",
-    "start_run": "musictag_core.train",
-    "RunConfig": "musictag_core.train",
+    "start_run": "musictag_core.training",
+    "RunConfig": "musictag_core.training",
+    "Run": "musictag_core.runs",
 }
 
 __all__ = [
@@ -59,7 +60,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .explore import explore as explore_dataset  # noqa: F401
     from .models.loading import list_models, load_tagger  # noqa: F401
     from .predict import TrackPrediction, embed_file, tag_array, tag_file  # noqa: F401
-    from .train import RunConfig, start_run  # noqa: F401
+    from .runs import Run  # noqa: F401
+    from .training import RunConfig, start_run  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

@@ -35,6 +35,7 @@ import io
 import math
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -44,8 +45,15 @@ from .errors import ParameterError
 from .fileio import atomic_write_text
 
 __all__ = [
+    "HEADLINE_METRICS",
+    "METRICS",
+    "METRIC_ORDER",
+    "MetricInfo",
     "TASKS",
     "Task",
+    "headline_metric",
+    "metric_label",
+    "metric_sort_key",
     "evaluate_predictions",
     "tune_thresholds",
     "aggregate_segments",
@@ -56,6 +64,92 @@ __all__ = [
 
 Task = Literal["single", "multi", "regression"]
 TASKS: tuple[str, ...] = ("single", "multi", "regression")
+
+
+# ---------------------------------------------------------------- the metric registry
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """What musictag knows about a metric it logs.
+
+    Attributes
+    ----------
+    name : str
+        The key in metrics dicts (``map_macro``).
+    label : str
+        Display name (``mAP (macro)``).
+    higher_is_better : bool
+    unit_range : bool
+        Whether values lie in [0, 1] (so runs can share one bar chart axis).
+    """
+
+    name: str
+    label: str
+    higher_is_better: bool = True
+    unit_range: bool = True
+
+
+#: Every metric musictag logs, in display order (headline metrics first).
+METRICS: dict[str, MetricInfo] = {
+    m.name: m
+    for m in (
+        MetricInfo("accuracy", "Accuracy"),
+        MetricInfo("map_macro", "mAP (macro)"),
+        MetricInfo("roc_auc_macro", "ROC-AUC (macro)"),
+        MetricInfo("f1_macro", "F1 (macro)"),
+        MetricInfo("f1_micro", "F1 (micro)"),
+        MetricInfo("precision_at_k", "Precision@k"),
+        MetricInfo("hamming_loss", "Hamming loss", higher_is_better=False),
+        MetricInfo("log_loss", "Log loss", higher_is_better=False, unit_range=False),
+        MetricInfo("mae", "MAE", higher_is_better=False, unit_range=False),
+        MetricInfo("mse", "MSE", higher_is_better=False, unit_range=False),
+        MetricInfo("loss", "Loss", higher_is_better=False, unit_range=False),
+        MetricInfo("binary_accuracy", "Binary accuracy"),
+    )
+}
+
+#: Metric names in display order (``loss`` and ``binary_accuracy`` are training curves, not evaluation rows).
+METRIC_ORDER: tuple[str, ...] = tuple(n for n in METRICS if n not in ("loss", "binary_accuracy"))
+
+#: The one metric a run is summarised by, per task (``mae``: lower is better).
+HEADLINE_METRICS: dict[str, str] = {"single": "accuracy", "multi": "map_macro", "regression": "mae"}
+
+
+def metric_label(name: str) -> str:
+    """Display name of a metric (``map_macro`` → ``mAP (macro)``; unknown names lose their underscores)."""
+    info = METRICS.get(name)
+    return info.label if info is not None else name.replace("_", " ")
+
+
+def metric_sort_key(name: str) -> tuple[int, str]:
+    """Sort key putting metrics in :data:`METRIC_ORDER`, unknown names after them alphabetically."""
+    return (METRIC_ORDER.index(name) if name in METRIC_ORDER else len(METRIC_ORDER), name)
+
+
+def headline_metric(metrics: dict[str, Any], task: str | None = None) -> tuple[str | None, float | None]:
+    """The metric a run is summarised by: accuracy (single), mAP (multi), MAE (regression).
+
+    Parameters
+    ----------
+    metrics : dict
+        Flat ``name -> value`` (``metrics.json``'s ``metrics``).
+    task : str or None
+        When None or its metric is missing, the first present of accuracy,
+        map_macro, f1_macro, roc_auc_macro, mae.
+
+    Returns
+    -------
+    name, value : str or None, float or None
+    """
+    order = ([HEADLINE_METRICS[task]] if task in HEADLINE_METRICS else []) + [
+        "accuracy", "map_macro", "f1_macro", "roc_auc_macro", "mae",
+    ]  # fmt: skip
+    for name in order:
+        v = metrics.get(name)
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+            return name, float(v)
+    return None, None
 
 _EPS = 1e-7
 

@@ -124,6 +124,17 @@ class InputSpec(Config):
         """Seconds per row of a cropped array (a frame, or a sample)."""
         return 1.0 / self.sr if self.features is None else self.features.hop_length / self.sr
 
+    @classmethod
+    def from_pipeline(cls, pipeline: PipelineConfig) -> InputSpec:
+        """The spec of a :class:`~musictag_core.config.PipelineConfig`'s frame features or statistics.
+
+        The feature store (:func:`musictag_core.store.compute_track_features`) computes
+        through it, so stored features and model inputs come from one function.
+        """
+        if not isinstance(pipeline, PipelineConfig):
+            raise ParameterError(f"pipeline must be a PipelineConfig, got {type(pipeline).__name__}")
+        return cls(kind=pipeline.features.kind, audio=pipeline.audio, segments=pipeline.segments, features=pipeline.features)
+
     def pipeline(self) -> PipelineConfig | None:
         """The :class:`~musictag_core.config.PipelineConfig` when :mod:`musictag_core.store` can cache these inputs."""
         if self.kind in ("logmel", "mfcc", "stats") and self.segments.kind != "random_crop":

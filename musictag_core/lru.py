@@ -2,7 +2,7 @@
 
 Used for the Explore page's datasets and matrices (:mod:`musictag_core.explore`),
 fitted projections (:class:`musictag_core.explore.ProjectionCache`) and open memory
-maps (:class:`musictag_core.streaming.MmapPool`).
+maps (:class:`musictag_core.store.MmapPool`).
 """
 
 from __future__ import annotations

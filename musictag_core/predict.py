@@ -2,8 +2,8 @@
 
 One API for every model: the shipped pretrained taggers and finished training
 runs (``<runs_dir>/<id>/``). Models are found and opened by
-:mod:`musictag_core.models.loading` (re-exported here: :func:`load_tagger`,
-:func:`list_models`, :func:`register_loader`, :class:`Tagger`); this module
+:mod:`musictag_core.models.loading` (:func:`~musictag_core.models.loading.load_tagger`,
+:func:`~musictag_core.models.loading.list_models`); this module
 turns a tagger's segment scores into a :class:`TrackPrediction`. It imports
 ``models``; nothing in ``models`` imports it.
 
@@ -28,29 +28,11 @@ import numpy as np
 
 from .audio import AudioSource, load_audio, resample, source_name, valid_audio
 from .errors import AudioError, ModelError, ParameterError
-from .models.loading import (
-    LOADERS,
-    ModelEntry,
-    Tagger,
-    clear_tagger_cache,
-    list_models,
-    load_tagger,
-    register_loader,
-    table_only,
-)
-from .models.musicnn_tagger import MusicnnTagger
+from .models.loading import Tagger, load_tagger
+from .models.musicnn.tagger import MusicnnTagger
 
 __all__ = [
     "TrackPrediction",
-    "ModelEntry",
-    "Tagger",
-    "MusicnnTagger",
-    "LOADERS",
-    "register_loader",
-    "list_models",
-    "table_only",
-    "load_tagger",
-    "clear_tagger_cache",
     "tag_file",
     "tag_array",
     "embed_file",
@@ -297,7 +279,7 @@ def tag_file(
     ----------
     source : str, path, bytes or binary file-like
     model : str, Path or Tagger
-        A model name from :func:`list_models`, a model folder, or a loaded tagger.
+        A model name from :func:`~musictag_core.models.loading.list_models`, a model folder, or a loaded tagger.
     overlap : float
         Seconds shared by consecutive segments (0: musicnn's own track scores).
     max_duration : float or None

@@ -50,7 +50,8 @@ from musictag_core.explore import (
 from musictag_core.lru import BoundedCache
 from musictag_core.paths import data_roots, resolve_data_path
 from musictag_core.viz import explore as vx
-from pages.common import app_limits, session_workspace, show_error, startup
+from pages._ui.errors import app_limits, show_error
+from pages._ui.session import session_workspace, startup
 
 SOURCES = ["Demo corpus", "Path", "Upload zip", "Upload feature table"]
 METHODS = {"PCA": "pca", "UMAP": "umap", "t-SNE": "tsne"}

@@ -1,8 +1,9 @@
 """Runs view: every training run in a sortable table; compare runs; delete finished ones.
 
-Reads run folders through ``musictag_core.runs_view`` (table, metrics) and
-draws with ``musictag_core.viz.train``. A queued or running run cannot be
-deleted (``delete_run`` refuses it); deleting asks for confirmation.
+Reads run folders through ``musictag_core.runs.Run`` and
+``musictag_core.training`` (table, metrics) and draws with
+``musictag_core.viz.train``. A queued or running run cannot be deleted
+(``Run.delete`` refuses it); deleting asks for confirmation.
 """
 
 from __future__ import annotations
@@ -10,11 +11,14 @@ from __future__ import annotations
 import streamlit as st
 
 from musictag_core.errors import MusictagError
+from musictag_core.evaluate import metric_label
 from musictag_core.paths import runs_dir
-from musictag_core.runs_view import ACTIVE_STATES, compare_metrics, delete_run, epoch_table, runs_table
-from musictag_core.train import read_events
-from musictag_core.viz.train import compare_metrics_figure, curve_metrics, metric_label, overlay_curves_figure
-from pages.common import cached_models, show_error, startup
+from musictag_core.runs import ACTIVE_STATES, Run, epoch_table
+from musictag_core.training import compare_metrics, runs_table
+from musictag_core.viz.train import compare_metrics_figure, curve_metrics, overlay_curves_figure
+from pages._ui.cache import cached_models
+from pages._ui.errors import show_error
+from pages._ui.session import startup
 
 TABLE_COLUMNS = ["run_id", "name", "model", "preset", "dataset", "state", "metric", "score", "duration_s", "epochs", "created"]
 
@@ -28,7 +32,7 @@ def confirm_delete(run_id: str) -> None:
     c1, c2 = st.columns(2)
     if c1.button("Delete", type="primary", icon=":material/delete:", key="runs_delete_confirm"):
         try:
-            delete_run(run_id)
+            Run.open(run_id).delete()
         except (MusictagError, OSError) as exc:
             show_error(exc, context="Delete")
             return
@@ -85,7 +89,7 @@ ss.setdefault("runs_compare", with_metrics[:2])
 ss["runs_compare"] = [r for r in ss["runs_compare"] if r in ids]
 selected = st.multiselect("Runs to compare", ids, key="runs_compare", placeholder="pick two or more runs")
 if selected:
-    histories = {r: epoch_table(read_events(runs_dir() / r)[0]) for r in selected}
+    histories = {r: epoch_table(Run.open(r).events()[0]) for r in selected}
     metrics = []
     for h in histories.values():
         if len(h):
@@ -97,7 +101,7 @@ if selected:
             st.plotly_chart(overlay_curves_figure(histories, metric=metric), key="runs_fig_curves")
         else:
             st.caption("The selected runs have no epochs yet.")
-    table = compare_metrics([runs_dir() / r for r in selected])
+    table = compare_metrics([Run.open(r).path for r in selected])
     with c_bars:
         if table.notna().any().any():
             st.plotly_chart(compare_metrics_figure(table), key="runs_fig_metrics")

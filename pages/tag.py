@@ -21,16 +21,9 @@ from musictag_core.fileio import json_default
 from musictag_core.predict import segment_seconds
 from musictag_core.uploads import check_upload_size
 from musictag_core.viz import genre_bar_figure, mel_figure, mfcc_figure, taggram_figure, waveform_figure
-from pages.common import (
-    DEFAULT_MODEL,
-    app_limits,
-    cached_analysis,
-    cached_models,
-    file_hash,
-    get_tagger,
-    show_error,
-    startup,
-)
+from pages._ui.cache import cached_analysis, cached_models, file_hash, get_tagger
+from pages._ui.errors import app_limits, show_error
+from pages._ui.session import DEFAULT_MODEL, startup
 
 UPLOAD_TYPES = ["wav", "mp3", "flac", "ogg"]
 OVERLAPS = [0.0, 0.25, 0.5, 0.75]  # fractions of the model's segment length
@@ -139,9 +132,6 @@ try:
     if requested and requested not in [m.name for m in models]:
         cached_models.clear()  # a run that finished after the list was cached
         models = cached_models()
-except ImportError:
-    st.warning("The tagging module (`musictag_core.predict`) is not available in this installation.")
-    st.stop()
 except Exception as exc:  # noqa: BLE001
     show_error(exc, context="listing models")
     st.stop()
@@ -251,6 +241,7 @@ else:
 
 # Warm-up: load the model now (once per process), so the first tag is fast.
 try:
-    get_tagger(model)
+    with st.spinner("Loading the model (the first time takes a while)…"):
+        get_tagger(model)
 except Exception as exc:  # noqa: BLE001
     show_error(exc, context=f"loading model {model}")

@@ -1,7 +1,7 @@
 """Train page: set up a run, watch it live, read its evaluation.
 
-Inputs (dataset, model, hyperparameters, augmentation) → ``musictag_core.train``
-``RunConfig`` → ``musictag_core.runs_view.launch_run`` (a detached worker
+Inputs (dataset, model, hyperparameters, augmentation) → ``musictag_core.training``
+``RunConfig`` → ``musictag_core.training.start_run`` (a detached worker
 process). The page talks to the run only through its files: a fragment that
 re-runs every second reads ``events.jsonl`` from a byte offset kept in the
 session (``RunWatcher``), so reloads, reruns and closed tabs never touch the
@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -21,31 +19,22 @@ import streamlit as st
 
 from musictag_core.augment import AugmentConfig, apply_augmentation, draw_params
 from musictag_core.errors import MusictagError
+from musictag_core.evaluate import HEADLINE_METRICS, headline_metric, metric_label
+from musictag_core.models.loading import table_only
 from musictag_core.models.registry import CLASSICAL_MODELS, MODEL_CARDS, NEURAL_MODELS
-from musictag_core.paths import cache_dir, data_roots, resolve_data_path, runs_dir
-from musictag_core.predict import table_only
-from musictag_core.runs_view import (
-    ACTIVE_STATES,
-    RunWatcher,
-    default_run,
-    format_duration,
-    headline_metric,
-    launch_run,
-    read_card,
-    read_evaluation,
-    run_duration_s,
-    runs_table,
-)
-from musictag_core.train import RunConfig, request_stop, run_status
+from musictag_core.paths import data_roots, resolve_data_path, runs_dir
+from musictag_core.runs import ACTIVE_STATES, Run, RunWatcher, format_duration, run_duration_s
+from musictag_core.training import RunConfig, default_run, runs_table, start_run
 from musictag_core.viz.train import (
     curve_metrics,
     curves_figure,
     evaluation_confusion_figure,
-    metric_label,
     metrics_table,
     per_label_f1_figure,
 )
-from pages.common import cached_models, show_error, startup
+from pages._ui.cache import cached_models
+from pages._ui.errors import app_limits, show_error
+from pages._ui.session import session_workspace, startup
 
 LIVE_REFRESH_S = 1.5
 SOURCES = {"demo": "Demo corpus", "path": "Folder or CSV path", "upload": "Upload a feature table (CSV)"}
@@ -71,24 +60,14 @@ ss.setdefault("train_aug_draw", 0)
 # ---------------------------------------------------------------------------
 
 
-def _upload_dir() -> Path:
-    """A temporary folder for this browser session's uploads (under the cache)."""
-    if "train_upload_dir" not in ss:
-        base = cache_dir() / "uploads"
-        base.mkdir(parents=True, exist_ok=True)
-        ss["train_upload_dir"] = tempfile.mkdtemp(prefix="session-", dir=base)
-    return Path(ss["train_upload_dir"])
-
-
 def _save_upload(data: bytes, name: str) -> str:
-    """Write an uploaded CSV once (named by its content hash) and return its path."""
-    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(name).name) or "table.csv"
-    path = _upload_dir() / f"{hashlib.sha256(data).hexdigest()[:12]}-{safe}"
-    if not path.exists():
-        tmp = path.with_suffix(".part")
-        tmp.write_bytes(data)
-        tmp.replace(path)
-    return str(path)
+    """Save an uploaded CSV in this session's workspace once per content (reruns reuse it); return its path."""
+    key = "train_upload_" + hashlib.sha256(data).hexdigest()[:16]
+    path = ss.get(key)
+    if path is None or not Path(path).exists():
+        path = str(session_workspace().save_upload(name, data, limit=app_limits().max_upload_bytes))
+        ss[key] = path
+    return path
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -133,7 +112,7 @@ def _describe_params(params: dict) -> str:
 def _watcher(run_id: str) -> RunWatcher:
     key = f"train_watch_{run_id}"
     if key not in ss:
-        ss[key] = RunWatcher(runs_dir() / run_id)
+        ss[key] = Run.open(run_id).watch()
     return ss[key]
 
 
@@ -185,8 +164,10 @@ with st.container(border=True, key="train_form"):
             if up is not None:
                 try:
                     dataset_spec, dataset_format = _save_upload(up.getvalue(), up.name), "features"
+                except MusictagError as exc:
+                    show_error(exc, context="Upload")
                 except OSError as exc:
-                    st.error(f"could not save the upload ({exc}); check free space in {cache_dir()}")
+                    st.error(f"could not save the upload ({exc.strerror or exc}); check free space in the cache folder")
         task = st.selectbox("Task", list(TASKS), format_func=TASKS.get, key="train_task")
         c1, c2 = st.columns(2)
         threshold = c1.number_input(
@@ -351,7 +332,7 @@ with st.container(border=True, key="train_form"):
                 segments=segments or None, features=features or None, seed=int(seed), cv=int(cv),
                 max_tracks=None if max_tracks is None else int(max_tracks), name=name.strip(),
             )  # fmt: skip
-            run_id = launch_run(config)
+            run_id = start_run(config, check=True)
         except MusictagError as exc:
             show_error(exc, context="Cannot start the run")
         except OSError as exc:
@@ -390,7 +371,7 @@ def _curves(watcher: RunWatcher, key: str, task: str | None) -> None:
     metric = None
     with c_metric:
         if metrics:
-            preferred = {"single": "accuracy", "multi": "map_macro", "regression": "mae"}.get(task or "", "")
+            preferred = HEADLINE_METRICS.get(task or "", "")
             default = metrics.index(preferred) if preferred in metrics else 0
             metric = st.selectbox("Curve metric", metrics, index=default, format_func=metric_label,
                                   key=f"train_curve_metric_{key}")
@@ -422,11 +403,10 @@ def live_panel(run_id: str, task: str | None, shown_state: str) -> None:
 
     A change of state (queued -> running, or the end) reruns the whole page, so the
     header and the evaluation follow."""
-    run_dir = runs_dir() / run_id
     watcher = _watcher(run_id)
     try:
         watcher.poll()
-        status = run_status(run_dir)
+        status = Run.open(run_id).status()
     except (MusictagError, OSError) as exc:
         show_error(exc, context=f"reading run {run_id}")
         return
@@ -449,19 +429,19 @@ def live_panel(run_id: str, task: str | None, shown_state: str) -> None:
 
 def final_panel(run_id: str, status: dict, config: dict) -> None:
     """Evaluation of a finished or stopped run; the reason of a failed one."""
-    run_dir = runs_dir() / run_id
+    run = Run.open(run_id)
     state = status.get("state")
     if state == "failed":
         st.error(f"Run failed: {status.get('error') or 'no reason recorded'}", icon=":material/error:")
-        log = run_dir / "worker.log"
-        if log.exists():
+        log = run.log_tail(max_lines=40)
+        if log:
             with st.expander("Worker log (last lines)"):
-                st.code("\n".join(log.read_text(errors="replace").splitlines()[-40:]) or "(empty)")
+                st.code("\n".join(log))
     elif state == "stopped":
         st.warning("Stopped on request: evaluated with the best weights so far.", icon=":material/stop_circle:")
     watcher = _watcher(run_id)
     watcher.poll()
-    evaluation = read_evaluation(run_dir)
+    evaluation = run.read_metrics()
     task = (evaluation or {}).get("task") or config.get("task")
     if len(watcher.epoch_frame()):
         _curves(watcher, "final", task)
@@ -506,7 +486,7 @@ def final_panel(run_id: str, status: dict, config: dict) -> None:
         with c_f1:
             if evaluation.get("per_label"):
                 st.plotly_chart(per_label_f1_figure(evaluation["per_label"]), key="train_fig_f1")
-    if state == "finished" and table_only(read_card(run_dir) or {}):
+    if state == "finished" and table_only(run.read_card() or {}):
         st.caption(
             ":material/table_chart: This model reads the feature table's own columns, so it scores feature tables, "
             "not audio files: it is not offered on the Tag page. Train on an audio dataset to tag songs."
@@ -544,20 +524,20 @@ if run_id is None:
     st.info("No run selected: start one above, or pick one in the list.", icon=":material/info:")
     st.stop()
 st.query_params["run"] = run_id
-run_dir = runs_dir() / run_id
+run = Run.open(run_id)
 try:
-    status = run_status(run_dir)
+    status = run.status()
 except (MusictagError, OSError) as exc:
     show_error(exc, context=f"reading run {run_id}")
     st.stop()
-config = json.loads((run_dir / "config.json").read_text()) if (run_dir / "config.json").exists() else {}
+config = run.read_config()
 _header(run_id, status, config)
 if status.get("state") in ACTIVE_STATES:
-    if (run_dir / "stop").exists():
+    if run.stop_requested():
         st.caption("Stop requested: the run ends after the current batch and evaluates its best weights.")
     elif st.button("Stop", icon=":material/stop:", key="train_stop"):
         try:
-            request_stop(run_dir)
+            run.request_stop()
         except (MusictagError, OSError) as exc:
             show_error(exc, context="Stop")
         else:

@@ -1,4 +1,4 @@
-"""pages.common helpers that do not need a browser."""
+"""pages._ui helpers that do not need a browser."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def test_freeze_new_imports_freezes_once_per_new_module_set():
     code = textwrap.dedent(
         """
         import gc, json
-        from pages.common import freeze_new_imports
+        from pages._ui.session import freeze_new_imports
         out = {"before": gc.get_freeze_count()}
         out["first"] = freeze_new_imports()
         out["frozen"] = gc.get_freeze_count()

@@ -180,13 +180,12 @@ def wait_epochs_above(page, n: int, timeout_ms: int = RUN_TIMEOUT_MS) -> int:
 
 def stop_active_runs(runs: Path, timeout_s: float = 90) -> None:
     """Stop whatever a previous (failed) test left running, so the next run is not queued behind it."""
-    from musictag_core.runs_view import ACTIVE_STATES
-    from musictag_core.train import request_stop, run_status
+    from musictag_core.runs import ACTIVE_STATES, Run
 
-    active = [d for d in runs.glob("*/status.json") if run_status(d.parent)["state"] in ACTIVE_STATES]
+    active = [d for d in runs.glob("*/status.json") if Run(d.parent).status()["state"] in ACTIVE_STATES]
     for status in active:
-        request_stop(status.parent)
-    wait_for(lambda: all(run_status(s.parent)["state"] not in ACTIVE_STATES for s in active), timeout_s, "runs to stop")
+        Run(status.parent).request_stop()
+    wait_for(lambda: all(Run(s.parent).status()["state"] not in ACTIVE_STATES for s in active), timeout_s, "runs to stop")
 
 
 _PROGRESS_EPOCH_JS = f"""() => {{
@@ -203,9 +202,9 @@ def wait_progress_epoch_above(page, n: int, timeout_ms: int = 90_000) -> int:
 
 
 def run_state(runs: Path, run_id: str) -> str:
-    from musictag_core.train import run_status
+    from musictag_core.runs import Run
 
-    return run_status(runs / run_id)["state"]
+    return Run(runs / run_id).status()["state"]
 
 
 def wait_for(cond, timeout_s: float, what: str) -> None:
@@ -318,7 +317,7 @@ def test_live_run_reload_two_viewers_queue_and_stop(train_app, browser, page, sc
 
 
 def test_killed_worker_shows_failed_with_reason(train_app, page, screenshot):
-    from musictag_core.train import RunConfig, start_run
+    from musictag_core.training import RunConfig, start_run
 
     url, runs = train_app
     stop_active_runs(runs)
@@ -370,7 +369,7 @@ def test_unwritable_runs_folder_gives_a_clear_error_at_start(tmp_path, artifacts
 
 
 def test_runs_view_lists_compares_and_deletes(train_app, page, screenshot, feature_table):
-    from musictag_core.train import RunConfig, create_run, execute_run
+    from musictag_core.training import RunConfig, create_run, execute_run
 
     url, runs = train_app
     made = []
@@ -490,7 +489,7 @@ def test_cross_validated_run_from_the_page_reports_every_fold(train_app, page, s
 
 def test_finished_audio_run_tags_on_the_tag_page_from_the_link(train_app, page, screenshot, demo_dir):
     """Train page -> "Tag songs with this model" -> the Tag page has the run selected and tags audio with it."""
-    from musictag_core.train import RunConfig, start_run
+    from musictag_core.training import RunConfig, start_run
 
     url, runs = train_app
     stop_active_runs(runs)

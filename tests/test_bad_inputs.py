@@ -136,7 +136,7 @@ def test_name_longer_than_the_file_system_allows():
 
 @pytest.fixture(scope="module")
 def msd():
-    from musictag_core.predict import load_tagger
+    from musictag_core.models.loading import load_tagger
 
     return load_tagger("MSD_musicnn")
 

@@ -149,9 +149,9 @@ def test_strengths_single_and_blends(corpus):
 
 def test_generic_readers_agree_with_the_demo_index(corpus):
     from musictag_core.datasets import read_folder, read_strengths_csv
-    from musictag_core.datasets.demo import _read_corpus
+    from musictag_core.datasets.demo import read_corpus
 
-    ours = _read_corpus(corpus, name="demo")
+    ours = read_corpus(corpus, name="demo")
     generic = read_strengths_csv(corpus / "strengths.csv")
     assert generic.labels == ours.labels
     np.testing.assert_array_equal(generic.strengths, ours.strengths)

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from musictag_core.errors import ModelError
-from musictag_core.predict import MusicnnTagger, load_tagger, tag_array
+from musictag_core.models.loading import load_tagger
+from musictag_core.models.musicnn import MusicnnTagger
+from musictag_core.predict import tag_array
 
 CLIPS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "clips"
 needs_clips = pytest.mark.skipif(not CLIPS.is_dir(), reason="../shared/data/clips is not present")
@@ -26,7 +28,7 @@ def _real_patches(tagger, n: int) -> np.ndarray:
 @needs_clips
 @pytest.mark.parametrize("name", ["MSD_musicnn", "MTT_musicnn"])
 def test_fast_graph_equals_keras_on_real_patches(name):
-    from musictag_core.models.musicnn_fast import musicnn_forward
+    from musictag_core.models.musicnn.fast import musicnn_forward
 
     tagger = load_tagger(name)
     x = _real_patches(tagger, 12)
@@ -44,8 +46,8 @@ def test_fast_graph_any_length_and_negative_bn_scales():
     """A random musicnn with many negative BatchNorm scales, on a shorter input."""
     import keras
 
-    from musictag_core.models.musicnn import MusicnnConfig, build_musicnn
-    from musictag_core.models.musicnn_fast import fold_musicnn, musicnn_forward
+    from musictag_core.models.musicnn.build import MusicnnConfig, build_musicnn
+    from musictag_core.models.musicnn.fast import fold_musicnn, musicnn_forward
 
     model = build_musicnn(MusicnnConfig(n_labels=5, patch_frames=None, filters_frontend=0.25,
                                         filters_midend=8, units_backend=16))  # fmt: skip
@@ -69,8 +71,8 @@ def test_fast_graph_any_length_and_negative_bn_scales():
 
 @pytest.mark.slow
 def test_fold_rejects_other_models():
-    from musictag_core.models.musicnn import VGGConfig, build_vgg
-    from musictag_core.models.musicnn_fast import fold_musicnn
+    from musictag_core.models.musicnn.build import VGGConfig, build_vgg
+    from musictag_core.models.musicnn.fast import fold_musicnn
 
     with pytest.raises(ModelError, match="not a musicnn"):
         fold_musicnn(build_vgg(VGGConfig(n_labels=3, filters=4)))

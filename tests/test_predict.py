@@ -11,20 +11,9 @@ import numpy as np
 import pytest
 
 from musictag_core.errors import AudioError, ModelError, ParameterError
+from musictag_core.models.loading import LOADERS, ModelEntry, Tagger, list_models, load_tagger, register_loader
 from musictag_core.paths import assets_dir
-from musictag_core.predict import (
-    LOADERS,
-    ModelEntry,
-    Tagger,
-    TrackPrediction,
-    embed_array,
-    embed_file,
-    list_models,
-    load_tagger,
-    register_loader,
-    tag_array,
-    tag_file,
-)
+from musictag_core.predict import TrackPrediction, embed_array, embed_file, tag_array, tag_file
 
 CLIPS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "clips"
 needs_clips = pytest.mark.skipif(not CLIPS.is_dir(), reason="../shared/data/clips is not present")
@@ -314,7 +303,7 @@ def test_cli_tag_csv_and_models(tmp_path, capsys, msd):
 
 
 def test_bfloat16_tagger_close_to_float32(msd):
-    from musictag_core.predict import MusicnnTagger
+    from musictag_core.models.musicnn import MusicnnTagger
 
     fast = MusicnnTagger(msd.path, msd.card, precision="bfloat16", batch_size=2)
     y = _noise(7.0, seed=9)

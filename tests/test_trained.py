@@ -12,8 +12,9 @@ import pytest
 from musictag_core.datasets import open_dataset
 from musictag_core.errors import ModelError
 from musictag_core.evaluate import read_predictions
-from musictag_core.predict import LOADERS, clear_tagger_cache, list_models, load_tagger, tag_file
-from musictag_core.train import RunConfig, create_run, execute_run
+from musictag_core.models.loading import LOADERS, clear_tagger_cache, list_models, load_tagger
+from musictag_core.predict import tag_file
+from musictag_core.training import RunConfig, create_run, execute_run
 
 from .helpers import write_tone_dataset
 
@@ -218,6 +219,6 @@ def test_feature_table_run_is_not_offered_for_audio(env, tmp_path):
     with pytest.raises(ModelError, match="cannot tag audio"):
         load_tagger(run_dir)
     # its own evaluation still works from the saved predictions
-    from musictag_core.train import evaluate_run
+    from musictag_core.training import evaluate_run
 
     assert evaluate_run(run_dir)["metrics"]["accuracy"] == json.loads((run_dir / "metrics.json").read_text())["metrics"]["accuracy"]

@@ -11,7 +11,7 @@ import pytest
 
 from musictag_core.errors import ParameterError
 from musictag_core.evaluate import evaluate_predictions
-from musictag_core.runs_view import batch_table, epoch_table
+from musictag_core.runs import batch_table, epoch_table
 from musictag_core.viz.train import (
     compare_metrics_figure,
     confusion_figure,

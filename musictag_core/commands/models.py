@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..predict import list_models
+    from ..models.loading import list_models
 
     entries = list_models(runs_dir=args.runs_dir)
     for e in entries:

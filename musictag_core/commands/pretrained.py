@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_convert(args: argparse.Namespace) -> int:
-    from ..pretrained import convert_wheel
+    from ..models.musicnn.convert import convert_wheel
 
     names = [m.strip() for m in args.models.split(",") if m.strip()]
     paths = convert_wheel(args.wheel, out_dir=args.out, models=names)

@@ -40,7 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..predict import load_tagger, tag_file
+    from ..models.loading import load_tagger
+    from ..predict import tag_file
     from ..uploads import limits
 
     max_duration = args.max_duration if args.max_duration is not None else limits().max_duration_s

@@ -2,7 +2,8 @@
 
 ``train --dataset D --model M [--config FILE.yaml] [--set key=value ...] [--run-dir DIR] [--cv K]``
 trains in the foreground (``--detach``: in a background worker, prints the run id);
-``train --run RUN_DIR`` is the worker entry the app starts.
+``train --run RUN_DIR`` runs a queued run's worker in the foreground (the app starts
+``python -m musictag_core.training.worker RUN_DIR``).
 ``evaluate RUN`` recomputes the metrics from a run's saved predictions;
 ``evaluate RUN --dataset D`` tags dataset D with the run's model and scores it.
 ``runs`` lists the runs with their state and main metrics.
@@ -31,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cv", type=int, metavar="K", help="stratified K-fold cross-validation")
     p.add_argument("--preset", choices=["fast", "full"], help="model preset")
     p.add_argument("--detach", action="store_true", help="start a background worker and print the run id")
-    p.add_argument("--run", metavar="RUN_DIR", help=argparse.SUPPRESS)  # worker entry
+    p.add_argument("--run", metavar="RUN_DIR", help=argparse.SUPPRESS)  # a queued run's worker, in the foreground
     add_output_options(p)
     p.set_defaults(func=run_train)
 
@@ -49,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _config_from_args(args: argparse.Namespace):  # noqa: ANN202
-    from ..train import RunConfig, parse_set
+    from ..training import RunConfig, parse_set
 
     data: dict = {}
     if args.config:
@@ -72,23 +73,26 @@ def _config_from_args(args: argparse.Namespace):  # noqa: ANN202
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from .. import train as T
+    from ..runs import Run
+    from ..training import create_run, execute_run, start_run
 
     if args.run:
-        return T.run_worker_main(args.run)
+        from ..training.worker import run_worker_main
+
+        return run_worker_main(args.run)
     config = _config_from_args(args)
     if args.detach:
-        run_id = T.start_run(config, runs_dir=args.run_dir)
+        run_id = start_run(config, runs_dir=args.run_dir)
         print(json.dumps({"run_id": run_id, "state": "queued"}) if args.json else run_id)
         return 0
-    run_dir = T.create_run(config, runs_dir=args.run_dir)
+    run = Run(create_run(config, runs_dir=args.run_dir))
     if not args.json:
-        print(f"run {run_dir}")
-    state = T.execute_run(run_dir)
-    status = T.run_status(run_dir)
-    metrics = (json.loads((run_dir / "metrics.json").read_text()) if (run_dir / "metrics.json").exists() else {})
+        print(f"run {run.path}")
+    state = execute_run(run.path)
+    status = run.status()
+    metrics = run.read_metrics() or {}
     if args.json:
-        print(json.dumps({"run_id": run_dir.name, "state": state, "error": status.get("error"),
+        print(json.dumps({"run_id": run.run_id, "state": state, "error": status.get("error"),
                           "metrics": metrics.get("metrics") or {}, "cv": metrics.get("cv")}))
         return 0 if state in ("finished", "stopped") else 1
     print(f"state: {state}" + (f" ({status.get('error')})" if status.get("error") else ""))
@@ -114,7 +118,7 @@ def _resolve_run(run: str, run_dir: str | None) -> Path:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from ..train import evaluate_run
+    from ..training import evaluate_run
 
     result = evaluate_run(_resolve_run(args.run, args.run_dir), dataset=args.dataset)
     if args.json:
@@ -131,7 +135,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_runs(args: argparse.Namespace) -> int:
-    from ..train import list_runs
+    from ..evaluate import headline_metric
+    from ..runs import list_runs
 
     runs = list_runs(args.run_dir)
     if args.json:
@@ -140,7 +145,7 @@ def run_runs(args: argparse.Namespace) -> int:
     if not runs:
         print("no runs")
     for r in runs:
-        m = r["metrics"] or {}
-        main = next((f"{k}={m[k]:.3f}" for k in ("accuracy", "map_macro", "mae") if m.get(k) is not None), "")
+        name, value = headline_metric(r["metrics"] or {})
+        main = f"{name}={value:.3f}" if name else ""
         print(f"{r['run_id']}  {r['state']:<8}  {r['model'] or '?':<9} {main}  {r['error'] or ''}".rstrip())
     return 0

@@ -1,7 +1,7 @@
 """Finding and opening models: the :class:`Tagger` protocol, the loader registry, one bounded cache.
 
 Every model folder holds a ``card.json`` whose ``"format"`` names its loader:
-``musicnn-keras`` (the shipped musicnn ports, :class:`~musictag_core.models.musicnn_tagger.MusicnnTagger`)
+``musicnn-keras`` (the shipped musicnn ports, :class:`~musictag_core.models.musicnn.tagger.MusicnnTagger`)
 and ``musictag-keras`` / ``musictag-sklearn`` (finished training runs,
 :mod:`musictag_core.models.trained`). :func:`register_loader` adds a format.
 Loaders are plain imports: nothing here imports Keras or scikit-learn until a
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,8 +24,10 @@ import numpy as np
 from ..errors import ModelError, ParameterError
 from ..fileio import read_json_object
 from ..lru import BoundedCache
+from ..runs import Run
 from . import trained
-from .musicnn_tagger import MusicnnTagger
+from .keras_io import load_keras_model
+from .musicnn.tagger import MusicnnTagger
 
 __all__ = [
     "LOADERS",
@@ -32,6 +35,7 @@ __all__ = [
     "Tagger",
     "clear_tagger_cache",
     "list_models",
+    "load_keras_network",
     "load_tagger",
     "register_loader",
     "shipped_models_dir",
@@ -125,8 +129,7 @@ def register_loader(format: str, loader: Callable[[Path, dict], Tagger]) -> None
 
 
 def _run_finished(folder: Path) -> bool:
-    status = read_json_object(folder / "status.json")
-    return status is not None and status.get("state") == "finished"
+    return (Run(folder).stored_status() or {}).get("state") == "finished"
 
 
 def list_models(*, runs_dir: str | os.PathLike | None = None) -> list[ModelEntry]:
@@ -190,7 +193,54 @@ def table_only(card: dict) -> bool:
     return False
 
 
-def load_tagger(name_or_path: str | os.PathLike, *, runs_dir: str | os.PathLike | None = None) -> Tagger:
+def _model_folder(name_or_path: str | os.PathLike, *, runs_dir: str | os.PathLike | None) -> Path:
+    """The folder of a model name (see :func:`list_models`) or a folder path holding ``card.json``."""
+    text = os.fspath(name_or_path)
+    folder = Path(text).expanduser()
+    if not (folder.is_dir() and (folder / "card.json").is_file()):
+        entries = list_models(runs_dir=runs_dir)
+        match = [e for e in entries if e.name == text]
+        if not match:
+            names = ", ".join(e.name for e in entries) or "none (no shipped models found)"
+            raise ModelError(f"unknown model {text!r}; available models: {names}")
+        folder = Path(match[0].path)
+    return folder
+
+
+def load_keras_network(name_or_path: str | os.PathLike, *, runs_dir: str | os.PathLike | None = None):  # noqa: ANN201
+    """A fresh float32 copy of a model's Keras network, to build on (fine-tuning).
+
+    The tagger :func:`load_tagger` caches (and may run in bfloat16) is left alone.
+
+    Parameters
+    ----------
+    name_or_path : str or Path
+        A model name (see :func:`list_models`) or folder whose card names a ``.keras`` file.
+    runs_dir : str or Path, optional
+
+    Returns
+    -------
+    keras.Model
+
+    Raises
+    ------
+    ModelError
+        If there is no such model or it has no Keras network.
+    """
+    folder = _model_folder(name_or_path, runs_dir=runs_dir)
+    card = read_json_object(folder / "card.json") or {}
+    name = str(card.get("weights") or card.get("model_file") or "model.keras")
+    if not name.endswith(".keras") or "/" in name:
+        raise ModelError(f"{folder.name}: its model file {name!r} is not a Keras network")
+    return load_keras_model(folder / name)
+
+
+def load_tagger(
+    name_or_path: str | os.PathLike,
+    *,
+    runs_dir: str | os.PathLike | None = None,
+    on_load: Callable[[str, float], None] | None = None,
+) -> Tagger:
     """Open a model by name (see :func:`list_models`) or by folder path.
 
     The last few taggers are kept in one bounded cache (keyed by folder and
@@ -202,6 +252,8 @@ def load_tagger(name_or_path: str | os.PathLike, *, runs_dir: str | os.PathLike 
         A name from :func:`list_models` or a model folder holding ``card.json``.
     runs_dir : str or Path, optional
         Folder of training runs (default :func:`musictag_core.paths.runs_dir`).
+    on_load : callable(name, seconds), optional
+        Called after a real load (not on a cache hit), e.g. to log it.
 
     Returns
     -------
@@ -213,15 +265,7 @@ def load_tagger(name_or_path: str | os.PathLike, *, runs_dir: str | os.PathLike 
         If no such model exists (the message lists the available ones), its
         card names an unknown format, or its weights cannot be loaded.
     """
-    text = os.fspath(name_or_path)
-    folder = Path(text).expanduser()
-    if not (folder.is_dir() and (folder / "card.json").is_file()):
-        entries = list_models(runs_dir=runs_dir)
-        match = [e for e in entries if e.name == text]
-        if not match:
-            names = ", ".join(e.name for e in entries) or "none (no shipped models found)"
-            raise ModelError(f"unknown model {text!r}; available models: {names}")
-        folder = Path(match[0].path)
+    folder = _model_folder(name_or_path, runs_dir=runs_dir)
     card_path = folder / "card.json"
     key = (str(folder.resolve()), card_path.stat().st_mtime)
     # One lock around look-up and load: two threads asking for the same model load it once.
@@ -244,6 +288,9 @@ def load_tagger(name_or_path: str | os.PathLike, *, runs_dir: str | os.PathLike 
         loader = LOADERS.get(fmt)
         if loader is None:
             raise ModelError(f"{folder.name}: card format {fmt!r} has no loader; known formats: {sorted(LOADERS)}")
+        t0 = time.perf_counter()
         tagger = loader(folder, card)
         _CACHE.put(key, tagger)
+    if on_load is not None:
+        on_load(folder.name, time.perf_counter() - t0)
     return tagger

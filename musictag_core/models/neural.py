@@ -247,7 +247,7 @@ def build_transfer_head(config: ModelConfig) -> keras.Model:
 def build_musicnn_finetune(config: ModelConfig, *, backbone: keras.Model, embedding: str = "both") -> keras.Model:
     """The transfer head on top of a trainable musicnn, for end-to-end fine-tuning.
 
-    ``backbone`` (a loaded musicnn, see :func:`musictag_core.models.musicnn.build_musicnn`)
+    ``backbone`` (a loaded musicnn, see :func:`musictag_core.models.musicnn.build.build_musicnn`)
     maps mel patches to its ``pooled`` and ``penultimate`` outputs; the head is
     the one of :func:`build_transfer_head` (without its Normalization layer:
     musicnn batch-normalises its input). All weights train.

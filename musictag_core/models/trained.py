@@ -20,7 +20,6 @@ under the fixed name ``model.joblib``; never from an uploaded file.
 
 from __future__ import annotations
 
-import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ import numpy as np
 
 from ..errors import ModelError
 from ..inputs import Backbone, InputSpec, compute_inputs
+from ..runs import Run, is_runs_folder
 from .keras_io import load_keras_model
 
 __all__ = ["FORMATS", "RunTagger", "load_keras_run", "load_sklearn_run", "open_run_tagger", "run_input_spec"]
@@ -149,17 +149,8 @@ def _check_run_folder(path: Path, card: dict, expected: str) -> Path:
 
 def _trusted_run_folder(path: Path) -> bool:
     """Whether ``path`` is a finished run under a runs directory (where pickles may be loaded)."""
-    from ..paths import runs_dir
-
-    path = path.resolve()
-    parent = path.parent
-    try:
-        status = json.loads((path / "status.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    if not isinstance(status, dict) or status.get("state") != "finished" or not (path / "config.json").is_file():
-        return False
-    return parent == runs_dir().resolve() or (parent / ".train.lock").exists()
+    run = Run(path.resolve())
+    return run.is_finished() and is_runs_folder(run.path.parent)
 
 
 def load_keras_run(path: Path, card: dict, *, backbone: Backbone | None = None) -> RunTagger:

@@ -1,8 +1,8 @@
 """Figures of training runs: loss and metric curves, confusion, per-label F1, metric tables.
 
 Pure builders (data in, ``go.Figure`` or ``pd.DataFrame`` out) over the run
-files of :mod:`musictag_core.train`: events (``events.jsonl``, or the epoch
-table of :func:`musictag_core.runs_view.epoch_table`) and the evaluation of
+files of :mod:`musictag_core.runs`: events (``events.jsonl``, or the epoch
+table of :func:`musictag_core.runs.epoch_table`) and the evaluation of
 :func:`musictag_core.evaluate.evaluate_predictions` (``metrics.json``).
 """
 
@@ -17,14 +17,13 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ..errors import ParameterError
+from ..evaluate import METRIC_ORDER, METRICS, metric_label, metric_sort_key
 from ._checks import safe_colorscale
 
 __all__ = [
-    "METRIC_LABELS",
     "TRAIN_COLOR",
     "VALIDATION_COLOR",
     "BATCH_COLOR",
-    "metric_label",
     "curve_metrics",
     "curves_figure",
     "overlay_curves_figure",
@@ -40,43 +39,16 @@ TRAIN_COLOR = "#1f77b4"
 VALIDATION_COLOR = "#e4572e"
 BATCH_COLOR = "rgba(31, 119, 180, 0.25)"
 
-#: Display names of the metrics musictag logs.
-METRIC_LABELS: dict[str, str] = {
-    "loss": "Loss",
-    "accuracy": "Accuracy",
-    "binary_accuracy": "Binary accuracy",
-    "f1_macro": "F1 (macro)",
-    "f1_micro": "F1 (micro)",
-    "map_macro": "mAP (macro)",
-    "roc_auc_macro": "ROC-AUC (macro)",
-    "precision_at_k": "Precision@k",
-    "hamming_loss": "Hamming loss",
-    "log_loss": "Log loss",
-    "mae": "MAE",
-    "mse": "MSE",
-}
-
-#: Order of rows in :func:`metrics_table` (others follow alphabetically).
-_METRIC_ORDER = [
-    "accuracy", "map_macro", "roc_auc_macro", "f1_macro", "f1_micro", "precision_at_k",
-    "hamming_loss", "log_loss", "mae", "mse",
-]  # fmt: skip
-
 _RUN_COLORS = [
     "#1f77b4", "#e4572e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#ff7f0e",
 ]  # fmt: skip
-
-
-def metric_label(name: str) -> str:
-    """Display name of a metric (``map_macro`` → ``mAP (macro)``)."""
-    return METRIC_LABELS.get(name, name.replace("_", " "))
 
 
 def _as_epoch_table(history: Any) -> pd.DataFrame:
     if isinstance(history, pd.DataFrame):
         df = history
     elif isinstance(history, Sequence) and not isinstance(history, (str, bytes)):
-        from ..runs_view import epoch_table
+        from ..runs import epoch_table
 
         df = epoch_table(history)
     else:
@@ -100,7 +72,7 @@ def curve_metrics(history: Any) -> list[str]:
                 name = col[len(split):]
                 if name not in names and pd.to_numeric(df[col], errors="coerce").notna().any():
                     names.append(name)
-    return sorted(names, key=lambda n: (n != "loss", _METRIC_ORDER.index(n) if n in _METRIC_ORDER else 99, n))
+    return sorted(names, key=lambda n: (n != "loss", *metric_sort_key(n)))
 
 
 def _series(df: pd.DataFrame, col: str) -> tuple[np.ndarray, np.ndarray]:
@@ -134,12 +106,12 @@ def curves_figure(
     Parameters
     ----------
     history : pd.DataFrame or list of dict
-        :func:`musictag_core.runs_view.epoch_table` output, or the run's events.
+        :func:`musictag_core.runs.epoch_table` output, or the run's events.
         With cross-validation only the newest fold is drawn.
     metric : str
         ``loss`` or a metric logged per epoch (``accuracy``, ``map_macro``, ...).
     batches : pd.DataFrame or None
-        :func:`musictag_core.runs_view.batch_table` (``step``, ``loss``); drawn
+        :func:`musictag_core.runs.batch_table` (``step``, ``loss``); drawn
         as a faint trace when ``metric == "loss"``.
     batches_per_epoch : int or None
         Places batch ``step`` at epoch ``step / batches_per_epoch``; default:
@@ -455,7 +427,7 @@ def metrics_table(metrics: Mapping[str, Any]) -> pd.DataFrame:
     flat = metrics.get("metrics") if isinstance(metrics.get("metrics"), Mapping) else metrics
     cv = metrics.get("cv") if isinstance(metrics.get("cv"), Mapping) else None
     keys = [k for k, v in flat.items() if v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))]
-    keys.sort(key=lambda k: (_METRIC_ORDER.index(k) if k in _METRIC_ORDER else len(_METRIC_ORDER), k))
+    keys.sort(key=metric_sort_key)
 
     def num(v: Any) -> float:
         return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else math.nan
@@ -480,7 +452,7 @@ def compare_metrics_figure(
     Parameters
     ----------
     table : pd.DataFrame [shape=(n_metrics, n_runs)]
-        :func:`musictag_core.runs_view.compare_metrics` output.
+        :func:`musictag_core.training.compare_metrics` output.
     metrics : sequence of str or None
         Rows to show (default: those in [0, 1] that every run has: accuracy,
         mAP, ROC-AUC, F1, ...; losses and errors are left out).
@@ -493,7 +465,7 @@ def compare_metrics_figure(
     if not isinstance(table, pd.DataFrame) or table.shape[1] == 0:
         raise ParameterError("table must be a DataFrame with one column per run")
     if metrics is None:
-        wanted = ["accuracy", "map_macro", "roc_auc_macro", "f1_macro", "f1_micro", "precision_at_k"]
+        wanted = [m for m in METRIC_ORDER if METRICS[m].unit_range and METRICS[m].higher_is_better]
         metrics = [m for m in wanted if m in table.index and table.loc[m].notna().all()]
         if not metrics:
             metrics = [m for m in table.index if table.loc[m].notna().any()]

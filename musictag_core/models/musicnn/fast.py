@@ -1,6 +1,6 @@
 """A faster, numerically equivalent inference graph for a loaded musicnn Keras model.
 
-The Keras model (:func:`musictag_core.models.musicnn.build_musicnn`) stays the
+The Keras model (:func:`musictag_core.models.musicnn.build.build_musicnn`) stays the
 source of truth: :func:`fold_musicnn` reads its weights and
 :func:`musicnn_forward` builds a plain TensorFlow function of them that returns
 the same ``tags``, ``pooled`` and ``penultimate`` (equal to float32 rounding,
@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ModelError
+from ...errors import ModelError
 
 __all__ = ["fold_musicnn", "musicnn_forward"]
 
@@ -65,7 +65,7 @@ def fold_musicnn(model) -> dict[str, Any]:
     Parameters
     ----------
     model : keras.Model
-        Built by :func:`~musictag_core.models.musicnn.build_musicnn` (layer names
+        Built by :func:`~musictag_core.models.musicnn.build.build_musicnn` (layer names
         ``input_bn``, ``timbral_7x<w>``, ``temporal_<l>x1``, ``midend_conv<i>``,
         ``pooled_bn``, ``dense``, ``penultimate``, ``logits``).
 

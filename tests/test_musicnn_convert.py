@@ -12,18 +12,14 @@ import numpy as np
 import pytest
 
 from musictag_core.errors import ModelError, ParameterError
-from musictag_core.models.musicnn import (
+from musictag_core.models.musicnn.build import (
     CHECKPOINT_LAYER_NAMES,
     MusicnnConfig,
     VGGConfig,
     build_musicnn,
     build_vgg,
-    musicnn_mel,
-    musicnn_patches,
-    patch_hop_frames,
 )
-from musictag_core.paths import assets_dir
-from musictag_core.pretrained import (
+from musictag_core.models.musicnn.convert import (
     MSD_GENRES,
     MTT_GENRES,
     PRETRAINED,
@@ -31,6 +27,8 @@ from musictag_core.pretrained import (
     convert_wheel,
     reference_outputs,
 )
+from musictag_core.models.musicnn.frontend import musicnn_mel, musicnn_patches, patch_hop_frames
+from musictag_core.paths import assets_dir
 
 GOLDEN = Path(__file__).with_name("fixtures") / "musicnn_golden.npz"
 SHIPPED = ("MSD_musicnn", "MTT_musicnn")
@@ -260,7 +258,7 @@ def test_reconvert_from_wheel_is_identical(wheel, tmp_path, shipped_models):
 @pytest.mark.parametrize("name", ["MSD_musicnn", "MTT_musicnn", "MSD_vgg", "MTT_vgg"])
 def test_wheel_conversion_matches_original_graph(wheel, golden, name):
     """Every checkpoint, including both VGGs, against its own TF1 graph from the .meta file."""
-    from musictag_core.pretrained import read_checkpoint
+    from musictag_core.models.musicnn.convert import read_checkpoint
 
     spec = PRETRAINED[name]
     model = convert_checkpoint(read_checkpoint(wheel, name), architecture=spec.architecture, config=spec.config)

@@ -13,18 +13,8 @@ import pytest
 
 from musictag_core.errors import ModelError, ParameterError
 from musictag_core.evaluate import evaluate_predictions, read_predictions
-from musictag_core.train import (
-    RunConfig,
-    create_run,
-    evaluate_run,
-    execute_run,
-    list_runs,
-    parse_set,
-    read_events,
-    request_stop,
-    run_status,
-    start_run,
-)
+from musictag_core.runs import Run, list_runs
+from musictag_core.training import RunConfig, create_run, evaluate_run, execute_run, parse_set, start_run
 
 from .helpers import write_tone_dataset
 
@@ -78,18 +68,18 @@ def test_run_config_validation_and_set():
 
 def test_one_epoch_cnn_run_end_to_end(tones, tmp_path):
     run_dir = create_run(_cnn_config(tones), runs_dir=tmp_path)
-    assert run_status(run_dir)["state"] == "queued"
+    assert Run(run_dir).status()["state"] == "queued"
     assert execute_run(run_dir) == "finished"
-    st = run_status(run_dir)
+    st = Run(run_dir).status()
     assert st["state"] == "finished" and st["error"] is None
-    events, offset = read_events(run_dir)
+    events, offset = Run(run_dir).events()
     kinds = [e["type"] for e in events]
     assert "batch" in kinds and kinds.count("epoch") == 1
     batch = next(e for e in events if e["type"] == "batch")
     assert batch["step"] == 1 and np.isfinite(batch["loss"])
     epoch = next(e for e in events if e["type"] == "epoch")
     assert {"accuracy", "roc_auc_macro", "loss"} <= set(epoch["validation"]) and "loss" in epoch["train"]
-    assert read_events(run_dir, since=offset) == ([], offset)
+    assert Run(run_dir).events(since=offset) == ([], offset)
     for f in ("config.json", "status.json", "model.keras", "card.json", "metrics.json", "predictions.csv"):
         assert (run_dir / f).exists(), f
     assert not list(run_dir.glob(".*tmp*"))  # no temporary files left behind
@@ -109,7 +99,7 @@ def test_one_epoch_cnn_run_end_to_end(tones, tmp_path):
 def test_classical_run_learns_the_tones(tones, tmp_path, model):
     cfg = RunConfig(dataset=str(tones), model=model, seed=0)
     run_dir = create_run(cfg, runs_dir=tmp_path)
-    assert execute_run(run_dir) == "finished", run_status(run_dir)
+    assert execute_run(run_dir) == "finished", Run(run_dir).status()
     _check_metrics_match_predictions(run_dir)
     metrics = json.loads((run_dir / "metrics.json").read_text())["metrics"]
     assert metrics["accuracy"] == 1.0  # a 220 Hz vs 1760 Hz tone is trivially separable
@@ -129,12 +119,12 @@ def test_cross_validation_reports_mean_and_spread(tones, tmp_path):
 
 def test_stop_while_queued_and_failure_is_reported(tones, tmp_path):
     run_dir = create_run(_cnn_config(tones), runs_dir=tmp_path)
-    request_stop(run_dir)
+    Run(run_dir).request_stop()
     assert execute_run(run_dir) == "stopped"
-    assert run_status(run_dir)["state"] == "stopped"
+    assert Run(run_dir).status()["state"] == "stopped"
     bad = create_run(_cnn_config(tmp_path / "missing"), runs_dir=tmp_path)
     assert execute_run(bad) == "failed"
-    st = run_status(bad)
+    st = Run(bad).status()
     assert st["state"] == "failed" and "missing" in st["error"]
 
 
@@ -149,7 +139,7 @@ def _wait(pred, timeout: float, what: str):
 
 
 def _has_batches(run_dir: Path) -> bool:
-    return any(e["type"] == "batch" for e in read_events(run_dir)[0])
+    return any(e["type"] == "batch" for e in Run(run_dir).events()[0])
 
 
 @pytest.mark.slow
@@ -161,21 +151,21 @@ def test_worker_processes_queue_stop_and_kill(tones, tmp_path):
     time.sleep(0.05)
     b = tmp_path / start_run(_cnn_config(tones, **many), runs_dir=tmp_path)
     _wait(lambda: _has_batches(a), 120, "run A to train")
-    assert run_status(a)["state"] == "running"
-    assert run_status(b)["state"] == "queued"
-    request_stop(a)
-    _wait(lambda: run_status(a)["state"] not in ("queued", "running"), 120, "run A to stop")
-    st = run_status(a)
+    assert Run(a).status()["state"] == "running"
+    assert Run(b).status()["state"] == "queued"
+    Run(a).request_stop()
+    _wait(lambda: Run(a).status()["state"] not in ("queued", "running"), 120, "run A to stop")
+    st = Run(a).status()
     assert st["state"] == "stopped", st
     assert (a / "metrics.json").exists() and (a / "model.keras").exists()
     _check_metrics_match_predictions(a)
     assert json.loads((a / "card.json").read_text())["stopped_early_by_request"] is True
     # B now runs; kill it hard
     _wait(lambda: _has_batches(b), 120, "run B to train")
-    pid = run_status(b)["pid"]
+    pid = Run(b).status()["pid"]
     os.kill(pid, signal.SIGKILL)
-    _wait(lambda: run_status(b)["state"] == "failed", 30, "run B to be reported failed")
-    st = run_status(b)
+    _wait(lambda: Run(b).status()["state"] == "failed", 30, "run B to be reported failed")
+    st = Run(b).status()
     assert "killed or crashed" in st["error"] and str(pid) in st["error"]
     assert [r["state"] for r in list_runs(tmp_path)] and {r["run_id"] for r in list_runs(tmp_path)} == {a.name, b.name}
 
@@ -197,7 +187,7 @@ def test_cli_runs_and_evaluate(tones, tmp_path, capsys):
 
 
 def _log(run_dir: Path, message: str) -> dict:
-    return next(e for e in read_events(run_dir)[0] if e["type"] == "log" and e["message"] == message)
+    return next(e for e in Run(run_dir).events()[0] if e["type"] == "log" and e["message"] == message)
 
 
 def test_second_run_reads_features_from_the_cache(tones, tmp_path, monkeypatch):
@@ -216,7 +206,7 @@ def test_augmented_variants_are_computed_once_and_sampled(tones, tmp_path, monke
     aug = {"gain": True, "gain_p": 1.0, "noise": True, "noise_p": 1.0}
     cfg = _cnn_config(tones, augment=aug, n_variants=2, epochs=2)
     first = create_run(cfg, runs_dir=tmp_path / "runs")
-    assert execute_run(first) == "finished", run_status(first)
+    assert execute_run(first) == "finished", Run(first).status()
     n_train = len(json.loads((first / "card.json").read_text())["split"]["train"])
     assert _log(first, "augmentation: 2 variants per training track")["jobs"] == n_train
     variants = list((tmp_path / "cache" / "inputs").rglob("*-aug*.npy"))
@@ -235,7 +225,7 @@ def test_augmented_variants_are_computed_once_and_sampled(tones, tmp_path, monke
 
 def test_stacked_run_with_neural_out_of_fold_probabilities(tones, tmp_path):
     run_dir = create_run(RunConfig(dataset=str(tones), model="stacked"), runs_dir=tmp_path)
-    assert execute_run(run_dir) == "finished", run_status(run_dir)
+    assert execute_run(run_dir) == "finished", Run(run_dir).status()
     import joblib
 
     from musictag_core.models.classical import KerasMLPClassifier, OOFStackingClassifier
@@ -284,7 +274,7 @@ def test_fast_preset_beats_chance_on_the_demo_corpus(model, tmp_path):
     """
     cfg = RunConfig(dataset="demo", model=model, preset="fast", task="single", seed=0)
     run_dir = create_run(cfg, runs_dir=tmp_path)
-    assert execute_run(run_dir) == "finished", run_status(run_dir)
+    assert execute_run(run_dir) == "finished", Run(run_dir).status()
     metrics = json.loads((run_dir / "metrics.json").read_text())["metrics"]
     assert metrics["accuracy"] >= 0.6, metrics  # chance is 0.17
 
@@ -296,7 +286,8 @@ def test_every_model_trains_on_the_demo_corpus_from_the_command_line(model, tmp_
     listed by ``models`` and able to tag a demo clip."""
     from musictag_core.cli import main
     from musictag_core.datasets.demo import demo_corpus_dir
-    from musictag_core.predict import list_models, load_tagger, tag_file
+    from musictag_core.models.loading import list_models, load_tagger
+    from musictag_core.predict import tag_file
 
     args = ["train", "--dataset", "demo", "--model", model, "--preset", "fast", "--run-dir", str(tmp_path),
             "--set", "max_tracks=36", "--set", "epochs=2", "--set", "task=single"]  # fmt: skip

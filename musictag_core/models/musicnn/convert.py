@@ -6,7 +6,7 @@ licence) carries TF1 checkpoints of four taggers trained on 3 s mel patches:
 ``MTT_musicnn`` and ``MTT_vgg`` (MagnaTagATune, 50 tags). This module reads
 them with ``tf.compat.v1.train.NewCheckpointReader`` (the checkpoint prefix is
 an empty file name, which ``tf.train.load_checkpoint`` rejects), copies the
-weights into the Keras ports of :mod:`musictag_core.models.musicnn` (the Adam
+weights into the Keras ports of :mod:`musictag_core.models.musicnn.build` (the Adam
 slots are ignored), and writes ``<out>/<name>/``:
 
 * ``model.keras``: the Keras model, standard layers only, loads with
@@ -34,16 +34,15 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
-from .errors import ModelError, ParameterError
-from .models.musicnn import (
-    CHECKPOINT_LAYER_NAMES,
+from ... import __version__
+from ...errors import ModelError, ParameterError
+from .build import CHECKPOINT_LAYER_NAMES, VGG_POOLS_MSD
+from .frontend import (
     MUSICNN_HOP_LENGTH,
     MUSICNN_N_FFT,
     MUSICNN_N_MELS,
     MUSICNN_PATCH_FRAMES,
     MUSICNN_SR,
-    VGG_POOLS_MSD,
 )
 
 __all__ = [
@@ -54,8 +53,6 @@ __all__ = [
     "DEFAULT_CONVERT",
     "MUSICNN_FORMAT",
     "read_checkpoint",
-    "read_labels",
-    "read_license",
     "convert_checkpoint",
     "convert_wheel",
     "make_card",
@@ -89,7 +86,7 @@ class PretrainedSpec:
     name : str
         Folder name in the wheel and in ``assets/models``.
     architecture : str
-        Key of :data:`musictag_core.models.musicnn.ARCHITECTURES`.
+        Key of :data:`musictag_core.models.musicnn.build.ARCHITECTURES`.
     labels_key : str
         Name of the label list in the wheel's ``configuration.py``.
     genres : list of str
@@ -177,12 +174,6 @@ def _license_text(pkg: Path) -> str:
     return hits[0].read_text(encoding="utf-8").strip() + "\n"
 
 
-def read_license(source: str | Path) -> str:
-    """Return the ISC licence text of the musicnn wheel at ``source``."""
-    with _package_dir(source) as pkg:
-        return _license_text(pkg)
-
-
 def _labels_from(pkg: Path) -> dict[str, list[str]]:
     tree = ast.parse((pkg / "configuration.py").read_text(encoding="utf-8"))
     out: dict[str, list[str]] = {}
@@ -192,12 +183,6 @@ def _labels_from(pkg: Path) -> dict[str, list[str]]:
             if isinstance(target, ast.Name) and target.id.endswith("_LABELS"):
                 out[target.id] = list(ast.literal_eval(node.value))
     return out
-
-
-def read_labels(source: str | Path) -> dict[str, list[str]]:
-    """Return the label lists (``MSD_LABELS``, ``MTT_LABELS``) of the wheel's ``configuration.py``."""
-    with _package_dir(source) as pkg:
-        return _labels_from(pkg)
 
 
 def _check_name(name: str) -> PretrainedSpec:
@@ -267,7 +252,7 @@ def convert_checkpoint(
     ModelError
         If a variable is missing, has the wrong shape, or is left unused.
     """
-    from .models.musicnn import ARCHITECTURES
+    from .build import ARCHITECTURES
 
     if architecture not in ARCHITECTURES:
         raise ParameterError(f"unknown architecture {architecture!r}; choose from {sorted(ARCHITECTURES)}")
@@ -372,8 +357,8 @@ def convert_wheel(
     list of Path
         The written model folders.
     """
-    from .models.musicnn import ARCHITECTURES
-    from .paths import assets_dir
+    from ...paths import assets_dir
+    from .build import ARCHITECTURES
 
     for name in models:
         _check_name(name)

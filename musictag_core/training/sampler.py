@@ -1,199 +1,24 @@
-"""Model inputs for training and tagging: one preprocessing function, a cache, batch streams.
+"""Batches for training: an epoch of (track, variant, segment or crop) items, built on demand.
 
-* :class:`InputSpec` says how a track becomes model inputs (decode rate and
-  length, cut, features, or musicnn embeddings / patches). It is saved in a
-  run's ``card.json``; training and the tagger both call
-  :func:`compute_inputs` with it, so the two cannot diverge.
-* :class:`ArrayCache` is a content-addressed per-track ``.npy`` cache keyed by
-  the spec (and, for augmented variants, the augmentation parameters): a
-  second run on the same files reads ``np.load(mmap_mode="r")`` views instead
-  of recomputing.
-* :class:`SegmentSampler` draws an epoch of (track, variant, segment or crop)
-  items from per-track arrays and builds batches on demand;
-  :func:`as_pydataset` wraps it in a ``keras.utils.PyDataset``. In evaluation
-  mode it walks every segment of some tracks in order, and
-  :func:`predict_tracks` averages a model's segment scores per track. Only one
-  batch is in memory at a time: the per-track arrays are :class:`NpyFile`
-  handles, read through a bounded pool of memory maps (:class:`MmapPool`), so
-  a run over 10 000 tracks with augmented variants does not hold a file
-  descriptor per array.
-
-Keras is imported only inside :func:`as_pydataset` and :func:`predict_tracks`.
+:class:`SegmentSampler` draws an epoch from per-track arrays (memory-mapped
+:class:`~musictag_core.store.NpyFile` handles, so only one batch is in memory)
+and builds batches on demand; :func:`as_pydataset` wraps it in a
+``keras.utils.PyDataset``. In evaluation mode it walks every segment of some
+tracks in order, and :func:`predict_tracks` averages a model's segment scores
+per track. Keras is imported only inside :func:`as_pydataset` and
+:func:`predict_tracks`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-import os
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from .errors import ParameterError
-from .fileio import atomic_save_npy, atomic_write_json
-from .inputs import CACHE_VERSION, INPUT_KINDS, InputSpec, compute_inputs, crop_pieces
-from .lru import BoundedCache
+from ..errors import ParameterError
 
-__all__ = [
-    "INPUT_KINDS",
-    "InputSpec",
-    "compute_inputs",
-    "crop_pieces",
-    "ArrayCache",
-    "MmapPool",
-    "NpyFile",
-    "SegmentSampler",
-    "as_pydataset",
-    "segment_loss",
-    "predict_tracks",
-    "CACHE_VERSION",
-]
-
-class ArrayCache:
-    """Per-track arrays on disk, keyed by file digest (plus a variant suffix) under a spec's folder.
-
-    Parameters
-    ----------
-    spec : InputSpec
-    root : str or path, optional
-        Default ``<cache_dir>/inputs`` (``<cache_dir>/embeddings`` for embeddings).
-    """
-
-    def __init__(self, *, spec: InputSpec, root: str | os.PathLike | None = None) -> None:
-        if root is None:
-            from .paths import cache_dir
-
-            root = cache_dir() / ("embeddings" if spec.kind == "embedding" else "inputs")
-        self.spec = spec
-        self.root = Path(root)
-        self.folder = self.root / spec.key()
-
-    def path_for(self, digest: str, variant: str = "") -> Path:
-        name = digest + (f"-{variant}" if variant else "")
-        return self.folder / digest[:2] / f"{name}.npy"
-
-    def load(self, digest: str, variant: str = "", *, mmap_mode: str | None = "r") -> np.ndarray | None:
-        try:
-            return np.load(self.path_for(digest, variant), mmap_mode=mmap_mode, allow_pickle=False)
-        except (OSError, ValueError, EOFError):
-            return None
-
-    def save(self, digest: str, array: np.ndarray, variant: str = "") -> Path:
-        path = self.path_for(digest, variant)
-        atomic_save_npy(path, np.ascontiguousarray(array, dtype=np.float32))
-        meta = self.folder / "spec.json"
-        if not meta.exists():
-            atomic_write_json(meta, self.spec.to_dict())
-        return path
-
-
-def variant_key(params: dict[str, Any]) -> str:
-    """Short hash of augmentation parameters (the cache suffix of an augmented variant)."""
-    blob = json.dumps(params, sort_keys=True)
-    return "aug" + hashlib.blake2b(blob.encode(), digest_size=6).hexdigest()
-
-
-__all__.append("variant_key")
-
-
-class MmapPool:
-    """At most ``max_open`` read-only memory maps of ``.npy`` files, least recently used closed first.
-
-    Every ``np.load(mmap_mode="r")`` keeps a file descriptor open for as long as the
-    map lives. One map per track and variant is 5 000 descriptors for 1 000 tracks
-    with 4 augmented variants, over the usual soft limit of 1 024 (``ulimit -n``).
-    The pool maps a file when a batch needs it and drops the least recently used
-    map beyond ``max_open``; the operating system's page cache keeps the data
-    itself, so re-mapping costs only the header read (tens of microseconds).
-
-    Parameters
-    ----------
-    max_open : int > 0
-        Maps kept open at once. Arrays handed out keep their own map alive until
-        they are dropped, so a batch in flight is never invalidated.
-    """
-
-    def __init__(self, *, max_open: int = 128) -> None:
-        if isinstance(max_open, bool) or not isinstance(max_open, int) or max_open < 1:
-            raise ParameterError(f"max_open must be a positive int, got {max_open!r}")
-        self.max_open = max_open
-        self._maps = BoundedCache(max_entries=max_open)
-
-    def get(self, path: str) -> np.ndarray:
-        """The memory map of ``path`` (opened now, or reused)."""
-        mm = self._maps.get(path)
-        if mm is None:
-            mm = np.load(path, mmap_mode="r", allow_pickle=False)
-            self._maps.put(path, mm)
-        return mm
-
-    def __len__(self) -> int:
-        return len(self._maps)
-
-    def clear(self) -> None:
-        """Drop every map (their descriptors close once no array uses them)."""
-        self._maps.clear()
-
-
-#: The pool shared by the :class:`NpyFile` handles of a process.
-DEFAULT_POOL = MmapPool()
-
-
-class NpyFile:
-    """A ``.npy`` file used like a read-only array without holding it open.
-
-    ``shape``, ``dtype`` and ``ndim`` come from the header, read once; indexing
-    maps the file through a :class:`MmapPool` and returns the indexed view.
-    ``np.asarray(handle)`` reads the whole array.
-
-    Parameters
-    ----------
-    path : str or path
-    pool : MmapPool, optional
-        Default :data:`DEFAULT_POOL`.
-
-    Raises
-    ------
-    OSError, ValueError
-        When the file is missing or is not a readable ``.npy`` file.
-    """
-
-    def __init__(self, path: str | os.PathLike, *, pool: MmapPool | None = None) -> None:
-        self.path = str(path)
-        self.pool = DEFAULT_POOL if pool is None else pool
-        with open(self.path, "rb") as f:
-            version = np.lib.format.read_magic(f)
-            if version in ((1, 0), (2, 0)):
-                read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-                shape, fortran, dtype = read(f)
-            else:  # a newer format version: let numpy parse it
-                mm = np.load(self.path, mmap_mode="r", allow_pickle=False)
-                shape, fortran, dtype = mm.shape, False, mm.dtype
-                del mm
-        if fortran:
-            raise ValueError(f"{self.path}: Fortran-ordered arrays are not supported here")
-        self.shape: tuple[int, ...] = tuple(int(d) for d in shape)
-        self.dtype = np.dtype(dtype)
-
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
-    def __len__(self) -> int:
-        return self.shape[0]
-
-    def __getitem__(self, key: Any) -> np.ndarray:
-        return self.pool.get(self.path)[key]
-
-    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        return np.array(self.pool.get(self.path), dtype=dtype)
-
-    def __repr__(self) -> str:
-        return f"NpyFile({self.path!r}, shape={self.shape}, dtype={self.dtype})"
+__all__ = ["SegmentSampler", "as_pydataset", "predict_tracks", "segment_loss"]
 
 
 class SegmentSampler:

@@ -10,22 +10,9 @@ import numpy as np
 import pytest
 
 from musictag_core.errors import ParameterError, TrainingError
-from musictag_core.runs_view import (
-    RunWatcher,
-    batch_table,
-    check_runs_writable,
-    compare_metrics,
-    default_run,
-    delete_run,
-    epoch_table,
-    format_duration,
-    headline_metric,
-    launch_run,
-    read_evaluation,
-    run_duration_s,
-    runs_table,
-)
-from musictag_core.train import RunConfig, create_run, execute_run, read_events, run_status
+from musictag_core.evaluate import headline_metric
+from musictag_core.runs import Run, RunWatcher, batch_table, check_runs_writable, epoch_table, format_duration, run_duration_s
+from musictag_core.training import RunConfig, compare_metrics, create_run, default_run, execute_run, runs_table, start_run
 from musictag_core.viz.train import curves_figure, evaluation_confusion_figure, metrics_table
 
 from .helpers import write_tone_dataset
@@ -54,12 +41,12 @@ def test_watcher_follows_a_classical_run(finished_runs):
     w = RunWatcher(d)
     assert w.phase == "waiting" and w.fraction() is None
     n = w.poll()
-    assert n == len(read_events(d)[0]) and w.offset == (d / "events.jsonl").stat().st_size
+    assert n == len(Run(d).events()[0]) and w.offset == (d / "events.jsonl").stat().st_size
     assert w.poll() == 0  # nothing new
     assert w.phase == "done" and w.fraction() == 1.0
     ep = w.epoch_frame()
     assert len(ep) == 1 and "validation_accuracy" in ep.columns
-    assert ep.equals(epoch_table(read_events(d)[0]))
+    assert ep.equals(epoch_table(Run(d).events()[0]))
 
 
 def test_watcher_reads_incrementally_and_skips_partial_lines(tmp_path):
@@ -97,7 +84,7 @@ def test_runs_table_and_headline_metrics(finished_runs, tmp_path):
     assert df["score"].between(0, 1).all() and (df["duration_s"] >= 0).all()
     assert set(df["name"]) == {"tones logreg", "tones gboost"}
     for _, row in df.iterrows():
-        ev = read_evaluation(finished_runs / row["run_id"])
+        ev = Run(finished_runs / row["run_id"]).read_metrics()
         assert row["score"] == ev["metrics"]["accuracy"]
     assert runs_table(tmp_path / "none").empty
 
@@ -124,7 +111,7 @@ def test_compare_and_evaluation_figures_from_saved_metrics(finished_runs):
     dirs = sorted(p for p in finished_runs.iterdir() if p.is_dir())
     table = compare_metrics(dirs)
     assert list(table.columns) == [d.name for d in dirs] and "accuracy" in table.index
-    ev = read_evaluation(dirs[0])
+    ev = Run(dirs[0]).read_metrics()
     assert metrics_table(ev)["key"].iloc[0] == "accuracy"
     assert np.asarray(evaluation_confusion_figure(ev["confusion"]).data[0].text).sum() == ev["n_tracks"]
 
@@ -142,18 +129,23 @@ def test_default_run_prefers_requested_then_active(tones, tmp_path):
 
 def test_delete_run_refuses_active_runs_and_bad_names(tones, tmp_path):
     queued = create_run(RunConfig(dataset=str(tones), model="logreg"), runs_dir=tmp_path)
-    assert run_status(queued)["state"] == "queued"
+    assert Run(queued).status()["state"] == "queued"
     with pytest.raises(TrainingError, match="queued"):
-        delete_run(queued.name, runs_dir=tmp_path)
+        Run.open(queued.name, runs_dir=tmp_path).delete()
     assert queued.exists()
     for bad in ("", "..", "a/b", None):
         with pytest.raises(ParameterError):
-            delete_run(bad, runs_dir=tmp_path)
+            Run.open(bad, runs_dir=tmp_path).delete()
     (tmp_path / "notarun").mkdir()
     with pytest.raises(TrainingError, match="not a run"):
-        delete_run("notarun", runs_dir=tmp_path)
+        Run.open("notarun", runs_dir=tmp_path).delete()
     execute_run(queued)
-    assert delete_run(queued.name, runs_dir=tmp_path) == queued and not queued.exists()
+    assert Run.open(queued.name, runs_dir=tmp_path).delete() == queued and not queued.exists()
+
+
+def _launch_checked(config, **kw):
+    """What the Train page does: check the runs folder, then create the run and start its worker."""
+    return start_run(config, check=True, **kw)
 
 
 def test_unwritable_runs_folder_is_refused_before_anything_is_written(tones, tmp_path):
@@ -164,7 +156,7 @@ def test_unwritable_runs_folder_is_refused_before_anything_is_written(tones, tmp
         with pytest.raises(TrainingError, match="runs folder .* cannot be created"):
             check_runs_writable(bad)
         with pytest.raises(TrainingError, match="MUSICTAG_RUNS"):
-            launch_run(cfg, runs_dir=bad)
+            _launch_checked(cfg, runs_dir=bad)
     assert blocker.read_text() == "not a folder"
     with pytest.raises(TrainingError, match="MB free"):
         check_runs_writable(tmp_path / "ok", min_free_bytes=2**62)
@@ -174,7 +166,7 @@ def test_unwritable_runs_folder_is_refused_before_anything_is_written(tones, tmp
 def test_launch_run_leaves_no_half_written_run(tones, tmp_path):
     # a python that does not exist: the folder is made, the worker cannot start -> removed again
     with pytest.raises(TrainingError, match="nothing was kept"):
-        launch_run(RunConfig(dataset=str(tones), model="logreg"), runs_dir=tmp_path, python=str(tmp_path / "no-python"))
+        _launch_checked(RunConfig(dataset=str(tones), model="logreg"), runs_dir=tmp_path, python=str(tmp_path / "no-python"))
     assert [p for p in tmp_path.iterdir() if p.is_dir()] == []
 
 
@@ -196,4 +188,4 @@ def test_watcher_and_curves_on_a_real_neural_run(tones, tmp_path):
     fig = curves_figure(ep, metric="loss", batches=w.batch_frame(), batches_per_epoch=w.batches_per_epoch)
     assert [t.name for t in fig.data] == ["batch loss", "train", "validation"]
     assert fig.data[0].x[-1] == pytest.approx(2.0)
-    assert batch_table(read_events(d)[0])["loss"].tolist() == w.batch_frame()["loss"].tolist()
+    assert batch_table(Run(d).events()[0])["loss"].tolist() == w.batch_frame()["loss"].tolist()

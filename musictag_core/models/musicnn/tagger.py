@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ModelError, ParameterError
-from .keras_io import load_keras_model, to_bfloat16
+from ...errors import ModelError, ParameterError
+from ..keras_io import load_keras_model, to_bfloat16
 
 __all__ = ["MusicnnTagger"]
 
@@ -22,7 +22,7 @@ class MusicnnTagger:
     Patches are run in batches of at most ``batch_size`` through one traced
     ``tf.function`` with a fixed patch shape, so calls never retrace. For musicnn
     models in float32 that function is the folded graph of
-    :func:`musictag_core.models.musicnn_fast.musicnn_forward` (the same scores as
+    :func:`musictag_core.models.musicnn.fast.musicnn_forward` (the same scores as
     the Keras model to float32 rounding, about 15 % less CPU time); the Keras
     model stays in ``model_``. The function is traced and run once on a silent
     patch when the tagger is created, so the first real call is not slow.
@@ -109,7 +109,7 @@ class MusicnnTagger:
         import tensorflow as tf
 
         if self.fast:
-            from .musicnn_fast import musicnn_forward
+            from .fast import musicnn_forward
 
             try:
                 return musicnn_forward(self.model_)
@@ -127,7 +127,7 @@ class MusicnnTagger:
         patches : np.ndarray [shape=(n, patch_frames, n_mels)]
         starts_s : np.ndarray [shape=(n,)]
         """
-        from .musicnn import musicnn_mel, musicnn_patches, patch_hop_frames
+        from .frontend import musicnn_mel, musicnn_patches, patch_hop_frames
 
         hop = patch_hop_frames(
             overlap, patch_frames=self.patch_frames, sr=self.sr, hop_length=self.hop_length

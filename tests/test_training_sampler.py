@@ -7,17 +7,9 @@ import pytest
 
 from musictag_core.config import AudioConfig, FeatureConfig, PipelineConfig, SegmentConfig
 from musictag_core.errors import ParameterError
-from musictag_core.streaming import (
-    ArrayCache,
-    InputSpec,
-    MmapPool,
-    NpyFile,
-    SegmentSampler,
-    compute_inputs,
-    crop_pieces,
-    segment_loss,
-    variant_key,
-)
+from musictag_core.inputs import InputSpec, compute_inputs, crop_pieces
+from musictag_core.store import ArrayCache, MmapPool, NpyFile, variant_key
+from musictag_core.training.sampler import SegmentSampler, segment_loss
 
 SR = 22050
 
@@ -229,7 +221,8 @@ def test_sampler_over_npy_files_stays_under_the_open_file_limit(tmp_path):
     code = textwrap.dedent(
         f"""
         import os, resource, numpy as np
-        from musictag_core.streaming import MmapPool, NpyFile, SegmentSampler
+        from musictag_core.store import MmapPool, NpyFile
+        from musictag_core.training.sampler import SegmentSampler
         root = {str(tmp_path)!r}
         paths = []
         for i in range(2000):

@@ -1,0 +1,104 @@
+"""Training runs: settings, data, fitting, the worker, evaluation and comparison.
+
+A run is a folder owned by :class:`musictag_core.runs.Run`; this package fills it.
+
+* :mod:`~musictag_core.training.config`: :class:`RunConfig` and ``--set`` overrides (:func:`parse_set`).
+* :mod:`~musictag_core.training.data`: splits and folds, model inputs through the caches.
+* :mod:`~musictag_core.training.sampler`: batches of segments or crops (a ``keras.utils.PyDataset``).
+* :mod:`~musictag_core.training.fit`: Keras and scikit-learn fitting.
+* :mod:`~musictag_core.training.worker`: the worker process (``python -m musictag_core.training.worker RUN_DIR``).
+* :mod:`~musictag_core.training.evaluation`: a finished run's full evaluation (:func:`evaluate_run`).
+* :mod:`~musictag_core.training.compare`: runs side by side (:func:`runs_table`, :func:`compare_metrics`).
+
+Names resolve on first use, so importing this package imports neither Keras nor scikit-learn.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .config import RunConfig
+
+__all__ = [
+    "RunConfig",
+    "compare_metrics",
+    "create_run",
+    "default_run",
+    "evaluate_run",
+    "execute_run",
+    "input_spec",
+    "parse_set",
+    "runs_table",
+    "start_run",
+]
+
+_LAZY = {
+    "RunConfig": "config",
+    "parse_set": "config",
+    "input_spec": "data",
+    "execute_run": "worker",
+    "evaluate_run": "evaluation",
+    "runs_table": "compare",
+    "default_run": "compare",
+    "compare_metrics": "compare",
+}
+
+
+def create_run(config: RunConfig, *, runs_dir: str | os.PathLike | None = None) -> Path:
+    """Create a queued run folder for ``config`` without starting it (:meth:`musictag_core.runs.Run.create`).
+
+    Parameters
+    ----------
+    config : RunConfig
+    runs_dir : path-like, optional
+        Default :func:`musictag_core.paths.runs_dir`.
+
+    Returns
+    -------
+    Path
+        The run folder; :func:`execute_run` trains it in this process.
+    """
+    from ..runs import Run
+
+    return Run.create(config.to_dict(), model=config.model, runs_dir=runs_dir).path
+
+
+def start_run(
+    config: RunConfig, *, runs_dir: str | os.PathLike | None = None, python: str | None = None, check: bool = False
+) -> str:
+    """Create a run folder and start its worker process (detached; :func:`musictag_core.runs.launch_run`).
+
+    Parameters
+    ----------
+    config : RunConfig
+    runs_dir : path-like, optional
+    python : str, optional
+        Interpreter for the worker (default ``sys.executable``).
+    check : bool
+        First make sure the runs folder is writable and has free space; a failure
+        to write the folder then leaves nothing behind.
+
+    Returns
+    -------
+    run_id : str
+        The folder name; the run is ``runs_dir / run_id``. It starts as
+        ``queued`` and becomes ``running`` once no other run trains.
+    """
+    from ..runs import launch_run
+
+    return launch_run(config.to_dict(), model=config.model, runs_dir=runs_dir, python=python, check=check).run_id
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,222 @@
+"""The settings of a training run: :class:`RunConfig` (validated on creation) and ``--set`` overrides."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..augment import AugmentConfig
+from ..config import Config, FeatureConfig, SegmentConfig, config_from_dict, reject_unknown_keys
+from ..errors import ParameterError
+from ..models.registry import MODEL_CARDS, model_card
+
+__all__ = ["RunConfig", "parse_set"]
+
+
+@dataclass(frozen=True)
+class RunConfig(Config):
+    """Everything that defines a training run (validated on creation).
+
+    Parameters
+    ----------
+    dataset : str
+        Dataset spec: a folder of ``<label>/<audio files>`` (or any spec the
+        dataset adapters accept once merged).
+    model : str
+        A name from :data:`~musictag_core.models.registry.MODEL_CARDS`.
+    preset : {"fast", "full"}
+        Input preparation and model size from the model card.
+    task : {"single", "multi", "regression"} or None
+        ``None``: from the dataset (single when every track has one label).
+    threshold : float
+        Strength (0–100) at or above which a label is present.
+    epochs, batch_size : int or None
+        ``None``: the preset's.
+    optimizer : {"adam", "sgd"}
+    learning_rate : float or None
+        ``None``: the preset's.
+    momentum : float
+        SGD only.
+    patience : int
+        Early-stopping patience in epochs on validation loss (0: off); the best
+        weights are restored either way.
+    dropout : float or None
+        ``None``: the preset's.
+    class_weights : bool
+        Weight examples inversely to their label frequency.
+    augment : AugmentConfig
+        Waveform augmentation (off by default).
+    n_variants : int
+        Augmented variants precomputed per training track (with augmentation on).
+    segments, features : dict or None
+        Overrides of the preset's SegmentConfig / FeatureConfig fields.
+    embedding : {"pooled", "penultimate", "both"}
+        Transfer model input.
+    fine_tune : bool
+        Transfer only: train musicnn and the head end to end on mel patches
+        (instead of a head on cached embeddings).
+    n_jobs : int or None
+        Worker processes for feature extraction and augmentation (None: every core).
+    sr : int
+        Sample rate audio is decoded at.
+    seed : int
+        Seeds splitting, sampling, augmentation and weight initialisation.
+    cv : int
+        ``>= 2``: stratified k-fold cross-validation; 0: one train/val/test split.
+    val_fraction, test_fraction : float
+        Used when the dataset has no split column.
+    max_tracks : int or None
+        Use at most this many tracks (stratified sample), for quick trials.
+    name : str
+        Free label shown in listings.
+    """
+
+    dataset: str
+    model: str
+    preset: str = "full"
+    task: str | None = None
+    threshold: float = 50.0
+    epochs: int | None = None
+    batch_size: int | None = None
+    optimizer: str = "adam"
+    learning_rate: float | None = None
+    momentum: float = 0.9
+    patience: int = 5
+    dropout: float | None = None
+    class_weights: bool = False
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    n_variants: int = 4
+    segments: dict | None = None
+    features: dict | None = None
+    embedding: str = "both"
+    fine_tune: bool = False
+    n_jobs: int | None = None
+    sr: int = 22050
+    seed: int = 0
+    cv: int = 0
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
+    max_tracks: int | None = None
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.dataset, str) or not self.dataset:
+            raise ParameterError(f"dataset must be a non-empty spec string, got {self.dataset!r}")
+        model_card(self.model)  # raises ModelError naming the models
+        card = MODEL_CARDS[self.model]
+        card.preset(self.preset)
+        if self.task is not None and self.task not in ("single", "multi", "regression"):
+            raise ParameterError(f"task must be single, multi, regression or None, got {self.task!r}")
+        if not 0 <= float(self.threshold) <= 100:
+            raise ParameterError(f"threshold must be in 0-100, got {self.threshold!r}")
+        if not isinstance(self.fine_tune, bool):
+            raise ParameterError(f"fine_tune must be true or false, got {self.fine_tune!r}")
+        if self.fine_tune and self.card.input_kind != "embedding":
+            raise ParameterError(f"fine_tune applies to the transfer model only, not {self.model!r}")
+        for name in ("epochs", "batch_size", "max_tracks", "n_jobs"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+                raise ParameterError(f"{name} must be a positive int or None, got {v!r}")
+        if self.optimizer not in ("adam", "sgd"):
+            raise ParameterError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
+        if self.learning_rate is not None and (
+            isinstance(self.learning_rate, bool) or not isinstance(self.learning_rate, (int, float))
+            or not 0 < self.learning_rate < 10
+        ):
+            raise ParameterError(f"learning_rate must be in (0, 10), got {self.learning_rate!r}")
+        if isinstance(self.patience, bool) or not isinstance(self.patience, int) or self.patience < 0:
+            raise ParameterError(f"patience must be an int >= 0, got {self.patience!r}")
+        if self.dropout is not None and not 0 <= self.dropout < 1:
+            raise ParameterError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        if isinstance(self.augment, dict):
+            object.__setattr__(self, "augment", AugmentConfig.from_dict(self.augment))
+        if not isinstance(self.augment, AugmentConfig):
+            raise ParameterError(f"augment must be an AugmentConfig or dict, got {self.augment!r}")
+        if isinstance(self.n_variants, bool) or not isinstance(self.n_variants, int) or self.n_variants < 1:
+            raise ParameterError(f"n_variants must be a positive int, got {self.n_variants!r}")
+        if self.embedding not in ("pooled", "penultimate", "both"):
+            raise ParameterError(f"embedding must be pooled, penultimate or both, got {self.embedding!r}")
+        if isinstance(self.cv, bool) or not isinstance(self.cv, int) or self.cv < 0 or self.cv == 1:
+            raise ParameterError(f"cv must be 0 (off) or an int >= 2, got {self.cv!r}")
+        for name in ("val_fraction", "test_fraction"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or not 0 < v < 0.5:
+                raise ParameterError(f"{name} must be in (0, 0.5), got {v!r}")
+        # the overrides must make valid configs
+        self.segment_config()
+        self.feature_config()
+
+    # -- derived settings ---------------------------------------------------
+    @property
+    def card(self):  # noqa: ANN201
+        return MODEL_CARDS[self.model]
+
+    @property
+    def family(self) -> str:
+        return self.card.family
+
+    def preset_obj(self):  # noqa: ANN201
+        return self.card.preset(self.preset)
+
+    def segment_config(self) -> SegmentConfig:
+        base = self.preset_obj().segments
+        return SegmentConfig.from_dict({**base.to_dict(), **(self.segments or {})})
+
+    def feature_config(self) -> FeatureConfig | None:
+        base = self.preset_obj().features
+        if base is None:
+            if self.features:
+                raise ParameterError(f"model {self.model!r} reads {self.card.input_kind}; it takes no feature settings")
+            return None
+        return FeatureConfig.from_dict({**base.to_dict(), "sr": self.sr, **(self.features or {})})
+
+    def resolved_epochs(self) -> int:
+        return self.epochs or self.preset_obj().epochs
+
+    def resolved_batch_size(self) -> int:
+        return self.batch_size or self.preset_obj().batch_size
+
+    def resolved_learning_rate(self) -> float:
+        return float(self.learning_rate or self.preset_obj().learning_rate)
+
+    def resolved_dropout(self) -> float:
+        return self.preset_obj().dropout if self.dropout is None else float(self.dropout)
+
+    # -- (de)serialisation: config.Config's scheme, with the run's wording --------
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        """A RunConfig from ``config.json`` (or a dict by hand), refusing unknown settings by name."""
+        if isinstance(data, dict):
+            reject_unknown_keys(cls, data, owner="run", noun="setting")
+        return config_from_dict(cls, data, owner="run config")
+
+
+def parse_set(items: list[str] | None, base: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Apply ``key=value`` overrides (YAML values, dotted keys for nesting) to a dict.
+
+    >>> parse_set(["epochs=3", "augment.pitch_shift=true"], {"model": "cnn"})
+    {'model': 'cnn', 'epochs': 3, 'augment': {'pitch_shift': True}}
+    """
+    import yaml
+
+    out = json.loads(json.dumps(base or {}))
+    for item in items or []:
+        if "=" not in item:
+            raise ParameterError(f"--set expects key=value, got {item!r}")
+        key, raw = item.split("=", 1)
+        value = yaml.safe_load(raw) if raw.strip() else None
+        if isinstance(value, str):  # YAML 1.1 reads "1e-3" as a string
+            try:
+                value = float(value) if any(c in value for c in ".eE") else value
+            except ValueError:
+                pass
+        node = out
+        parts = key.strip().split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ParameterError(f"--set {item!r}: {p!r} is not a group of settings")
+        node[parts[-1]] = value
+    return out
+
