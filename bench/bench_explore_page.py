@@ -50,7 +50,7 @@ TARGET_S = 3.0
 
 def bench_core(repeat: int = 5) -> dict:
     from musictag_core.datasets.demo import load_demo
-    from musictag_core.project import ProjectionConfig, feature_matrix, project, separability
+    from musictag_core.explore import ProjectionConfig, feature_matrix, project, separability
 
     def once() -> dict:
         t = {}

@@ -63,7 +63,7 @@ def _t(fn):
 
 def worker(kind: str, sizes: list[tuple[int, int]]) -> dict:
     """Runs in a fresh process; returns the timings."""
-    from musictag_core.project import ProjectionConfig, project
+    from musictag_core.explore import ProjectionConfig, project
 
     res: dict = {}
     if kind == "pca":
@@ -77,9 +77,9 @@ def worker(kind: str, sizes: list[tuple[int, int]]) -> dict:
             naive, _ = _t(lambda: np.linalg.svd(StandardScaler().fit_transform(X), full_matrices=False))
             res[f"{n}x{d}"] = {"first_s": first, "warm_s": warm, "naive_full_svd_s": naive}
     elif kind == "umap":
-        from musictag_core.project import _import_umap
+        from musictag_core.explore import import_umap
 
-        res["import_s"], _ = _t(_import_umap)
+        res["import_s"], _ = _t(import_umap)
         for n, d in sizes:
             X, _ = blobs(n, d)
             cfg = ProjectionConfig(method="umap", seed=0)
@@ -90,9 +90,9 @@ def worker(kind: str, sizes: list[tuple[int, int]]) -> dict:
                 unseeded, _ = _t(lambda: project(X, config=cfg.replace(seed=None), cache=False))
                 res[f"{n}x{d}"]["warm_unseeded_parallel_s"] = unseeded
     elif kind in ("umap_fresh", "umap_fresh_warmed"):
-        from musictag_core.project import _import_umap, warm_up_umap
+        from musictag_core.explore import import_umap, warm_up_umap
 
-        res["import_s"], _ = _t(_import_umap)
+        res["import_s"], _ = _t(import_umap)
         if kind == "umap_fresh_warmed":
             res["warm_up_umap_s"], _ = _t(warm_up_umap)
         X, _ = blobs(10000, 26)
@@ -110,7 +110,7 @@ def worker(kind: str, sizes: list[tuple[int, int]]) -> dict:
     elif kind == "cache":
         import tempfile
 
-        from musictag_core.project import ProjectionCache
+        from musictag_core.explore import ProjectionCache
 
         X, _ = blobs(10000, 200)
         cfg = ProjectionConfig(method="umap", seed=0)
@@ -124,7 +124,7 @@ def worker(kind: str, sizes: list[tuple[int, int]]) -> dict:
         from sklearn.neighbors import KNeighborsClassifier
         from sklearn.preprocessing import StandardScaler
 
-        from musictag_core.project import loo_knn_predict, separability
+        from musictag_core.explore import loo_knn_predict, separability
 
         X, y = blobs(1000, 26)
         Z = StandardScaler().fit_transform(X)

@@ -37,7 +37,7 @@ _LAZY = {
     "list_models": "musictag_core.models.loading",
     "load_tagger": "musictag_core.models.loading",
     "open_dataset": "musictag_core.datasets",
-    "explore_dataset": "musictag_core.explore_data:explore",
+    "explore_dataset": "musictag_core.explore:explore",
     "start_run": "musictag_core.training",
     "RunConfig": "musictag_core.training",
     "Run": "musictag_core.runs",
@@ -57,7 +57,7 @@ __all__ = [
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .audio import load_audio  # noqa: F401
     from .datasets import open_dataset  # noqa: F401
-    from .explore_data import explore as explore_dataset  # noqa: F401
+    from .explore import explore as explore_dataset  # noqa: F401
     from .models.loading import list_models, load_tagger  # noqa: F401
     from .predict import TrackPrediction, embed_file, tag_array, tag_file  # noqa: F401
     from .runs import Run  # noqa: F401

@@ -27,6 +27,7 @@ from .errors import ParameterError
 
 __all__ = [
     "STAT_NAMES",
+    "stat_names",
     "extract_frames",
     "log_mel",
     "mel_filterbank",
@@ -279,7 +280,8 @@ _PITCH_CLASSES = ("C", "Cs", "D", "Ds", "E", "F", "Fs", "G", "Gs", "A", "As", "B
 _SPECTRAL = ("chroma_stft", "rms", "spectral_centroid", "spectral_bandwidth", "rolloff", "zero_crossing_rate")
 
 
-def _stat_names(n_mfcc: int = 13) -> list[str]:
+def stat_names(n_mfcc: int = 13) -> list[str]:
+    """Names of :func:`track_statistics` for ``n_mfcc`` MFCCs, in its order."""
     names: list[str] = []
     for base in _SPECTRAL:
         names += [f"{base}_mean", f"{base}_var"]
@@ -294,7 +296,7 @@ def _stat_names(n_mfcc: int = 13) -> list[str]:
 
 #: Names of :func:`track_statistics`, in order, for the default 13 MFCCs.
 #: They follow GTZAN's ``features_30_sec.csv`` where the two overlap.
-STAT_NAMES: tuple[str, ...] = tuple(_stat_names())
+STAT_NAMES: tuple[str, ...] = tuple(stat_names())
 
 
 def track_statistics(

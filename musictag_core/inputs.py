@@ -25,6 +25,7 @@ from .errors import ParameterError
 __all__ = [
     "BACKBONE_KINDS",
     "CACHE_VERSION",
+    "ANALYSIS_KINDS",
     "INPUT_KINDS",
     "Backbone",
     "InputSpec",
@@ -39,6 +40,10 @@ CACHE_VERSION = 1
 #: Every kind of model input: frame features per segment, raw waveform pieces, one statistics
 #: vector per track, musicnn embeddings per 3 s patch, musicnn mel patches.
 INPUT_KINDS = ("logmel", "mfcc", "waveform", "stats", "embedding", "musicnn_patches")
+
+#: Kinds computed for analysis (Explore's feature spaces), not as a model's input: the summary
+#: statistics of every segment of the cut.
+ANALYSIS_KINDS = ("segment_stats",)
 
 #: The kinds computed through a musicnn backbone.
 BACKBONE_KINDS = ("embedding", "musicnn_patches")
@@ -59,16 +64,17 @@ class InputSpec(Config):
 
     Parameters
     ----------
-    kind : {"logmel", "mfcc", "waveform", "stats", "embedding", "musicnn_patches"}
+    kind : {"logmel", "mfcc", "waveform", "stats", "embedding", "musicnn_patches", "segment_stats"}
         Frame features per segment, raw waveform pieces, one statistics vector
-        per track, musicnn embeddings per 3 s patch, or musicnn mel patches.
+        per track, musicnn embeddings per 3 s patch, musicnn mel patches, or
+        (for analysis, :data:`ANALYSIS_KINDS`) one statistics vector per segment.
     audio : AudioConfig
         Decode settings (rate, maximum duration).
     segments : SegmentConfig
         The cut (``random_crop``: the whole clip is stored and crops are drawn
         while training; at prediction consecutive crops are used).
     features : FeatureConfig or None
-        For ``logmel``, ``mfcc`` and ``stats``.
+        For ``logmel``, ``mfcc`` and ``stats`` (``segment_stats`` takes a ``stats`` one).
     embedding : {"pooled", "penultimate", "both"}
         For ``embedding``: which musicnn outputs (pooled 1506-d first, then penultimate 200-d).
     backbone : str
@@ -83,13 +89,16 @@ class InputSpec(Config):
     backbone: str = "MSD_musicnn"
 
     def __post_init__(self) -> None:
-        if self.kind not in INPUT_KINDS:
-            raise ParameterError(f"input kind must be one of {INPUT_KINDS}, got {self.kind!r}")
-        if self.kind in ("logmel", "mfcc", "stats"):
-            if self.features is None or self.features.kind != self.kind:
-                raise ParameterError(f"input kind {self.kind!r} needs a FeatureConfig of that kind")
+        if self.kind not in INPUT_KINDS + ANALYSIS_KINDS:
+            raise ParameterError(f"input kind must be one of {INPUT_KINDS + ANALYSIS_KINDS}, got {self.kind!r}")
+        if self.kind in ("logmel", "mfcc", "stats", "segment_stats"):
+            feature_kind = "stats" if self.kind == "segment_stats" else self.kind
+            if self.features is None or self.features.kind != feature_kind:
+                raise ParameterError(f"input kind {self.kind!r} needs a FeatureConfig of kind {feature_kind!r}")
             if self.features.sr != self.audio.sr:
                 raise ParameterError(f"features.sr ({self.features.sr}) must equal audio.sr ({self.audio.sr})")
+        if self.kind == "segment_stats" and self.segments.kind == "random_crop":
+            raise ParameterError("input kind 'segment_stats' needs a fixed cut (segments, patches or windows)")
         if self.embedding not in ("pooled", "penultimate", "both"):
             raise ParameterError(f"embedding must be pooled, penultimate or both, got {self.embedding!r}")
 
@@ -192,10 +201,12 @@ def compute_inputs(
     inputs : np.ndarray
         ``(n_segments, frames, n_features)`` for log-mel / MFCC (and musicnn
         patches), ``(n_segments, samples)`` for waveform, ``(1, n_stats)`` for
-        statistics, ``(n_patches, dim)`` for embeddings; for training with
-        random crops, ``(1, frames, n_features)`` or ``(1, samples)``.
+        statistics, ``(n_patches, dim)`` for embeddings, ``(n_segments, n_stats)``
+        float64 for ``segment_stats`` (:func:`~musictag_core.features.track_statistics`
+        of each segment, ordered like :func:`~musictag_core.features.stat_names`);
+        for training with random crops, ``(1, frames, n_features)`` or ``(1, samples)``.
     """
-    from .features import extract_frames, statistics_vector
+    from .features import extract_frames, statistics_vector, track_statistics
     from .segments import cut_segments
 
     y = np.asarray(y, dtype=np.float32)
@@ -248,6 +259,14 @@ def compute_inputs(
     data = np.asarray(pieces.data, dtype=np.float32)
     if kind == "waveform":
         return np.asarray(pieces.starts_s, dtype=np.float64), data
+    if kind == "segment_stats":
+        fc = spec.features
+        rows = [
+            list(track_statistics(seg, sr=spec.sr, n_fft=fc.n_fft, hop_length=fc.hop_length, n_mels=fc.n_mels,
+                                  n_mfcc=fc.n_mfcc).values())
+            for seg in pieces.data
+        ]
+        return np.asarray(pieces.starts_s, dtype=np.float64), np.array(rows, dtype=np.float64)
     return np.asarray(pieces.starts_s, dtype=np.float64), np.asarray(extract_frames(data, config=spec.features), np.float32)
 
 

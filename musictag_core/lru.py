@@ -1,7 +1,7 @@
 """A bounded, thread-safe in-memory LRU cache shared by the stages that keep things in memory.
 
-Used for the Explore page's datasets and matrices (:mod:`musictag_core.explore_data`),
-fitted projections (:class:`musictag_core.project.ProjectionCache`) and open memory
+Used for the Explore page's datasets and matrices (:mod:`musictag_core.explore`),
+fitted projections (:class:`musictag_core.explore.ProjectionCache`) and open memory
 maps (:class:`musictag_core.store.MmapPool`).
 """
 

@@ -14,8 +14,6 @@ treated as hostile until checked:
 * :class:`SessionWorkspace` is a per-session temporary folder (under
   ``<cache>/sessions/<id>``) that is removed when the session ends;
   :func:`cleanup_stale_sessions` removes the ones a killed process left behind.
-* :func:`resolve_user_path` accepts a typed path only under the configured data
-  folders (:func:`musictag_core.paths.data_roots`).
 
 Every refusal is a :class:`~musictag_core.errors.MusictagError` whose message names
 the file and the reason.
@@ -51,7 +49,6 @@ __all__ = [
     "check_upload_size",
     "cleanup_stale_sessions",
     "limits",
-    "resolve_user_path",
     "safe_extract_zip",
     "safe_filename",
     "sessions_dir",
@@ -229,17 +226,6 @@ def safe_filename(name: str, *, default: str = "upload") -> str:
         stem = stem.encode("utf-8")[:budget].decode("utf-8", errors="ignore")
         base = stem + ext
     return base
-
-
-def resolve_user_path(text: str | os.PathLike, *, roots: list[Path] | None = None, must_exist: bool = True) -> Path:
-    """Resolve a path typed by a user, accepting it only under a data folder.
-
-    The same check as :func:`musictag_core.paths.resolve_data_path` (which see),
-    kept here so the upload and typed-path entry points live together.
-    """
-    from .paths import resolve_data_path
-
-    return resolve_data_path(text, roots=roots, must_exist=must_exist)
 
 
 # ---------------------------------------------------------------- zip extraction

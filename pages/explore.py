@@ -1,57 +1,54 @@
 """Explore page: do my genres separate, in which features, and which genres get confused?
 
 Inputs (dataset source, feature space, projection, genres) →
-``musictag_core.explore_data`` (open the source, feature matrix from the cached
+``musictag_core.explore`` (open the source, feature matrix from the cached
 feature store, ``project`` + ``separability``) → figures from
 ``musictag_core.viz.explore``. Matrices, datasets and results are kept in
 bounded in-process caches, and fitted projections in the core's projection
 cache, so a second visit is instant. UMAP's numba code is compiled once per
-server process in a background thread that starts when this page first opens.
+server process by the core's background warm-up (``start_umap_warmup``), started
+when this page first opens a dataset; the page only shows its state.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from musictag_core.explore_data import (
+from musictag_core.explore import (
+    METRICS,
     SPACE_LABELS,
-    BoundedCache,
     DatasetSource,
+    ProjectionConfig,
+    UmapWarmup,
+    class_balance,
     color_columns,
+    cooccurrence,
     demo_ready,
+    explained_variance,
     explore,
     figures_json,
+    labels_per_track,
     levels_for,
     load_matrix,
     open_source,
+    pairwise_view,
+    path_source,
     save_table_upload,
     save_zip_upload,
     selected_rows,
     spaces_for,
-)
-from musictag_core.paths import data_roots
-from musictag_core.project import (
-    METRICS,
-    ProjectionConfig,
-    class_balance,
-    cooccurrence,
-    explained_variance,
-    labels_per_track,
-    pairwise_view,
+    start_umap_warmup,
     track_durations,
     umap_is_warm,
-    warm_up_umap,
 )
-from musictag_core.uploads import resolve_user_path
+from musictag_core.lru import BoundedCache
+from musictag_core.paths import data_roots, resolve_data_path
 from musictag_core.viz import explore as vx
 from pages._ui.errors import app_limits, show_error
 from pages._ui.session import session_workspace, startup
@@ -107,36 +104,8 @@ def _caches() -> dict[str, BoundedCache]:
     }
 
 
-@st.cache_resource(show_spinner=False)
-def _umap_warmup() -> dict:
-    """Start compiling UMAP in a background thread, once per process; return its (plain dict) state.
-
-    The thread never calls ``st.*``: it only writes ``fraction``/``message``/``error`` into the dict.
-    """
-    state: dict = {"fraction": 0.0, "message": "starting", "error": None, "seconds": None}
-
-    def work() -> None:
-        try:  # Linux: lower this thread's priority only, so page runs come first
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-        except (AttributeError, OSError):
-            pass
-        try:
-            # 300 points compiles the exact-neighbour path the page's datasets use; inputs over
-            # 4096 points compile NN-descent on their first fit (with progress on the page).
-            state["seconds"] = warm_up_umap(
-                sizes=(300,), progress=lambda f, m: state.update(fraction=float(f), message=str(m))
-            )
-        except Exception as exc:  # noqa: BLE001 - reported on the page; fits then compile on demand
-            state["error"] = f"{type(exc).__name__}: {exc}"
-
-    thread = threading.Thread(target=work, name="musictag-umap-warmup", daemon=True)
-    thread.start()
-    state["thread"] = thread
-    return state
-
-
 @st.cache_data(max_entries=16, show_spinner=False)
-def _scree(source_key: str, space: str, level: str, deltas: bool, standardize: bool, _X: np.ndarray) -> np.ndarray:
+def _scree(result_key: str, standardize: bool, _X: np.ndarray) -> np.ndarray:
     return explained_variance(_X, standardize=standardize, max_components=10)
 
 
@@ -184,9 +153,7 @@ def _source() -> DatasetSource | None:
         if not text.strip():
             st.info("Type the path of a dataset folder or CSV.", icon=":material/folder_open:")
             return None
-        path = resolve_user_path(text)
-        kind = "table" if path.suffix.lower() == ".csv" and label_col.strip() not in ("", "label") else "path"
-        return DatasetSource(kind=kind, path=str(path), label_column=label_col.strip() or "label")
+        return path_source(resolve_data_path(text), label_column=label_col)
     if choice == "Upload zip":
         up = st.file_uploader(
             "Zip of a folder per genre (blues/a.wav, jazz/b.mp3, …)", type=["zip"], key="explore_zip",
@@ -233,29 +200,18 @@ def _open(source: DatasetSource):
     return index
 
 
-def _warm_status(state: dict) -> None:
+def _warm_status(warm: UmapWarmup) -> None:
     if umap_is_warm():
         st.caption(":material/check_circle: UMAP ready")
-    elif state.get("error"):
-        st.caption(f":material/warning: UMAP warm-up failed ({state['error']}); a UMAP fit compiles on demand")
+    elif warm.error:
+        st.caption(f":material/warning: UMAP warm-up failed ({warm.error}); a UMAP fit compiles on demand")
     else:
-        st.caption(f":material/hourglass_top: UMAP warming up ({state['message']}, {state['fraction']:.0%})")
+        st.caption(f":material/hourglass_top: UMAP warming up ({warm.message}, {warm.fraction:.0%})")
 
 
 @st.fragment(run_every=2)
-def _warm_status_live(state: dict) -> None:
-    _warm_status(state)
-
-
-def _wait_for_umap(state: dict, holder) -> None:
-    """Block (with a progress bar) until the background warm-up has compiled UMAP."""
-    thread = state.get("thread")
-    t0 = time.monotonic()
-    while thread is not None and thread.is_alive() and not umap_is_warm():
-        waited = time.monotonic() - t0
-        _bar(0.9 * state["fraction"], f"UMAP warming up: {state['message']} ({waited:.0f} s; the first UMAP in a "
-             "server process compiles code, 20-60 s)", holder)
-        time.sleep(0.5)
+def _warm_status_live(warm: UmapWarmup) -> None:
+    _warm_status(warm)
 
 
 # ---------------------------------------------------------------- page
@@ -279,7 +235,7 @@ except Exception as exc:  # noqa: BLE001
     show_error(exc, context=source.describe())
     st.stop()
 source_key = source.key()
-warm = _umap_warmup()  # once per process, from the first time a dataset is open here
+warm = start_umap_warmup()  # once per process (a low-priority thread), from the first time a dataset is open here
 
 controls, main = st.columns([1, 3], gap="medium")
 with controls:
@@ -310,7 +266,7 @@ with controls:
         perplexity = st.slider("perplexity", 2.0, 100.0, step=1.0, key="explore_perplexity")
         metric = st.selectbox("metric", list(METRICS), key="explore_metric")
         seed = st.number_input("seed", min_value=0, step=1, key="explore_seed")
-    if umap_is_warm() or warm.get("error"):
+    if umap_is_warm() or warm.error:
         _warm_status(warm)
     else:
         _warm_status_live(warm)
@@ -349,11 +305,14 @@ with main:
     genres = st.multiselect("Genres to show", all_genres, key=gkey)
     feature_key = (source_key, space, level, bool(deltas) and space == "mfcc_stats")
     result_key = (feature_key, tuple(sorted(config.relevant().items())), tuple(sorted(genres)))
+    data_key = repr((feature_key, tuple(sorted(genres))))  # the shown points' features (result.X)
     result = _caches()["result"].get(result_key)
     if result is None:
         try:
-            if method == "umap" and not umap_is_warm():
-                _wait_for_umap(warm, holder)
+            if method == "umap" and not warm.done:  # the background warm-up is compiling UMAP
+                warm.wait(progress=lambda f, m: _bar(
+                    0.9 * f, f"UMAP warming up: {m} (the first UMAP in a server process compiles code, 20-60 s)",
+                    holder))
             result = explore(
                 X, names, meta, config=config, genres=genres, k=5,
                 progress=lambda f, m: _bar(f, f"{config.label()}: {m}", holder),
@@ -476,16 +435,20 @@ def _feature_figure(feature: str, kind: str):
 
 
 def _all_figures() -> dict:
-    """Every figure of the current view (for the download; no st.* calls)."""
+    """Every figure of the current view, for the download (no st.* calls).
+
+    The statistics come from the same cached calls as the tabs, so what a tab
+    already computed is reused and nothing is computed twice.
+    """
     figs = {"scatter": scatter}
     for which in ("full space", "projection"):
         figs.update({f"{name} ({which})": f for name, f in _sep_figures(which).items()})
-    figs.update(_axes_figures(explained_variance(result.X, standardize=bool(standardize), max_components=10)))
+    figs.update(_axes_figures(_scree(data_key, bool(standardize), result.X)))
     a, b = ss.get(pkey + "_a"), ss.get(pkey + "_b")
     if a != b and a in genres_now and b in genres_now:
-        view = pairwise_view(result.X, result.labels.astype(str), a, b, cv=5, seed=0, standardize=bool(standardize))
+        view = _pairwise(repr(result_key), a, b, result.X, result.labels.astype(str), bool(standardize))
         figs["pairwise"] = vx.pairwise_figure(view, meta=result.meta)
-    figs.update(_data_figures(track_durations(shown) if has_audio else None))
+    figs.update(_data_figures(_durations(source_key, index) if has_audio else None))
     figs["feature"] = _feature_figure(ss.get(fkey, names[0]), ss.get("explore_violin_kind", "violin"))
     return figs
 
@@ -505,7 +468,7 @@ if tab_sep.open:
 
 if tab_axes.open:
     with tab_axes:
-        figs = _axes_figures(_scree(source_key, space, level, bool(deltas), bool(standardize), result.X))
+        figs = _axes_figures(_scree(data_key, bool(standardize), result.X))
         a1, a2 = st.columns(2)
         a1.plotly_chart(figs["explained_variance"], key="explore_fig_scree")
         if "loadings" in figs:

@@ -86,3 +86,31 @@ def test_cache_and_runs_folders_follow_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("MUSICTAG_RUNS", str(tmp_path / "r"))
     assert cache_dir() == (tmp_path / "c").resolve() and cache_dir().is_dir()
     assert runs_dir() == (tmp_path / "r").resolve() and not runs_dir().exists()
+
+
+def test_resolve_data_path_containment(tmp_path):  # moved from test_uploads (resolve_user_path was an alias)
+    root = tmp_path / "data"
+    (root / "genres").mkdir(parents=True)
+    outside = tmp_path / "secret"
+    outside.mkdir()
+    assert resolve_data_path(str(root / "genres"), roots=[root]) == (root / "genres").resolve()
+    assert resolve_data_path(str(root / "genres" / ".." / "genres"), roots=[root]) == (root / "genres").resolve()
+    for bad in [str(outside), str(root / ".." / "secret"), "/etc/passwd", "/"]:
+        with pytest.raises(ParameterError, match="outside the allowed data folders.*MUSICTAG_DATA"):
+            resolve_data_path(bad, roots=[root])
+    (root / "link").symlink_to(outside)
+    with pytest.raises(ParameterError, match="outside"):
+        resolve_data_path(str(root / "link"), roots=[root])
+    with pytest.raises(ParameterError, match="does not exist"):
+        resolve_data_path(str(root / "nope"), roots=[root])
+    assert resolve_data_path(str(root / "nope"), roots=[root], must_exist=False) == (root / "nope").resolve()
+    for bad in ["", "   ", "a\x00b", None]:
+        with pytest.raises(ParameterError):
+            resolve_data_path(bad, roots=[root])
+
+
+def test_resolve_data_path_default_roots_come_from_env(tmp_path, monkeypatch):
+    monkeypatch.setenv("MUSICTAG_DATA", str(tmp_path))
+    assert resolve_data_path(str(tmp_path)) == tmp_path.resolve()
+    with pytest.raises(ParameterError, match="outside"):
+        resolve_data_path(str(tmp_path.parent))

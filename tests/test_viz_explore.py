@@ -9,7 +9,7 @@ import pytest
 from sklearn.datasets import make_blobs
 
 from musictag_core.errors import ParameterError
-from musictag_core.project import ProjectionConfig, cooccurrence, labels_per_track, pairwise_view, project, separability
+from musictag_core.explore import ProjectionConfig, cooccurrence, labels_per_track, pairwise_view, project, separability
 from musictag_core.viz.explore import (
     centroid_distance_figure,
     class_balance_figure,

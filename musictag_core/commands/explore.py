@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from ..errors import ParameterError
-from ..project import (
+from ..explore import (
     METHODS,
     METRICS,
     SPACES,

@@ -1,7 +1,7 @@
 """Figures for the Explore view: projections, separability and dataset insight.
 
 Pure builders: arrays and DataFrames (mostly the outputs of
-:mod:`musictag_core.project`) in, a ``plotly.graph_objects.Figure`` out. No
+:mod:`musictag_core.explore`) in, a ``plotly.graph_objects.Figure`` out. No
 computation beyond arranging data for display, and no streamlit.
 """
 
@@ -191,7 +191,7 @@ def explained_variance_figure(ratios: Sequence[float], *, title: str = "Explaine
     Parameters
     ----------
     ratios : sequence of float [shape=(n_components,)]
-        ``explained_variance_ratio_`` (or :func:`project.explained_variance`).
+        ``explained_variance_ratio_`` (or :func:`musictag_core.explore.explained_variance`).
     """
     r = np.asarray(ratios, dtype=float).ravel()
     names = [f"PC{i + 1}" for i in range(len(r))]
@@ -303,12 +303,12 @@ def class_balance_figure(counts: pd.Series | pd.DataFrame, *, title: str = "Trac
 
 
 def cooccurrence_figure(cooc: pd.DataFrame, *, title: str = "Label co-occurrence (tracks)") -> go.Figure:
-    """Heatmap of how often two labels share a track (``project.cooccurrence``)."""
+    """Heatmap of how often two labels share a track (``explore.cooccurrence``)."""
     return _heatmap(cooc, title=title, text_fmt=".0f", colorscale="Blues", xlabel="label", ylabel="label")
 
 
 def labels_per_track_figure(counts: pd.Series, *, title: str = "Labels per track") -> go.Figure:
-    """Bar chart of tracks with 0, 1, 2, ... labels (``project.labels_per_track``)."""
+    """Bar chart of tracks with 0, 1, 2, ... labels (``explore.labels_per_track``)."""
     fig = go.Figure(go.Bar(x=[str(i) for i in counts.index], y=counts.to_numpy(), text=counts.to_numpy(),
                            textposition="outside"))
     fig.update_layout(title=title, xaxis_title="labels on the track", yaxis_title="tracks", xaxis_type="category")
@@ -382,7 +382,7 @@ def pairwise_figure(view: Mapping[str, Any], *, meta: pd.DataFrame | None = None
     Parameters
     ----------
     view : dict
-        The result of :func:`musictag_core.project.pairwise_view`.
+        The result of :func:`musictag_core.explore.pairwise_view`.
     meta : pd.DataFrame or None
         The full ``row_meta``; when given, hover shows track ids (``view["rows"]`` selects rows).
     """

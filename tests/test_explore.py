@@ -1,4 +1,4 @@
-"""Explore bundles: sources, uploads, cached matrices, projection + separability, selections."""
+"""Tests for musictag_core.explore: sources, uploads, cached matrices, explore() in one call, selections."""
 
 from __future__ import annotations
 
@@ -13,25 +13,30 @@ import pytest
 from sklearn.datasets import make_blobs
 
 from musictag_core.errors import DatasetError, ParameterError
-from musictag_core.explore_data import (
+from musictag_core.explore import (
     AUDIO_SPACES,
-    BoundedCache,
     DatasetSource,
     ExploreResult,
+    ProjectionCache,
+    ProjectionConfig,
     color_columns,
     dataset_root,
     explore,
+    feature_matrix,
     figures_json,
     fit_config,
     levels_for,
     load_matrix,
     open_source,
+    path_kind,
+    path_source,
     save_table_upload,
     save_zip_upload,
     selected_rows,
+    separability,
     spaces_for,
 )
-from musictag_core.project import ProjectionCache, ProjectionConfig, feature_matrix, separability
+from musictag_core.lru import BoundedCache
 from musictag_core.uploads import SessionWorkspace
 
 from .helpers import CLIPS, write_tone
@@ -40,7 +45,7 @@ from .helpers import CLIPS, write_tone
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("MUSICTAG_CACHE", str(tmp_path / "cache"))
-    import musictag_core.project as mp
+    import musictag_core.explore.projection as mp
 
     monkeypatch.setattr(mp, "_DEFAULT_CACHE", None)
 
@@ -90,6 +95,26 @@ def test_source_validation_and_keys(tmp_path):
     assert s.key() != k1
     assert DatasetSource(kind="table", path=str(f), digest="x").key() != s.key()
     assert s.describe() == "feature table t.csv"
+
+
+def test_path_kind_decides_typed_paths(tmp_path):
+    table = tmp_path / "feats.csv"
+    table.write_bytes(_table_bytes(label="genre"))
+    labelled = tmp_path / "labelled.csv"
+    labelled.write_bytes(_table_bytes())
+    (tmp_path / "folder" / "blues").mkdir(parents=True)
+    fma = tmp_path / "tracks.csv"
+    fma.write_text("track,track\n,genre_top\n1,Rock\n")
+    # the page's rule until now: a CSV typed with a label column other than "label" is a feature table
+    assert path_kind(table, label_column="genre") == "table"
+    assert path_kind(table, label_column="label") == "path" and path_kind(table, label_column=" ") == "path"
+    assert path_kind(labelled, label_column="label") == "path"  # detected as features by open_dataset
+    assert path_kind(tmp_path / "folder", label_column="genre") == "path"
+    assert path_kind(fma, label_column="genre") == "path"  # detect_format: FMA metadata, its own reader
+    src = path_source(table, label_column=" genre ")
+    assert (src.kind, src.path, src.label_column) == ("table", str(table), "genre")
+    assert open_source(src).labels == ["jazz", "pop", "rock"]
+    assert path_source(labelled, label_column="").label_column == "label"
 
 
 def test_table_upload_opens_projects_and_separates(workspace):
@@ -278,9 +303,50 @@ def test_feature_matrix_embedding_penultimate_on_real_clips():
     np.testing.assert_array_equal(X, again)
 
 
+def test_umap_warmup_reports_state_and_starts_once(monkeypatch):
+    import musictag_core.explore.warmup as mw
+
+    calls = []
+
+    def fake_warm_up(*, sizes, progress):
+        calls.append(tuple(sizes))
+        progress(0.5, "compiling UMAP on 300 points")
+        return 1.25
+
+    monkeypatch.setattr(mw, "warm_up_umap", fake_warm_up)
+    monkeypatch.setattr(mw, "_WARMUP", None)
+    warm = mw.start_umap_warmup(sizes=(300,))
+    assert mw.start_umap_warmup() is warm  # once per process
+    seen = []
+    assert warm.wait(timeout=30, progress=lambda f, m: seen.append((f, m)))
+    assert warm.done and warm.error is None and warm.seconds == 1.25 and calls == [(300,)]
+    assert (warm.fraction, warm.message) == (0.5, "compiling UMAP on 300 points")
+
+    def broken(*, sizes, progress):
+        raise RuntimeError("no numba")
+
+    monkeypatch.setattr(mw, "warm_up_umap", broken)
+    failed = mw.UmapWarmup(sizes=(10,)).start()
+    assert failed.wait(timeout=30) and failed.error == "RuntimeError: no numba"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not CLIPS.is_dir(), reason="../shared/data/clips is not present")
+def test_embedding_space_equals_the_taggers_embed():
+    from musictag_core.datasets import read_folder
+    from musictag_core.predict import embed_file
+
+    index = read_folder(CLIPS)
+    index = index.subset(index.tracks["path"].map(lambda p: Path(p).name).eq("blues.00000.wav").to_numpy())
+    X, names, _ = feature_matrix(index, space="embedding_pooled", cache=False)
+    ref = embed_file(index.tracks["path"].iloc[0])
+    assert names[0] == "pooled_0000"
+    np.testing.assert_array_equal(X[0], np.asarray(ref["pooled"], dtype=np.float64))
+
+
 def test_demo_ready_follows_the_metadata_marker(tmp_path):
     from musictag_core.datasets.demo import DEMO_VERSION
-    from musictag_core.explore_data import demo_ready
+    from musictag_core.explore import demo_ready
 
     assert not demo_ready()  # a private, empty cache
     folder = Path(__import__("os").environ["MUSICTAG_CACHE"]) / f"{DEMO_VERSION}-seed0"
