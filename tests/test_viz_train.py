@@ -47,7 +47,7 @@ def multi_eval(rng):
 
 
 def _events(n_epochs=4, bpe=3, metric="accuracy"):
-    """Events as the worker writes them (see musictag_core.train._train_keras)."""
+    """Events as the worker writes them (see musictag_core.training.fit.train_keras)."""
     ev = [{"type": "log", "message": "training", "epochs": n_epochs, "batches_per_epoch": bpe, "time": 0.0}]
     step = 0
     for e in range(n_epochs):
