@@ -495,10 +495,10 @@ class ArrayCache:
         except (OSError, ValueError, EOFError):
             return None
 
-    def save(self, digest: str, array: np.ndarray, variant: str = "") -> Path:
-        """Save an array (float32, atomically) and the spec beside it; return its path."""
+    def save(self, digest: str, array: np.ndarray, variant: str = "", *, dtype: Any = np.float32) -> Path:
+        """Save an array (as ``dtype``, float32 by default, atomically) and the spec beside it; return its path."""
         path = self.path_for(digest, variant)
-        atomic_save_npy(path, np.ascontiguousarray(array, dtype=np.float32))
+        atomic_save_npy(path, np.ascontiguousarray(array, dtype=dtype))
         meta = self.folder / "spec.json"
         if not meta.exists():
             atomic_write_json(meta, self.spec.to_dict())

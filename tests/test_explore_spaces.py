@@ -149,9 +149,15 @@ def test_feature_matrix_stats_track_and_segment(clip_index):
     Xs, names_s, meta = feature_matrix(clip_index, space="stats", level="segment", pipeline=SHORT)
     assert Xs.shape == (9, len(STAT_NAMES)) and names_s == list(STAT_NAMES)
     assert meta["segment"].tolist() == [0, 1, 2] * 3
-    assert len(list((Path(__import__("os").environ["MUSICTAG_CACHE"]) / "explore_features").rglob("*.npz"))) == 3
+    # cached once per track in the one feature cache (rows and segment starts), nowhere else
+    cache = Path(__import__("os").environ["MUSICTAG_CACHE"])
+    stored = sorted(p.name for p in (cache / "inputs").rglob("*.npy"))
+    assert len([n for n in stored if not n.endswith("-starts.npy")]) == 3 and len(stored) == 6
+    assert not (cache / "explore_features").exists()
     again, _, _ = feature_matrix(clip_index, space="stats", level="segment", pipeline=SHORT)
     np.testing.assert_array_equal(Xs, again)
+    fresh, _, _ = feature_matrix(clip_index, space="stats", level="segment", pipeline=SHORT, cache=False)
+    np.testing.assert_array_equal(Xs, fresh)  # float64 kept exactly
 
 
 def test_feature_matrix_then_separability_on_clips(clip_index):

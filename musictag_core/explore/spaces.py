@@ -3,10 +3,12 @@
 :func:`feature_matrix` turns a :class:`~musictag_core.datasets.base.DatasetIndex`
 into a matrix: MFCC statistics (optionally with deltas), log-mel band
 statistics, the summary statistics vector, pretrained musicnn embeddings, or
-the numeric columns of a feature table. Frame features and track statistics
-come from the feature store (:mod:`musictag_core.store`); per-segment
-statistics and embeddings are computed with :func:`musictag_core.inputs.compute_inputs`
-and kept per track in ``<cache_dir>/explore_features``. :func:`load_matrix`
+the numeric columns of a feature table. Everything computed from audio goes through
+:func:`musictag_core.inputs.compute_inputs` and is cached once, in the feature
+cache (:mod:`musictag_core.store`): frame features and track statistics in its
+:class:`~musictag_core.store.FeatureStore`, per-segment statistics (float64) and
+embeddings per track in an :class:`~musictag_core.store.ArrayCache`, keyed by the
+file's content and the :class:`~musictag_core.inputs.InputSpec`. :func:`load_matrix`
 remembers matrices in a bounded in-memory cache; :func:`spaces_for` and
 :func:`levels_for` say which spaces and levels exist for a dataset.
 """
@@ -14,8 +16,6 @@ remembers matrices in a bounded in-memory cache; :func:`spaces_for` and
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,7 +25,6 @@ import pandas as pd
 
 from ..config import SEGMENT_PRESETS, AudioConfig, PipelineConfig
 from ..errors import AudioError, DatasetError, MusictagError, ParameterError
-from ..fileio import atomic_save
 from .checks import ProgressCallback
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -246,11 +245,7 @@ def _frame_stats(frames: np.ndarray, *, level: str, deltas: bool) -> np.ndarray:
 
 
 def _rows_computed_here(index, *, space, pipeline, model, cache, progress):
-    """Segment-level statistics and embeddings, which the store does not hold, cached per track."""
-    if space.startswith("embedding"):
-        params = {"space": space, "model": model}
-    else:
-        params = {"space": space, "level": "segment", "pipeline": pipeline.to_dict()}
+    """Segment-level statistics and embeddings (the FeatureStore holds neither), cached per track in an ArrayCache."""
     spec = _track_spec(space, pipeline=pipeline, model=model)
     per_track: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     skipped: dict[str, str] = {}
@@ -262,7 +257,7 @@ def _rows_computed_here(index, *, space, pipeline, model, cache, progress):
             progress(i / max(len(paths), 1), f"features: {tid}")
         try:
             vals, starts, found = _cached_track_rows(
-                path, params=params, cache=cache, compute=lambda p=path: _track_rows(p, spec=spec, model=model),
+                path, spec=spec, cache=cache, compute=lambda p=path: _track_rows(p, spec=spec, model=model),
             )
         except MusictagError as exc:
             skipped[tid] = str(exc)
@@ -326,31 +321,32 @@ def _space_names(space: str, *, deltas: bool, pipeline: PipelineConfig) -> list[
     return None  # stats / embeddings: names come from the extractor
 
 
-def _file_key(path: str, params: dict) -> tuple[str, str]:
-    h = hashlib.blake2b(json.dumps(params, sort_keys=True).encode(), digest_size=12).hexdigest()
-    p = Path(path)
-    st = p.stat()
-    f = hashlib.blake2b(f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode(), digest_size=16).hexdigest()
-    return h, f
+def _row_names(spec: InputSpec, n_columns: int) -> list[str]:
+    """Column names of the rows :func:`_track_rows` computes for ``spec``."""
+    if spec.kind == "embedding":
+        return [f"{spec.embedding}_{i:04d}" for i in range(n_columns)]
+    from ..features import stat_names
+
+    return stat_names(spec.features.n_mfcc)
 
 
-def _cached_track_rows(path: str, *, params: dict, cache: bool, compute: Callable):
+def _cached_track_rows(path: str, *, spec: InputSpec, cache: bool, compute: Callable):
+    """A track's rows through the feature cache: ``(values, segment starts, names)``, computed once per content."""
     if not path or not Path(path).is_file():
         raise AudioError(path or "<no path>", "file not found")
     if not cache:
         return compute()
-    from ..paths import cache_dir
+    from ..store import ArrayCache, file_digest
 
-    ph, fh = _file_key(path, params)
-    target = cache_dir() / "explore_features" / ph / f"{fh}.npz"
-    if target.exists():
-        try:
-            with np.load(target, allow_pickle=False) as d:
-                return d["rows"].copy(), d["starts"].copy(), [str(s) for s in d["names"]]
-        except (OSError, ValueError, KeyError):
-            pass
+    store = ArrayCache(spec=spec)
+    digest = file_digest(path)
+    rows, starts = store.load(digest, mmap_mode=None), store.load(digest, "starts", mmap_mode=None)
+    if rows is not None and starts is not None and rows.ndim == 2 and len(starts) == len(rows):
+        return rows.astype(np.float64), starts.astype(np.float64), _row_names(spec, rows.shape[1])
     rows, starts, names = compute()
-    atomic_save(target, lambda p: np.savez(p, rows=rows, starts=starts, names=np.array(names, dtype=str)))
+    # float64 as computed (segment statistics are float64; embeddings float32 values, stored exactly)
+    store.save(digest, rows, dtype=np.float64)
+    store.save(digest, starts, "starts", dtype=np.float64)
     return rows, starts, names
 
 
