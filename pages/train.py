@@ -132,6 +132,7 @@ with st.container(border=True, key="train_form"):
     c_data, c_model = st.columns(2, gap="large")
     dataset_spec: str | None = None
     dataset_format: str | None = None
+    uploaded = False  # an uploaded table lives in the session workspace: the run keeps a copy
     with c_data:
         source = st.radio("Dataset", list(SOURCES), format_func=SOURCES.get, key="train_source", horizontal=True)
         if source == "demo":
@@ -164,6 +165,7 @@ with st.container(border=True, key="train_form"):
             if up is not None:
                 try:
                     dataset_spec, dataset_format = _save_upload(up.getvalue(), up.name), "features"
+                    uploaded = True
                 except MusictagError as exc:
                     show_error(exc, context="Upload")
                 except OSError as exc:
@@ -332,7 +334,7 @@ with st.container(border=True, key="train_form"):
                 segments=segments or None, features=features or None, seed=int(seed), cv=int(cv),
                 max_tracks=None if max_tracks is None else int(max_tracks), name=name.strip(),
             )  # fmt: skip
-            run_id = start_run(config, check=True)
+            run_id = start_run(config, check=True, keep_dataset_file=uploaded)
         except MusictagError as exc:
             show_error(exc, context="Cannot start the run")
         except OSError as exc:

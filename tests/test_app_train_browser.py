@@ -252,7 +252,9 @@ def test_feature_table_run_finishes_with_a_complete_evaluation(train_app, page, 
     # a model of a feature table's columns scores tables, not audio: no link to the Tag page, and it says so
     assert page.get_by_role("link", name=re.compile("Tag songs with this model")).count() == 0
     assert "not offered on the Tag page" in page.locator('[data-testid="stMain"]').inner_text()
-    models = __import__("musictag_core.predict", fromlist=["list_models"]).list_models(runs_dir=runs)
+    from musictag_core.models.loading import list_models
+
+    models = list_models(runs_dir=runs)
     assert run_id not in [m.name for m in models]
 
 

@@ -247,3 +247,31 @@ def test_run_owns_its_files(tmp_path):
         Run(tmp_path / "nothing").status()
     with pytest.raises(TrainingError, match="not a run folder"):
         Run(tmp_path / "nothing").request_stop()
+
+
+def test_an_uploaded_table_is_kept_with_its_run(tmp_path):
+    """start_run(keep_dataset_file=True) trains on a copy inside the run folder: the upload's session
+    folder can be gone before the queued run starts, and the run still finishes on the same data."""
+    import time
+
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    rows = []
+    for k, genre in enumerate(["low", "high"]):
+        for i, x in enumerate(rng.normal(0, 1, (12, 5)) + 3 * np.eye(5)[k]):
+            rows.append({"filename": f"{genre}.{i:05d}.wav", **{f"col{j}": v for j, v in enumerate(x)}, "label": genre})
+    upload = tmp_path / "session" / "uploads" / "features.csv"
+    upload.parent.mkdir(parents=True)
+    pd.DataFrame(rows).to_csv(upload, index=False)
+    original = upload.read_bytes()
+    run = Run.open(start_run(RunConfig(dataset=str(upload), model="logreg"), runs_dir=tmp_path / "runs",
+                             keep_dataset_file=True), runs_dir=tmp_path / "runs")
+    kept = Path(run.read_config()["dataset"])
+    assert kept.parent == run.path / "inputs" and kept.read_bytes() == original
+    upload.unlink()  # the session ended
+    t0 = time.time()
+    while run.status()["state"] in ("queued", "running") and time.time() - t0 < 120:
+        time.sleep(0.2)
+    assert run.status()["state"] == "finished", (run.status(), run.log_tail())
+    assert run.read_card()["dataset"]["spec"] == str(kept)

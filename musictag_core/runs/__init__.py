@@ -15,21 +15,19 @@ from typing import Any
 
 from .folder import (
     ACTIVE_STATES,
-    MIN_FREE_BYTES,
     RUN_STATES,
     WORKER_MODULE,
     EventWriter,
     Run,
-    check_runs_writable,
     is_runs_folder,
     iter_runs,
-    launch_run,
     list_runs,
     now_iso,
     read_events,
     run_duration_s,
     runs_root,
 )
+from .launch import MIN_FREE_BYTES, check_runs_writable, launch_run
 from .process import LOCK_NAME, RunLock
 
 __all__ = [

@@ -40,15 +40,12 @@ from .process import LOCK_NAME, RunLock, pid_alive, proc_start_time
 __all__ = [
     "ACTIVE_STATES",
     "LOCK_NAME",
-    "MIN_FREE_BYTES",
     "RUN_STATES",
     "WORKER_MODULE",
     "EventWriter",
     "Run",
     "RunLock",
-    "check_runs_writable",
     "is_runs_folder",
-    "launch_run",
     "list_runs",
     "now_iso",
     "read_events",
@@ -60,8 +57,6 @@ __all__ = [
 RUN_STATES = ("queued", "running", "finished", "failed", "stopped")
 #: States in which a worker process owns the run.
 ACTIVE_STATES = ("queued", "running")
-#: Free space below which :func:`check_runs_writable` refuses to start a run.
-MIN_FREE_BYTES = 50 * 2**20
 #: The module the worker process runs (``python -m WORKER_MODULE RUN_DIR``).
 WORKER_MODULE = "musictag_core.training.worker"
 
@@ -406,6 +401,25 @@ class Run:
         """Save ``metrics.json``."""
         atomic_write_json(self.path / _METRICS, metrics)
 
+    def attach(self, source: str | os.PathLike) -> Path:
+        """Copy a small input file (an uploaded feature table) into the run folder; return the copy's path.
+
+        A queued run then finds its data even after the upload's session folder is gone.
+        """
+        source = Path(source)
+        if not source.is_file():
+            raise TrainingError(f"{source.name}: no such file to keep with run {self.run_id}")
+        target = self.path / "inputs" / source.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        return target
+
+    def update_config(self, **changes: Any) -> dict[str, Any]:
+        """Merge ``changes`` into ``config.json`` (before the worker starts); return the new config."""
+        config = {**self.read_config(), **changes}
+        atomic_write_json(self.path / _CONFIG, config)
+        return config
+
     def request_stop(self) -> None:
         """Ask the run to stop: it stops after the current batch, keeps its best weights and evaluates them.
 
@@ -491,97 +505,3 @@ def list_runs(runs_dir: str | os.PathLike | None = None) -> list[dict[str, Any]]
         except MusictagError:
             continue
     return out
-
-
-# ---------------------------------------------------------------- safe start
-
-
-def check_runs_writable(runs_dir: str | os.PathLike | None = None, *, min_free_bytes: int = MIN_FREE_BYTES) -> Path:
-    """Make sure a run can be written: the folder exists (or is created), accepts a file, has free space.
-
-    Parameters
-    ----------
-    runs_dir : path-like or None
-        Default :func:`musictag_core.paths.runs_dir`.
-    min_free_bytes : int
-        Refuse when less space is free on its disk.
-
-    Returns
-    -------
-    Path
-        The runs folder.
-
-    Raises
-    ------
-    TrainingError
-        Naming the folder, the reason and what to do.
-    """
-    root = runs_root(runs_dir)
-    hint = "set MUSICTAG_RUNS to a writable folder or fix its permissions"
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise TrainingError(f"the runs folder {str(root)!r} cannot be created ({exc.strerror or exc}); {hint}") from None
-    probe = root / f".write-probe-{os.getpid()}-{os.urandom(3).hex()}"
-    try:
-        with open(probe, "wb") as fh:
-            fh.write(b"\0" * 4096)
-            fh.flush()
-            os.fsync(fh.fileno())
-    except OSError as exc:
-        raise TrainingError(f"the runs folder {str(root)!r} is not writable ({exc.strerror or exc}); {hint}") from None
-    finally:
-        try:
-            probe.unlink(missing_ok=True)
-        except OSError:
-            pass
-    free = shutil.disk_usage(root).free
-    if free < min_free_bytes:
-        raise TrainingError(
-            f"only {free / 2**20:.0f} MB free on the disk of the runs folder {str(root)!r}; a run needs at least "
-            f"{min_free_bytes / 2**20:.0f} MB: free some space or set MUSICTAG_RUNS to another disk"
-        )
-    return root
-
-
-def launch_run(
-    config: dict[str, Any], *, model: str, runs_dir: str | os.PathLike | None = None, python: str | None = None,
-    check: bool = True,
-) -> Run:
-    """Create a run folder and start its worker; with ``check``, :func:`check_runs_writable` first.
-
-    A failure while writing the run folder (disk full, permissions) removes the
-    half-written folder and raises :class:`TrainingError`; no run is left behind.
-
-    Parameters
-    ----------
-    config : dict
-        The run's settings (``RunConfig.to_dict()``).
-    model : str
-    runs_dir : path-like, optional
-    python : str, optional
-        Interpreter for the worker (default ``sys.executable``).
-    check : bool
-        Check the folder is writable and has space first.
-
-    Returns
-    -------
-    Run
-        Queued; it becomes ``running`` once no other run trains.
-    """
-    root = check_runs_writable(runs_dir) if check else runs_root(runs_dir)
-    root.mkdir(parents=True, exist_ok=True)
-    before = {p.name for p in root.iterdir()}
-    try:
-        run = Run.create(config, model=model, runs_dir=root)
-        run.launch(python=python)
-    except OSError as exc:
-        for p in root.iterdir():
-            # only folders this call made and whose worker never started
-            if p.name not in before and p.is_dir() and not (p / _PID).exists():
-                shutil.rmtree(p, ignore_errors=True)
-        raise TrainingError(
-            f"could not start the run in {str(root)!r} ({exc.strerror or exc}); nothing was kept. "
-            "Check free space and permissions of the runs folder (MUSICTAG_RUNS)"
-        ) from None
-    return run

@@ -68,7 +68,12 @@ def create_run(config: RunConfig, *, runs_dir: str | os.PathLike | None = None) 
 
 
 def start_run(
-    config: RunConfig, *, runs_dir: str | os.PathLike | None = None, python: str | None = None, check: bool = False
+    config: RunConfig,
+    *,
+    runs_dir: str | os.PathLike | None = None,
+    python: str | None = None,
+    check: bool = False,
+    keep_dataset_file: bool = False,
 ) -> str:
     """Create a run folder and start its worker process (detached; :func:`musictag_core.runs.launch_run`).
 
@@ -81,6 +86,9 @@ def start_run(
     check : bool
         First make sure the runs folder is writable and has free space; a failure
         to write the folder then leaves nothing behind.
+    keep_dataset_file : bool
+        When the dataset is a single file (an uploaded feature table), train on a
+        copy kept in the run folder, so the run does not depend on the upload.
 
     Returns
     -------
@@ -90,7 +98,10 @@ def start_run(
     """
     from ..runs import launch_run
 
-    return launch_run(config.to_dict(), model=config.model, runs_dir=runs_dir, python=python, check=check).run_id
+    return launch_run(
+        config.to_dict(), model=config.model, runs_dir=runs_dir, python=python, check=check,
+        keep_dataset_file=keep_dataset_file,
+    ).run_id
 
 
 def __getattr__(name: str) -> Any:
