@@ -24,6 +24,8 @@ from musictag_core.explore import (
     METRICS,
     SPACE_LABELS,
     DatasetSource,
+    ExploreCache,
+    ExploreResult,
     ProjectionConfig,
     UmapWarmup,
     class_balance,
@@ -35,8 +37,6 @@ from musictag_core.explore import (
     figures_json,
     labels_per_track,
     levels_for,
-    load_matrix,
-    open_source,
     pairwise_view,
     path_source,
     save_table_upload,
@@ -47,7 +47,6 @@ from musictag_core.explore import (
     track_durations,
     umap_is_warm,
 )
-from musictag_core.lru import BoundedCache
 from musictag_core.paths import data_roots, resolve_data_path
 from musictag_core.viz import explore as vx
 from pages._ui.errors import app_limits, show_error
@@ -95,13 +94,9 @@ for _k in [k for k in ss.keys() if isinstance(k, str) and k.startswith("explore_
 
 
 @st.cache_resource(show_spinner=False)
-def _caches() -> dict[str, BoundedCache]:
-    """Bounded in-memory caches shared by all sessions: datasets, feature matrices, results."""
-    return {
-        "index": BoundedCache(max_entries=6),
-        "matrix": BoundedCache(max_entries=8),
-        "result": BoundedCache(max_entries=16),
-    }
+def _memory() -> ExploreCache:
+    """The core's bounded in-memory datasets, matrices and results, one for all sessions."""
+    return ExploreCache()
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -184,19 +179,17 @@ def _source() -> DatasetSource | None:
 
 
 def _open(source: DatasetSource):
-    cache = _caches()["index"]
-    key = source.key()
-    index = cache.get(key)
-    if index is None:
-        holder = st.empty()
+    memory = _memory()
+    if memory.has_dataset(source):
+        return memory.dataset(source)
+    holder = st.empty()
 
-        def report(done: int, total: int) -> None:
-            _bar(done / max(total, 1), f"Generating the demo corpus (first use only): {done}/{total} clips", holder)
+    def report(done: int, total: int) -> None:
+        _bar(done / max(total, 1), f"Generating the demo corpus (first use only): {done}/{total} clips", holder)
 
-        with st.spinner(f"Opening {source.describe()}…"):
-            index = open_source(source, progress=report)
-        holder.empty()
-        cache.put(key, index)
+    with st.spinner(f"Opening {source.describe()}…"):
+        index = memory.dataset(source, progress=report)
+    holder.empty()
     return index
 
 
@@ -285,8 +278,8 @@ config = ProjectionConfig(
 with main:
     holder = st.empty()
     try:
-        X, names, meta = load_matrix(
-            index, source_key=source_key, space=space, level=level, deltas=deltas, cache=_caches()["matrix"],
+        X, names, meta = _memory().matrix(
+            index, source_key=source_key, space=space, level=level, deltas=deltas,
             progress=lambda f, m: _bar(f, f"Features ({SPACE_LABELS.get(space, space)}): {m}", holder),
         )
     except Exception as exc:  # noqa: BLE001
@@ -306,23 +299,23 @@ with main:
     feature_key = (source_key, space, level, bool(deltas) and space == "mfcc_stats")
     result_key = (feature_key, tuple(sorted(config.relevant().items())), tuple(sorted(genres)))
     data_key = repr((feature_key, tuple(sorted(genres))))  # the shown points' features (result.X)
-    result = _caches()["result"].get(result_key)
-    if result is None:
-        try:
-            if method == "umap" and not warm.done:  # the background warm-up is compiling UMAP
-                warm.wait(progress=lambda f, m: _bar(
-                    0.9 * f, f"UMAP warming up: {m} (the first UMAP in a server process compiles code, 20-60 s)",
-                    holder))
-            result = explore(
-                X, names, meta, config=config, genres=genres, k=5,
-                progress=lambda f, m: _bar(f, f"{config.label()}: {m}", holder),
-            )
-        except Exception as exc:  # noqa: BLE001
-            holder.empty()
-            show_error(exc, context=config.label())
-            st.stop()
+    def _compute() -> ExploreResult:
+        if method == "umap" and not warm.done:  # the background warm-up is compiling UMAP
+            warm.wait(progress=lambda f, m: _bar(
+                0.9 * f, f"UMAP warming up: {m} (the first UMAP in a server process compiles code, 20-60 s)",
+                holder))
+        return explore(
+            X, names, meta, config=config, genres=genres, k=5,
+            progress=lambda f, m: _bar(f, f"{config.label()}: {m}", holder),
+        )
+
+    try:
+        result = _memory().result(result_key, _compute)
+    except Exception as exc:  # noqa: BLE001
         holder.empty()
-        _caches()["result"].put(result_key, result)
+        show_error(exc, context=config.label())
+        st.stop()
+    holder.empty()
     for note in result.notes:
         st.caption(f":material/tune: {note}")
 

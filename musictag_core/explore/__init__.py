@@ -14,7 +14,9 @@ One stage, one package, in data-flow order:
 * :mod:`~musictag_core.explore.insight` -- class balance, co-occurrence,
   labels per track, durations;
 * :mod:`~musictag_core.explore.result` -- :func:`explore` in one call and its
-  :class:`ExploreResult`.
+  :class:`ExploreResult`;
+* :mod:`~musictag_core.explore.memory` -- :class:`ExploreCache`, the bounded
+  in-memory datasets, matrices and results over the disk caches.
 
 The names below are imported lazily: ``import musictag_core.explore`` imports
 none of scikit-learn, UMAP or TensorFlow.
@@ -48,6 +50,7 @@ _LAZY = {
     ),
     **dict.fromkeys(("class_balance", "cooccurrence", "labels_per_track", "track_durations"), "insight"),
     **dict.fromkeys(("ExploreResult", "color_columns", "explore", "figures_json", "selected_rows"), "result"),
+    **dict.fromkeys(("ExploreCache",), "memory"),
 }
 
 __all__ = sorted(_LAZY)
@@ -55,6 +58,7 @@ __all__ = sorted(_LAZY)
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .checks import ProgressCallback  # noqa: F401
     from .insight import class_balance, cooccurrence, labels_per_track, track_durations  # noqa: F401
+    from .memory import ExploreCache  # noqa: F401
     from .projection import (  # noqa: F401
         METHODS,
         METRICS,
