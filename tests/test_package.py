@@ -12,7 +12,9 @@ import sys
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 
 from tests.helpers import CLIPS, needs_clips
 
@@ -80,6 +82,15 @@ def test_wheel_carries_the_models_and_runs_outside_the_checkout(tmp_path):
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [r["name"] for r in rows] == ["MSD_musicnn", "MTT_musicnn"]
     assert all(Path(r["path"]).resolve().is_relative_to(target.resolve()) for r in rows)  # the wheel's copy
+    clip = tmp_path / "tone.wav"
+    sr = 16000
+    t = np.arange(int(4 * sr)) / sr
+    sf.write(clip, (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), sr)
+    proc = subprocess.run([sys.executable, str(script), "tag", str(clip), "--top-k", "3", "--json"], cwd=elsewhere,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (row,) = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert row["model"] == "MSD_musicnn" and len(row["tags"]) == 3 and row["sr"] == 16000
 
 
 def test_console_script_is_installed(tmp_path):
