@@ -66,6 +66,7 @@ class AudioInfo:
     format: str
 
     def to_dict(self) -> dict:
+        """A JSON-ready dict of the fields."""
         return dict(self.__dict__)
 
 

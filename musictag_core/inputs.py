@@ -109,6 +109,7 @@ class InputSpec(Config):
 
     @property
     def sr(self) -> int:
+        """The decode rate in Hz."""
         return int(self.audio.sr)
 
     @property

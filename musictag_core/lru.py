@@ -55,5 +55,6 @@ class BoundedCache:
                 self._items.popitem(last=False)
 
     def clear(self) -> None:
+        """Drop every entry."""
         with self._lock:
             self._items.clear()

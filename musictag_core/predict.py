@@ -384,6 +384,7 @@ class TrackView:
 
     @property
     def n_mels(self) -> int:
+        """Mel bands of the spectrogram."""
         return int(self.S_db.shape[0])
 
 

@@ -120,13 +120,16 @@ class Limits:
 
     @property
     def max_upload_bytes(self) -> int:
+        """``max_upload_mb`` in bytes."""
         return int(self.max_upload_mb * MB)
 
     @property
     def max_zip_total_bytes(self) -> int:
+        """``max_zip_total_mb`` in bytes."""
         return int(self.max_zip_total_mb * MB)
 
     def to_dict(self) -> dict:
+        """A JSON-ready dict of the limits."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 

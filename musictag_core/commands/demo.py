@@ -14,6 +14,7 @@ __all__ = ["register"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add the subcommand's parser to ``sub``."""
     p = sub.add_parser(
         "demo-data",
         help="generate the synthesised demo corpus (6 styles, WAV + strengths.csv)",
@@ -31,6 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the subcommand; return its exit code."""
     bar = None
     progress = None
     if sys.stderr.isatty():

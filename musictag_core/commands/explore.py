@@ -30,6 +30,7 @@ __all__ = ["register", "run", "open_for_explore"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add the subcommand's parser to ``sub``."""
     p = sub.add_parser(
         "explore",
         help="project a dataset (PCA/UMAP/t-SNE) and report how well its genres separate",
@@ -85,6 +86,7 @@ def _progress(quiet: bool):
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the subcommand; return its exit code."""
     config = ProjectionConfig(
         method=args.method,
         n_components=args.dims,

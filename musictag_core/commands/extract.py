@@ -30,6 +30,7 @@ __all__ = ["register", "write_features"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add the subcommand's parser to ``sub``."""
     p = sub.add_parser(
         "extract",
         help="extract MFCC, log-mel or summary statistics for a dataset",
@@ -98,6 +99,7 @@ def write_features(result, index, out: Path) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the subcommand; return its exit code."""
     from tqdm import tqdm
 
     from ..datasets import open_dataset

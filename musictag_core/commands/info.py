@@ -13,6 +13,7 @@ __all__ = ["register"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add the subcommand's parser to ``sub``."""
     p = sub.add_parser("info", help="show duration, sample rate and channels of audio files")
     p.add_argument("files", nargs="+", metavar="FILE")
     add_output_options(p)
@@ -20,6 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the subcommand; return its exit code."""
     failed = 0
     for path in args.files:
         try:

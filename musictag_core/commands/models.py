@@ -11,6 +11,7 @@ __all__ = ["register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add the subcommand's parser to ``sub``."""
     p = sub.add_parser("models", help="list the models available for tagging")
     add_output_options(p)
     p.add_argument("--runs-dir", default=None, help="folder of training runs (default: $MUSICTAG_RUNS or ./runs)")
@@ -18,6 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the subcommand; return its exit code."""
     from ..models.loading import list_models
 
     entries = list_models(runs_dir=args.runs_dir)

@@ -11,6 +11,7 @@ __all__ = ["register", "run_convert"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add the subcommand's parser to ``sub``."""
     p = sub.add_parser("pretrained", help="convert the pretrained musicnn checkpoints")
     actions = p.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True
@@ -31,6 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_convert(args: argparse.Namespace) -> int:
+    """Run ``pretrained convert``; return its exit code."""
     from ..models.musicnn.convert import convert_wheel
 
     names = [m.strip() for m in args.models.split(",") if m.strip()]

@@ -14,6 +14,7 @@ __all__ = ["register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add the subcommand's parser to ``sub``."""
     p = sub.add_parser(
         "tag",
         help="tag audio files with a model (JSON lines, the default, or --csv)",
@@ -40,6 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the subcommand; return its exit code."""
     from ..models.loading import load_tagger
     from ..predict import tag_file
     from ..uploads import limits

@@ -22,6 +22,7 @@ __all__ = ["register"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add the subcommand's parser to ``sub``."""
     p = sub.add_parser("train", help="train a model (a run folder under runs/)")
     p.add_argument("--dataset", help="dataset spec (folder of <label>/<audio> sub-folders, ...)")
     p.add_argument("--model", help="model name (see the models registry)")
@@ -73,6 +74,7 @@ def _config_from_args(args: argparse.Namespace):  # noqa: ANN202
 
 
 def run_train(args: argparse.Namespace) -> int:
+    """Run ``train``; return its exit code."""
     from ..runs import Run
     from ..training import create_run, execute_run, start_run
 
@@ -118,6 +120,7 @@ def _resolve_run(run: str, run_dir: str | None) -> Path:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    """Run ``evaluate``; return its exit code."""
     from ..training import evaluate_run
 
     result = evaluate_run(_resolve_run(args.run, args.run_dir), dataset=args.dataset)
@@ -135,6 +138,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_runs(args: argparse.Namespace) -> int:
+    """Run ``runs``; return its exit code."""
     from ..evaluate import headline_metric
     from ..runs import list_runs
 

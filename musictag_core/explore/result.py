@@ -68,6 +68,7 @@ class ExploreResult:
 
     @property
     def config(self) -> ProjectionConfig:
+        """The projection settings of this result (its projection's config)."""
         return self.projection.config
 
     def axis_titles(self) -> list[str]:

@@ -257,6 +257,7 @@ class KerasMLPClassifier(ClassifierMixin, BaseEstimator):
         return np.asarray(self._network().predict(X, batch_size=1024, verbose=0), dtype=np.float64)
 
     def predict(self, X) -> np.ndarray:  # noqa: ANN001
+        """The most probable class of each row."""
         p = self.predict_proba(X)
         if self.multilabel_:
             return (p >= 0.5).astype(int)

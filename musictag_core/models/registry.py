@@ -163,6 +163,7 @@ class ModelCard(Config):
             raise ParameterError(f"model {self.name!r}: input kind must be one of {INPUT_KINDS}, got {self.input_kind!r}")
 
     def preset(self, name: str) -> ModelPreset:
+        """The preset ``name`` (``fast`` or ``full``); a ModelError lists the ones there are."""
         try:
             return self.presets[name]
         except KeyError:

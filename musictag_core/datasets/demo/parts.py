@@ -82,10 +82,12 @@ class RenderContext:
 
     @property
     def beat_s(self) -> float:
+        """Seconds per beat."""
         return 60.0 / self.p.tempo
 
     @property
     def n_bars(self) -> int:
+        """Whole bars in the clip."""
         return int(np.ceil(self.n / self.sr / (4 * self.beat_s))) + 1
 
     def chord(self, bar: int) -> tuple[int, tuple[int, ...]]:
@@ -129,6 +131,7 @@ class RenderContext:
         return y
 
     def add(self, buf: np.ndarray, start: int, x: np.ndarray) -> None:
+        """Mix ``x`` into ``buf`` from sample ``start`` on (cut at the end of ``buf``)."""
         if start >= len(buf):
             return
         m = min(len(x), len(buf) - start)
@@ -148,6 +151,7 @@ class RenderContext:
         return sorted({root + i for i in ivs})
 
     def bass_root(self, bar: int, low: int = 28) -> int:
+        """MIDI note of the root of the chord at ``bar``, at or above ``low``."""
         pc, _ = self.chord(bar)
         return low + (pc - low) % 12
 
