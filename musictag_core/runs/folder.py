@@ -297,7 +297,7 @@ class Run:
         if status is None:
             raise TrainingError(f"{self.path} is not a run folder (no readable status.json)")
         if status.get("state") in ACTIVE_STATES:
-            pid, pid_start = self.worker()
+            pid, pid_start = self.worker(status)
             if pid and not pid_alive(pid, pid_start):
                 # re-read: the worker may have finished between the two reads
                 again = self.stored_status() or status
@@ -311,19 +311,17 @@ class Run:
                     status = again
         return status
 
-    @property
-    def state(self) -> str | None:
-        """``status()["state"]``."""
-        return self.status().get("state")
-
     def is_finished(self) -> bool:
         """Whether the stored status says ``finished`` and the folder holds its config (no liveness check)."""
         status = self.stored_status()
         return status is not None and status.get("state") == "finished" and (self.path / _CONFIG).is_file()
 
-    def worker(self) -> tuple[int | None, str | None]:
-        """The worker's pid and process start time: its own record, else the launcher's."""
-        status = self.stored_status() or {}
+    def worker(self, status: dict[str, Any] | None = None) -> tuple[int | None, str | None]:
+        """The worker's pid and process start time: its own record, else the launcher's.
+
+        ``status`` is the stored status when the caller has just read it (it is read otherwise).
+        """
+        status = (self.stored_status() if status is None else status) or {}
         pid, pid_start = status.get("pid"), status.get("pid_start")
         if not pid:  # the worker has not written its status yet: ask the launcher's record
             launched = read_json_object(self.path / _PID) or {}
@@ -365,7 +363,7 @@ class Run:
             st = other.stored_status() or {}
             if st.get("state") != "queued" or (st.get("created", ""), d.name) >= (mine, self.run_id):
                 continue
-            if pid_alive(*other.worker()):
+            if pid_alive(*other.worker(st)):
                 return True
         return False
 
