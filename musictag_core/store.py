@@ -45,7 +45,7 @@ import numpy as np
 from .config import PipelineConfig
 from .errors import MusictagError, ParameterError
 from .fileio import atomic_save_npy, atomic_write_json
-from .inputs import InputSpec
+from .inputs import InputSpec, compute_inputs
 from .lru import BoundedCache
 
 __all__ = [
@@ -273,7 +273,6 @@ def compute_track_features(source, *, pipeline: PipelineConfig) -> np.ndarray:
         ``[shape=(len(STAT_NAMES),)]`` for ``stats`` (computed over the decoded audio).
     """
     from .audio import load_audio
-    from .inputs import compute_inputs
 
     if pipeline.features.kind != "stats" and pipeline.segments.kind == "random_crop":
         raise ParameterError(
