@@ -174,3 +174,12 @@ def screenshot(artifacts_dir):
         return path
 
     return take
+
+
+@pytest.fixture
+def private_explore_cache(tmp_path, monkeypatch):
+    """A test's own MUSICTAG_CACHE and a fresh process-wide projection cache (Explore tests)."""
+    monkeypatch.setenv("MUSICTAG_CACHE", str(tmp_path / "cache"))
+    import musictag_core.explore.projection as mp
+
+    monkeypatch.setattr(mp, "_DEFAULT_CACHE", None)

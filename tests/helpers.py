@@ -45,3 +45,17 @@ def write_tone_dataset(root: Path, *, n_per_genre: int = 8, seconds: float = 2.0
             y = 0.3 * np.sin(2 * np.pi * f * t) + 0.02 * rng.standard_normal(len(t))
             sf.write(root / genre / f"{genre}.{i:05d}.wav", y.astype(np.float32), sr)
     return root
+
+
+def toy_index(strengths, labels, splits=None, paths=None, features=None):
+    """A small DatasetIndex: tracks t0, t1, ... with these strengths (0-100), optional splits, paths, feature table."""
+    import pandas as pd
+
+    from musictag_core.datasets.base import DatasetIndex
+
+    n = len(strengths)
+    tracks = pd.DataFrame({"track_id": [f"t{i}" for i in range(n)], "path": paths or [""] * n})
+    if splits is not None:
+        tracks["split"] = splits
+    return DatasetIndex(name="toy", kind="test", labels=labels, tracks=tracks, strengths=np.asarray(strengths, float),
+                        features=features)

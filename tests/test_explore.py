@@ -43,11 +43,8 @@ from .helpers import CLIPS, write_tone
 
 
 @pytest.fixture(autouse=True)
-def _private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("MUSICTAG_CACHE", str(tmp_path / "cache"))
-    import musictag_core.explore.projection as mp
-
-    monkeypatch.setattr(mp, "_DEFAULT_CACHE", None)
+def _private_cache(private_explore_cache):
+    """Every test here gets its own cache folder and projection cache (tests/conftest.py)."""
 
 
 @pytest.fixture

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
-import pandas as pd
 import pytest
 
-from musictag_core.datasets.base import DatasetIndex
 from musictag_core.errors import ParameterError
 from musictag_core.explore import (
     class_balance,
@@ -17,9 +13,7 @@ from musictag_core.explore import (
     track_durations,
 )
 
-
-def _clips_dir() -> Path:
-    return Path(__file__).resolve().parents[1].parent / "shared" / "data" / "clips"
+from .helpers import CLIPS, toy_index
 
 
 @pytest.fixture
@@ -27,18 +21,8 @@ def rng():
     return np.random.default_rng(20240501)
 
 
-def _index(strengths, labels, splits=None, paths=None, features=None):
-    n = len(strengths)
-    tracks = pd.DataFrame({"track_id": [f"t{i}" for i in range(n)], "path": paths or [""] * n})
-    if splits is not None:
-        tracks["split"] = splits
-    return DatasetIndex(name="toy", kind="test", labels=labels, tracks=tracks, strengths=np.asarray(strengths, float),
-                        features=features)
-
-
-
 def test_class_balance_and_by_split():
-    idx = _index([[100, 0, 0], [100, 100, 0], [0, 0, 100], [0, 100, 0]], ["a", "b", "c"],
+    idx = toy_index([[100, 0, 0], [100, 100, 0], [0, 0, 100], [0, 100, 0]], ["a", "b", "c"],
                  splits=["train", "test", "train", None])
     bal = class_balance(idx)
     assert bal.to_dict() == {"a": 2, "b": 2, "c": 1}
@@ -63,11 +47,11 @@ def test_cooccurrence_and_labels_per_track(rng):
 
 
 def test_track_durations_on_real_clips():
-    clips = _clips_dir()
+    clips = CLIPS
     if not clips.is_dir():
         pytest.skip("real clips absent")
     paths = [str(clips / "blues.00000.wav"), str(clips / "blues.00099.mp3"), "/nonexistent.wav"]
-    idx = _index([[100, 0]] * 3, ["blues", "other"], paths=paths)
+    idx = toy_index([[100, 0]] * 3, ["blues", "other"], paths=paths)
     d = track_durations(idx)
     assert d.iloc[0] == pytest.approx(30.0, abs=0.1)
     assert 25 < d.iloc[1] < 35

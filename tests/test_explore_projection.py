@@ -20,12 +20,8 @@ from musictag_core.explore import (
 
 
 @pytest.fixture(autouse=True)
-def _private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("MUSICTAG_CACHE", str(tmp_path / "cache"))
-    import musictag_core.explore.projection as mp
-
-    monkeypatch.setattr(mp, "_DEFAULT_CACHE", None)
-
+def _private_cache(private_explore_cache):
+    """Every test here gets its own cache folder and projection cache (tests/conftest.py)."""
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +53,6 @@ def test_pca_matches_sklearn(blobs, n_components, standardize):
     assert top.abs().tolist() == sorted(np.abs(pca.components_[0]), reverse=True)[:3]
     # the pipeline is a real, fitted sklearn Pipeline
     np.testing.assert_allclose(proj.pipeline.transform(X[:5]), proj.coords[:5], atol=1e-8)
-
 
 
 def test_tsne_small_fit(blobs):

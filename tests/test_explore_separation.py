@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from sklearn.datasets import make_blobs
@@ -24,12 +22,9 @@ from musictag_core.explore import (
     separability_json,
 )
 
+from .helpers import CLIPS
+
 GENRES = ["blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock"]
-
-
-def _clips_dir() -> Path:
-    return Path(__file__).resolve().parents[1].parent / "shared" / "data" / "clips"
-
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +37,7 @@ def blobs():
 @pytest.fixture(scope="module")
 def clip_mfcc_stats():
     """Mean and std of 13 MFCCs per 3 s piece of the ten GTZAN clips: 100 points, 10 genres."""
-    clips = _clips_dir()
+    clips = CLIPS
     if not clips.is_dir():
         pytest.skip(f"real clips not found at {clips}")
     import librosa
@@ -154,6 +149,7 @@ def test_separability_json_roundtrips(blobs):
         (np.ones(4), ["a", "b", "a", "b"], "2-D"),
     ],
 )
+
 def test_separability_rejects_bad_input(X, labels, match):
     with pytest.raises(ParameterError, match=match):
         separability(X, labels)
@@ -196,7 +192,6 @@ def test_pairwise_view_lowers_folds_and_validates():
     lab2[:2] = "c"
     with pytest.raises(ParameterError, match="at least 2 points"):
         pairwise_view(X, lab2, "a", "b")
-
 
 
 def test_explained_variance_spectrum(blobs):

@@ -19,31 +19,14 @@ from musictag_core.explore import (
     separability,
 )
 
+from .helpers import CLIPS, toy_index
+
 GENRES = ["blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock"]
 
 
-def _clips_dir() -> Path:
-    return Path(__file__).resolve().parents[1].parent / "shared" / "data" / "clips"
-
-
-
 @pytest.fixture(autouse=True)
-def _private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("MUSICTAG_CACHE", str(tmp_path / "cache"))
-    import musictag_core.explore.projection as mp
-
-    monkeypatch.setattr(mp, "_DEFAULT_CACHE", None)
-
-
-
-def _index(strengths, labels, splits=None, paths=None, features=None):
-    n = len(strengths)
-    tracks = pd.DataFrame({"track_id": [f"t{i}" for i in range(n)], "path": paths or [""] * n})
-    if splits is not None:
-        tracks["split"] = splits
-    return DatasetIndex(name="toy", kind="test", labels=labels, tracks=tracks, strengths=np.asarray(strengths, float),
-                        features=features)
-
+def _private_cache(private_explore_cache):
+    """Every test here gets its own cache folder and projection cache (tests/conftest.py)."""
 
 
 # --- feature spaces --------------------------------------------------------------------
@@ -51,7 +34,7 @@ def _index(strengths, labels, splits=None, paths=None, features=None):
 
 def test_feature_matrix_table_space():
     feats = pd.DataFrame({"tempo": [100.0, 120, 90, 140], "energy": [0.1, 0.5, 0.2, 0.9], "name": list("wxyz")})
-    idx = _index([[100, 0], [0, 100], [100, 0], [0, 100]], ["a", "b"], splits=["train"] * 4, features=feats)
+    idx = toy_index([[100, 0], [0, 100], [100, 0], [0, 100]], ["a", "b"], splits=["train"] * 4, features=feats)
     X, names, meta = feature_matrix(idx, space="table")
     assert names == ["tempo", "energy"]
     np.testing.assert_array_equal(X, feats[["tempo", "energy"]].to_numpy())
@@ -61,7 +44,7 @@ def test_feature_matrix_table_space():
     with pytest.raises(ParameterError, match="not in the feature table"):
         feature_matrix(idx, space="table", columns=["nope"])
     with pytest.raises(DatasetError, match="feature-table"):
-        feature_matrix(_index([[100, 0]], ["a", "b"]), space="table")
+        feature_matrix(toy_index([[100, 0]], ["a", "b"]), space="table")
 
 
 @pytest.mark.parametrize(
@@ -73,14 +56,15 @@ def test_feature_matrix_table_space():
         ({"space": "embedding_pooled", "level": "segment"}, "one vector per track"),
     ],
 )
+
 def test_feature_matrix_validates(kwargs, match):
     with pytest.raises(ParameterError, match=match):
-        feature_matrix(_index([[100, 0]], ["a", "b"]), **kwargs)
+        feature_matrix(toy_index([[100, 0]], ["a", "b"]), **kwargs)
 
 
 @pytest.fixture(scope="module")
 def clip_index():
-    clips = _clips_dir()
+    clips = CLIPS
     if not clips.is_dir():
         pytest.skip("real clips absent")
     genres = ["blues", "classical", "metal"]
@@ -167,8 +151,6 @@ def test_feature_matrix_then_separability_on_clips(clip_index):
     assert res["silhouette"] == pytest.approx(silhouette_score(Z, meta["genre"]))
     proj = project(X, feature_names=names, cache=False)
     assert proj.coords.shape == (9, 2)
-
-
 
 
 def test_segment_stats_inputs_are_each_segments_statistics():
