@@ -96,6 +96,9 @@ def _as_file(source: AudioSource):
             raise AudioError(name, f"cannot open the file ({reason.lower()})") from None
         if stat.S_ISDIR(st.st_mode):
             raise AudioError(name, "is a folder, not an audio file")
+        if not stat.S_ISREG(st.st_mode):
+            # /dev/zero, a FIFO or a socket: reading one would block or never end
+            raise AudioError(name, "is not a regular file (a device, pipe or socket), not an audio file")
         if st.st_size == 0:
             raise AudioError(name, "the file is empty (0 bytes)")
         return path

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import time
 import tracemalloc
 import zipfile
 from pathlib import Path
@@ -129,6 +131,34 @@ def test_name_longer_than_the_file_system_allows():
     # as an upload the name is only a label: decoding goes on
     y, _ = load_audio(_upload(name, _wav(tone(duration=0.2))))
     assert y.size > 0
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_device_and_fifo_are_refused_at_once_as_not_regular_files(tmp_path):
+    fifo = tmp_path / "song.wav"
+    os.mkfifo(fifo)  # nobody writes to it: opening it for reading would block forever
+    sources = [str(fifo)] + (["/dev/zero"] if Path("/dev/zero").exists() else [])
+    for source in sources:
+        for fn in (load_audio, audio_info):
+            started = time.perf_counter()
+            with pytest.raises(AudioError, match="not a regular file") as info:
+                fn(source)
+            assert time.perf_counter() - started < 1.0
+            assert "empty" not in str(info.value) and source in str(info.value)
+
+
+def test_cli_info_names_a_fifo_as_not_a_regular_file(tmp_path, capsys):
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no FIFOs on this platform")
+    fifo = tmp_path / "pipe.mp3"
+    os.mkfifo(fifo)
+    good = tmp_path / "good.wav"
+    sf.write(good, tone(duration=0.5), 22050)
+    assert main(["info", "--json", str(fifo), str(good)]) == 1
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
+    by_path = {Path(r["path"]).name: r for r in lines}
+    assert "not a regular file" in by_path["pipe.mp3"]["error"]
+    assert "error" not in by_path["good.wav"]
 
 
 # ---------------------------------------------------------------- tagging (model)
