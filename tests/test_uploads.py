@@ -95,6 +95,20 @@ def test_streamlit_config_matches_limit():
     assert server["maxUploadSize"] >= Limits().max_upload_mb
 
 
+def test_streamlit_config_turns_the_source_watcher_off():
+    """An in-tree .venv must not be walked by Streamlit's watcher (inotify overflow)."""
+    import tomllib
+
+    from streamlit import config as st_config
+
+    config = Path(__file__).resolve().parents[1] / ".streamlit" / "config.toml"
+    server = tomllib.loads(config.read_text())["server"]
+    assert server["fileWatcherType"] == "none"
+    # a real Streamlit option, with "none" among its documented values
+    option = st_config._config_options_template["server.fileWatcherType"]
+    assert '"none"' in option.description
+
+
 def test_duration_limit_matches_tag_file_default():
     import inspect
 
