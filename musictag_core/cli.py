@@ -1,18 +1,21 @@
 """The command line: ``musictag <command> ...`` (or ``python -m musictag_core <command> ...``).
 
 Exit codes: 0 success, 1 some inputs failed (the rest were processed), 2 bad
-arguments or a configuration error.
+arguments or a configuration error. Errors are one line on stderr; ``--debug``
+(anywhere on the command line) prints the traceback as well.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import traceback
 
 from . import __version__
 from .commands import COMMAND_MODULES
-from .errors import MusictagError
+from .errors import DEBUG_ENV, MusictagError
 
 __all__ = ["build_parser", "main"]
 
@@ -24,6 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="musictag: music genre tagging from the command line.",
     )
     parser.add_argument("--version", action="version", version=f"musictag {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="print tracebacks (accepted anywhere on the command line)"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMAND_MODULES:
@@ -33,16 +39,36 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line and return its exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or bool(os.environ.get(DEBUG_ENV))
+    argv = [a for a in argv if a != "--debug"]
+    previous = os.environ.get(DEBUG_ENV)
+    if debug:
+        os.environ[DEBUG_ENV] = "1"  # the training worker (a child process too) inherits it
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except MusictagError as exc:
+        if debug:
+            traceback.print_exc()
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - a bug: one line for the user, the traceback on request
+        if debug:
+            traceback.print_exc()
+        print(
+            f"unexpected error (a bug in musictag, not in your input): {type(exc).__name__}: {exc}"
+            + ("" if debug else "; rerun with --debug to see the traceback"),
+            file=sys.stderr,
+        )
+        return 1
+    finally:
+        if debug and previous is None:
+            os.environ.pop(DEBUG_ENV, None)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,6 +8,7 @@ its message, which always says what was wrong and what to do about it.
 from __future__ import annotations
 
 __all__ = [
+    "DEBUG_ENV",
     "MusictagError",
     "ParameterError",
     "AudioError",
@@ -15,6 +16,10 @@ __all__ = [
     "ModelError",
     "TrainingError",
 ]
+
+#: Set (to anything non-empty) by ``musictag --debug``: tracebacks are printed, also by the
+#: training worker, which inherits it.
+DEBUG_ENV = "MUSICTAG_DEBUG"
 
 
 class MusictagError(Exception):

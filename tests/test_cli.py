@@ -128,3 +128,28 @@ def test_tag_decimals_sets_the_precision_and_is_validated(tmp_path, capsys):
     assert all(len(r.split(",")[4].split(".")[1]) == 2 for r in rows)
     assert main(["tag", str(path), "--decimals", "13"]) == 2
     assert "--decimals must be between 0 and 12, got 13" in capsys.readouterr().err
+
+
+def _train_logreg(data, runs, *extra):
+    return ["train", "--dataset", str(data), "--model", "logreg", "--run-dir", str(runs), *extra]
+
+
+def test_failing_train_is_one_line_without_traceback(tmp_path, capsys):
+    from .helpers import write_tone_dataset
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    tiny = write_tone_dataset(tmp_path / "tiny", n_per_genre=1, seconds=0.6)
+    for data in (empty, tiny):
+        code = main(_train_logreg(data, tmp_path / "runs"))
+        err = capsys.readouterr().err
+        assert code == 2, (data, err)  # bad data or settings, as the README says
+        assert "Traceback" not in err, err
+    # --debug (anywhere on the command line) brings the traceback back
+    main([*_train_logreg(tiny, tmp_path / "runs"), "--debug"])
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_debug_is_accepted_after_the_subcommand(tmp_path, capsys):
+    assert main(["info", "--debug", "--json", str(tmp_path / "nothing.wav")]) == 1
+    assert "no such file" in capsys.readouterr().out

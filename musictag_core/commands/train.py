@@ -96,7 +96,7 @@ def run_train(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"run_id": run.run_id, "state": state, "error": status.get("error"),
                           "metrics": metrics.get("metrics") or {}, "cv": metrics.get("cv")}))
-        return 0 if state in ("finished", "stopped") else 1
+        return _exit_code(state, status)
     print(f"state: {state}" + (f" ({status.get('error')})" if status.get("error") else ""))
     for k, v in (metrics.get("metrics") or {}).items():
         print(f"  {k}: {v:.4f}" if isinstance(v, float) else f"  {k}: {v}")
@@ -104,7 +104,14 @@ def run_train(args: argparse.Namespace) -> int:
         for k, v in metrics["cv"]["mean"].items():
             sd = metrics["cv"]["std"].get(k)
             print(f"  cv {k}: {v:.4f} ± {sd:.4f}" if v is not None and sd is not None else f"  cv {k}: {v}")
-    return 0 if state in ("finished", "stopped") else 1
+    return _exit_code(state, status)
+
+
+def _exit_code(state: str, status: dict) -> int:
+    """0 finished or stopped; 2 failed on the data or settings (a MusictagError); 1 any other failure."""
+    if state in ("finished", "stopped"):
+        return 0
+    return 2 if status.get("error_kind") == "config" else 1
 
 
 def _resolve_run(run: str, run_dir: str | None) -> Path:

@@ -3,7 +3,8 @@
 :func:`execute_run` waits for the runs directory's lock (one run trains at a
 time; queued runs start oldest first), trains, evaluates and saves the run's
 outputs through its :class:`~musictag_core.runs.Run`. Every failure ends as a
-``failed`` status with the error, never as a traceback on the user's screen.
+``failed`` status with the error, never as a traceback on the user's screen
+(``MUSICTAG_DEBUG=1``, set by ``musictag --debug``, prints it).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
-from ..errors import TrainingError
+from ..errors import DEBUG_ENV, MusictagError, TrainingError
 from ..evaluate import write_predictions
 from ..fileio import atomic_save
 from ..runs import Run, RunLock, now_iso
@@ -127,10 +128,23 @@ def _execute_locked(run: Run, config_data: dict[str, Any]) -> str:
         return "stopped"
     except Exception as exc:  # noqa: BLE001 - the worker reports every failure in its status
         msg = f"{type(exc).__name__}: {exc}"
+        expected = isinstance(exc, MusictagError)
         if ctx is not None:
             ctx.events.write("error", message=msg, traceback=traceback.format_exc())
-        print(traceback.format_exc(), file=sys.stderr, flush=True)
-        run.update_status(state="failed", ended=now_iso(), error=msg)
+        if os.environ.get(DEBUG_ENV):
+            print(traceback.format_exc(), file=sys.stderr, flush=True)
+        elif not expected:
+            # a bug, not a problem with the data or settings: say so, and where the details are
+            print(
+                f"unexpected error in the training worker: {msg}\n"
+                f"the traceback is in {run.path / 'events.jsonl'} (or rerun with --debug)",
+                file=sys.stderr,
+                flush=True,
+            )
+        # a MusictagError is already one clear line: status.json carries it and the CLI prints it
+        run.update_status(
+            state="failed", ended=now_iso(), error=msg, error_kind="config" if expected else "unexpected"
+        )
         return "failed"
     finally:
         if ctx is not None:
