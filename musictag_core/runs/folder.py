@@ -257,6 +257,11 @@ class Run:
         return read_json_object(self.path / _METRICS)
 
     @property
+    def events_path(self) -> Path:
+        """``events.jsonl``: the run's append-only event log (errors keep their traceback there)."""
+        return self.path / _EVENTS
+
+    @property
     def predictions_path(self) -> Path:
         """``predictions.csv``: the track-level test predictions."""
         return self.path / _PREDICTIONS
@@ -330,7 +335,7 @@ class Run:
 
     def events(self, since: int = 0) -> tuple[list[dict[str, Any]], int]:
         """Events appended after byte offset ``since`` (see :func:`read_events`)."""
-        return read_events(self.path / _EVENTS, since)
+        return read_events(self.events_path, since)
 
     def last_message(self) -> str:
         """The newest error or log message, else the last line of the worker log."""
@@ -389,7 +394,7 @@ class Run:
 
     def open_events(self) -> EventWriter:
         """An :class:`EventWriter` appending to ``events.jsonl`` (the worker's; close it when done)."""
-        return EventWriter(self.path / _EVENTS)
+        return EventWriter(self.events_path)
 
     def write_card(self, card: dict[str, Any]) -> None:
         """Save ``card.json``."""

@@ -137,7 +137,7 @@ def _execute_locked(run: Run, config_data: dict[str, Any]) -> str:
             # a bug, not a problem with the data or settings: say so, and where the details are
             print(
                 f"unexpected error in the training worker: {msg}\n"
-                f"the traceback is in {run.path / 'events.jsonl'} (or rerun with --debug)",
+                f"the traceback is in {run.events_path} (or rerun with --debug)",
                 file=sys.stderr,
                 flush=True,
             )
