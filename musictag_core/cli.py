@@ -40,9 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line and return its exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in argv or bool(os.environ.get(DEBUG_ENV))
-    argv = [a for a in argv if a != "--debug"]
     previous = os.environ.get(DEBUG_ENV)
+    debug = "--debug" in argv or bool(previous)
+    argv = [a for a in argv if a != "--debug"]
     if debug:
         os.environ[DEBUG_ENV] = "1"  # the training worker (a child process too) inherits it
     parser = build_parser()
