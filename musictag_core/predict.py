@@ -38,6 +38,7 @@ __all__ = [
     "embed_file",
     "embed_array",
     "DEFAULT_MAX_DURATION_S",
+    "MIN_DURATION_S",
     "TrackView",
     "analyse_file",
     "display_params",
@@ -48,6 +49,11 @@ __all__ = [
 #: longer track is not read (``TrackPrediction.truncated`` says so). The app uses
 #: ``MUSICTAG_MAX_DURATION_S`` (see :mod:`musictag_core.uploads`), which defaults to this.
 DEFAULT_MAX_DURATION_S = 600.0
+
+#: Seconds below which a clip is refused: too little sound to say anything about.
+#: A clip at least this long but shorter than one model segment is tagged with a
+#: warning (``TrackPrediction.warnings``), because it is repeat-padded to a segment.
+MIN_DURATION_S = 0.5
 
 
 # ---------------------------------------------------------------- results
@@ -76,6 +82,9 @@ class TrackPrediction:
     truncated : bool
         The file is longer than ``duration_s``: only its first ``duration_s``
         seconds were decoded and tagged (``max_duration`` of :func:`tag_file`).
+    warnings : tuple of str
+        Plain-language caveats about these scores, e.g. a clip shorter than one
+        model segment (it was repeat-padded, so the scores are a rough guess).
     """
 
     path: str
@@ -88,6 +97,7 @@ class TrackPrediction:
     duration_s: float
     sr: int
     truncated: bool = False
+    warnings: tuple[str, ...] = ()
 
     def top(self, k: int | None = None, *, genres_only: bool = False) -> list[tuple[str, float]]:
         """Labels and scores, best first.
@@ -184,6 +194,7 @@ class TrackPrediction:
             "summary": self.summary(),
             "tags": [{"label": lab, "score": r(s)} for lab, s in self.top(top_k)],
             "genres": [{"label": lab, "score": r(s)} for lab, s in self.top(top_k, genres_only=True)],
+            "warnings": list(self.warnings),
             "labels": list(self.labels),
             "segments": [
                 {"start_s": r(t), "scores": [r(v) for v in row]}
@@ -241,11 +252,18 @@ def tag_array(
     Returns
     -------
     TrackPrediction
+        With a warning in ``warnings`` when the clip is shorter than one model segment.
+
+    Raises
+    ------
+    AudioError
+        The clip is shorter than :data:`MIN_DURATION_S` (0.5 s), or not audio.
     """
     tagger = _resolve(model, runs_dir)
     if not isinstance(y, np.ndarray):
         raise AudioError(name, f"audio must be a numpy array, got {type(y).__name__}")
     y = _prepare(y, sr=sr, tagger=tagger, name=name)
+    warnings = _duration_warnings(len(y) / tagger.sr, tagger=tagger, name=name)
     starts, seg = tagger.predict(y, overlap=overlap)
     seg = np.asarray(seg, dtype=np.float32)
     if seg.ndim != 2 or seg.shape[1] != len(tagger.labels) or len(starts) != len(seg):
@@ -262,7 +280,24 @@ def tag_array(
         segment_scores=seg,
         duration_s=len(y) / tagger.sr,
         sr=int(tagger.sr),
+        warnings=warnings,
     )
+
+
+def _duration_warnings(duration_s: float, *, tagger: Tagger, name: str) -> tuple[str, ...]:
+    """Refuse a clip under :data:`MIN_DURATION_S`; warn about one shorter than a model segment."""
+    if duration_s < MIN_DURATION_S:
+        raise AudioError(
+            name,
+            f"the clip is only {duration_s:.3f} s long; at least {MIN_DURATION_S:g} s of audio is needed to tag it",
+        )
+    seg_s = segment_seconds(tagger.card if isinstance(getattr(tagger, "card", None), dict) else {})
+    if seg_s is not None and duration_s < seg_s - 1e-6:
+        return (
+            f"the clip is {duration_s:.2f} s long, shorter than one {seg_s:g} s segment of the model: "
+            "it was repeated to fill the segment, so these scores are a rough guess",
+        )
+    return ()
 
 
 def tag_file(

@@ -91,6 +91,8 @@ def _track_card(
                 "(the app's MUSICTAG_MAX_DURATION_S limit).",
                 icon=":material/content_cut:",
             )
+        for warning in getattr(pred, "warnings", ()):
+            st.warning(f"{track.name}: {warning}.", icon=":material/timer_off:")
         scores, seg_scores, labels = pred.subset(genres_only=genres_only)
         left, right = st.columns([2, 3], gap="medium")
         with left:

@@ -173,7 +173,7 @@ def test_tag_bad_file_shows_error_and_page_keeps_working(app_server, page, scree
 
 def test_tag_batch_of_bad_files_each_named_good_ones_tagged(app_server, page, screenshot, clips_dir, tmp_path):
     """The bad-input matrix through the browser: one error per bad file, naming it; the rest tagged."""
-    from .test_bad_inputs import CASES
+    from .test_bad_inputs import CASES, tag_reason
 
     reason = _predict_available()
     if reason:
@@ -185,8 +185,8 @@ def test_tag_batch_of_bad_files_each_named_good_ones_tagged(app_server, page, sc
         path.write_bytes(make())
         files.append(path)
     files.append(clips_dir / "blues.00000.wav")
-    bad = [name for _, name, _, reason in CASES if reason is not None]
-    good = [name for _, name, _, reason in CASES if reason is None] + ["blues.00000.wav"]
+    bad = [name for case_id, name, _, reason in CASES if tag_reason(case_id, reason) is not None]
+    good = [name for case_id, name, _, reason in CASES if tag_reason(case_id, reason) is None] + ["blues.00000.wav"]
     open_page(page, app_server, "", "Tag")
     _expect()(page.locator(UPLOAD_INPUT)).to_have_count(1, timeout=60_000)
     _upload_and_wait(page, files, n_plots=3 * len(good))  # genre bars, taggram, waveform per good file
@@ -199,6 +199,10 @@ def test_tag_batch_of_bad_files_each_named_good_ones_tagged(app_server, page, sc
     assert cards.count() == len(files)
     text = page.locator('[data-testid="stMain"]').inner_text()
     assert text.count("Summary.") == len(good)
+    # every good file but the 30 s clip lasts 0.5 s: shorter than one segment, so each card warns
+    warnings = page.locator('[data-testid="stAlertContentWarning"]')
+    assert warnings.count() == len(good) - 1
+    assert all("shorter than one" in warnings.nth(i).inner_text() for i in range(warnings.count()))
     blues = page.locator('[class*="st-key-tag_card_"]', has_text="blues.00000.wav")
     assert "blues" in blues.locator(PLOT).first.inner_text()
     screenshot(page, "tag-bad-batch")

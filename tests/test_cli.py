@@ -113,6 +113,20 @@ def test_tag_max_duration_cuts_and_marks_truncated(tmp_path, capsys, monkeypatch
     assert out["truncated"] is False and out["duration_s"] == pytest.approx(8.0, abs=0.01)
 
 
+def test_tag_warns_about_a_clip_shorter_than_a_segment_and_refuses_a_tiny_one(tmp_path, capsys):
+    """1 s: tagged, with a warning in the JSON and on stderr; 20 samples (1 ms): refused, exit 1."""
+    short = write_tone(tmp_path / "short.wav", sr=16000, duration=1.0)
+    tiny = write_tone(tmp_path / "tiny.wav", sr=16000, duration=20 / 16000)
+    good = write_tone(tmp_path / "good.wav", sr=16000, duration=4.0)
+    assert main(["tag", str(short), str(tiny), str(good), "--top-k", "2"]) == 1
+    captured = capsys.readouterr()
+    first, second, third = (json.loads(line) for line in captured.out.splitlines())
+    assert len(first["warnings"]) == 1 and "shorter than one" in first["warnings"][0] and first["tags"]
+    assert "tags" not in second and "0.001 s long; at least 0.5 s" in second["error"]
+    assert third["warnings"] == []
+    assert captured.err.count("warning: ") == 1 and "short.wav" in captured.err
+
+
 def test_tag_decimals_sets_the_precision_and_is_validated(tmp_path, capsys):
     """--decimals rounds every score (JSON and CSV); the default is 5 places; out of range exits 2."""
     path = write_tone(tmp_path / "tone.wav", sr=16000, duration=4.0)

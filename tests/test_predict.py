@@ -96,6 +96,20 @@ def test_short_clip_is_padded(msd):
     assert pred.segment_scores.shape == (1, 50)
     assert np.all(np.isfinite(pred.scores))
     assert pred.duration_s == pytest.approx(1.0)
+    # shorter than one 3 s segment: tagged, with a warning that travels into the JSON
+    assert len(pred.warnings) == 1 and "shorter than one 2.992 s segment" in pred.warnings[0]
+    assert pred.to_dict()["warnings"] == list(pred.warnings)
+
+
+def test_a_full_segment_has_no_warning(msd):
+    pred = tag_array(_noise(3.0), sr=16000, model=msd)
+    assert pred.warnings == () and pred.to_dict()["warnings"] == []
+
+
+@pytest.mark.parametrize("n", [20, 7999])
+def test_clip_under_half_a_second_is_refused(msd, n):
+    with pytest.raises(AudioError, match=r"only 0\.\d+ s long; at least 0\.5 s"):
+        tag_array(_noise(1.0)[:n], sr=16000, model=msd)
 
 
 def test_overlap_gives_more_segments(msd):

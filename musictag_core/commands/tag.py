@@ -70,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
             continue
         except MusictagError:
             raise
+        for warning in pred.warnings:
+            print(f"warning: {path}: {warning}", file=sys.stderr)
         if writer is not None:
             genres = set(pred.genres)
             for rank, (label, score) in enumerate(pred.top(args.top_k), start=1):
