@@ -296,8 +296,8 @@ def _check_inputs(y_true, y_score, task, labels):
     return y_true, y_score
 
 
-def _ranking_metrics(Y: np.ndarray, S: np.ndarray, labels: list[str], k: int, out: dict) -> None:
-    """mAP, macro ROC-AUC, per-label AP/AUC and precision@k on 0/1 targets ``Y``."""
+def _ranking_metrics(Y: np.ndarray, S: np.ndarray, labels: list[str], k: int | None, out: dict) -> None:
+    """mAP, macro ROC-AUC, per-label AP/AUC and (unless ``k`` is None) precision@k on 0/1 targets ``Y``."""
     from sklearn.metrics import average_precision_score, roc_auc_score
 
     pos = Y.sum(axis=0)
@@ -316,7 +316,8 @@ def _ranking_metrics(Y: np.ndarray, S: np.ndarray, labels: list[str], k: int, ou
     m["roc_auc_macro"] = (
         _float(roc_auc_score(Y[:, both], S[:, both], average="macro")) if both.any() else None
     )
-    m["precision_at_k"] = precision_at_k(Y, S, k=k)
+    if k is not None:
+        m["precision_at_k"] = precision_at_k(Y, S, k=k)
     for j, row in enumerate(out["per_label"]):
         row["average_precision"] = (
             _float(average_precision_score(Y[:, j], S[:, j])) if has_pos[j] else None
@@ -350,7 +351,11 @@ def evaluate_predictions(
         ``single`` (arg-max). For ``regression``, thresholds on the predicted
         strength for the derived presence (default ``threshold``).
     k : int
-        ``precision@k`` uses ``min(k, n_labels)``.
+        The ``k`` of ``precision@k``, reported only where it means something: a
+        multi-label task (``multi``, or ``regression``'s derived presence) with
+        ``k < n_labels``. For single-label data precision@k is ``1/k`` times the
+        top-k accuracy at best (always 0.1 on a 10-class task at ``k=10``), so it
+        is left out; the result's ``k`` is then None and ``skipped_metrics`` says why.
     threshold : float
         ``regression`` only: strength at or above which a label is present.
 
@@ -361,7 +366,8 @@ def evaluate_predictions(
         ``thresholds``, ``metrics`` (flat name → float or None), ``per_label``
         (list of dicts: label, precision, recall, f1, support, average_precision,
         roc_auc, and mae/mse for regression), ``confusion`` and ``skipped``
-        (labels left out of AUC/AP).
+        (labels left out of AUC/AP); ``skipped_metrics`` (metric name → why it
+        is not reported) only when a metric was left out.
 
         ``metrics`` keys: ``accuracy`` (single), ``hamming_loss``, ``f1_micro``,
         ``f1_macro``, ``map_macro``, ``roc_auc_macro``, ``precision_at_k``,
@@ -383,7 +389,9 @@ def evaluate_predictions(
     labels = [str(x) for x in labels]
     y_true, y_score = _check_inputs(y_true, y_score, task, labels)
     n, n_labels = y_score.shape
-    k_eff = int(min(k, n_labels))
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ParameterError(f"k must be a positive integer, got {k!r}")
+    k_eff: int | None = int(k) if task != "single" and k < n_labels else None
     out: dict[str, Any] = {
         "task": task,
         "labels": labels,
@@ -462,6 +470,12 @@ def evaluate_predictions(
             row["mse"] = _float(mean_squared_error(y_true[:, j], y_score[:, j]))
         out["per_label"].append(row)
     _ranking_metrics(Y, S, labels, k_eff, out)
+    if k_eff is None:
+        out["skipped_metrics"] = {"precision_at_k": (
+            "single-label task: precision@k says nothing there"
+            if task == "single"
+            else f"k={int(k)} is not below the {n_labels} labels: precision@k would be the same for every model"
+        )}
     return out
 
 

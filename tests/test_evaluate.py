@@ -69,8 +69,9 @@ def test_single_label_matches_sklearn(rng, n_labels):
     present = Y.sum(0) > 0
     assert m["map_macro"] == pytest.approx(average_precision_score(Y[:, present], S[:, present], average="macro"))
     assert m["roc_auc_macro"] == pytest.approx(roc_auc_score(Y[:, present], S[:, present], average="macro"))
-    assert res["k"] == min(10, n_labels)
-    assert m["precision_at_k"] == pytest.approx(_p_at_k_loop(Y, S, 10))
+    # precision@k says nothing on single-label data: left out, and the result says why
+    assert res["k"] is None and "precision_at_k" not in m
+    assert "single-label" in res["skipped_metrics"]["precision_at_k"]
     assert res["confusion"]["matrix"] == confusion_matrix(y, pred, labels=idx).tolist()
     p, r, f, s = precision_recall_fscore_support(y, pred, labels=idx, zero_division=0)
     for j, row in enumerate(res["per_label"]):
@@ -96,8 +97,14 @@ def test_multi_label_matches_sklearn(rng):
     assert m["map_macro"] == pytest.approx(average_precision_score(Y, S, average="macro"))
     assert m["roc_auc_macro"] == pytest.approx(roc_auc_score(Y, S, average="macro"))
     assert m["log_loss"] == pytest.approx(np.mean([log_loss(Y[:, j], S[:, j], labels=[0, 1]) for j in range(L)]))
-    assert m["precision_at_k"] == pytest.approx(_p_at_k_loop(Y, S, 3))
+    assert m["precision_at_k"] == pytest.approx(_p_at_k_loop(Y, S, 3)) and res["k"] == 3
     assert "accuracy" not in m
+    # k not below the number of labels: the same for every model, so not reported
+    wide = evaluate_predictions(Y, S, task="multi", labels=labels, k=5)
+    assert wide["k"] is None and "precision_at_k" not in wide["metrics"]
+    assert "k=5 is not below the 5 labels" in wide["skipped_metrics"]["precision_at_k"]
+    with pytest.raises(ParameterError, match="k must be a positive integer, got 0"):
+        evaluate_predictions(Y, S, task="multi", labels=labels, k=0)
     mcm = multilabel_confusion_matrix(Y, P)
     for c, row in zip(mcm, res["confusion"]["counts"]):
         assert [row["tn"], row["fp"], row["fn"], row["tp"]] == c.ravel().tolist()
