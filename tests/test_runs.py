@@ -210,6 +210,12 @@ def test_worker_starts_as_a_module_of_the_installed_package_from_any_folder(tone
     while run.status()["state"] in ("queued", "running") and time.time() - t0 < 120:
         time.sleep(0.2)
     assert run.status()["state"] == "finished", (run.status(), run.log_tail())
+    # the launcher reaps its finished worker: no zombie child is left behind
+    pid = json.loads((run.path / "worker.pid").read_text())["pid"]
+    t0 = time.time()
+    while Path(f"/proc/{pid}").exists() and time.time() - t0 < 30:
+        time.sleep(0.1)
+    assert not Path(f"/proc/{pid}").exists(), Path(f"/proc/{pid}/status").read_text()[:200]
     (row,) = list_runs(tmp_path / "runs")
     assert row["run_id"] == run.run_id and row["metrics"]["accuracy"] >= 0.5
     assert not any(elsewhere.iterdir())  # the worker wrote nothing into the caller's folder

@@ -28,6 +28,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -449,6 +450,9 @@ class Run:
         # status.json belongs to the worker (it records its own pid); the launcher writes
         # worker.pid so a worker that dies before writing anything is still detected
         atomic_write_json(self.path / _PID, {"pid": proc.pid, "pid_start": proc_start_time(proc.pid)})
+        # Reap the child as soon as it exits: a long-lived launcher (the Streamlit server)
+        # would otherwise keep every finished or killed worker as a zombie.
+        threading.Thread(target=proc.wait, name=f"musictag-reap-{proc.pid}", daemon=True).start()
         return proc.pid
 
     def delete(self) -> Path:
