@@ -4,11 +4,12 @@ Detection rules (:func:`detect_format`):
 
 * the literal string ``"demo"`` → ``demo`` (the built-in synthetic corpus);
 * a folder holding ``tracks.csv`` or ``fma_metadata/tracks.csv`` → ``fma``;
-* a folder holding ``annotations_final.csv`` → ``mtt``;
+* a folder holding ``annotations_final.csv`` (or one ``*annotations_final.csv``) → ``mtt``;
 * any other folder → ``folder`` (one subfolder per genre, or flat GTZAN names);
 * a CSV/TSV file, sniffed from its first lines:
-  tab-separated with ``clip_id`` and ``mp3_path`` → ``mtt``;
-  a two-row header with ``track`` over ``genre_top`` → ``fma``;
+  tab-separated with ``clip_id`` and ``mp3_path`` (and no ``artist``: that is a clip-info
+  file) → ``mtt``, or starting with ``clip_id`` beside a ``*clip_info_final.csv`` → ``mtt``;
+  a header (FMA's three rows) with ``track`` over ``genre_top`` → ``fma``;
   a ``label`` column with mostly numeric other columns → ``features``;
   a ``path`` column → ``strengths`` (wide or long form).
 
@@ -30,7 +31,7 @@ from .base import DEFAULT_STRENGTH_THRESHOLD, DatasetIndex, check_threshold
 from .features_table import ID_COLUMN_CANDIDATES, read_feature_table
 from .fma import read_fma
 from .folder import read_folder
-from .mtt import MTT_ID_COLUMN, MTT_PATH_COLUMN, read_mtt
+from .mtt import MTT_ID_COLUMN, MTT_PATH_COLUMN, find_clip_info, read_mtt
 from .strengths import read_strengths_csv
 
 __all__ = ["DATASET_FORMATS", "DatasetFormat", "detect_format", "open_dataset", "DEMO_SPEC"]
@@ -68,11 +69,20 @@ def _fma_csv(path: Path) -> Path:
     return path
 
 
+def _mtt_annotations(folder: Path) -> Path | None:
+    """``annotations_final.csv`` in ``folder``, else the only ``*annotations_final.csv`` there."""
+    candidate = folder / "annotations_final.csv"
+    if candidate.is_file():
+        return candidate
+    others = sorted(p for p in folder.glob("*annotations_final.csv") if p.is_file())
+    return others[0] if len(others) == 1 else None
+
+
 def _mtt_csv(path: Path) -> Path:
     if path.is_dir():
-        candidate = path / "annotations_final.csv"
-        if not candidate.is_file():
-            raise DatasetError(f"{path}: no annotations_final.csv inside")
+        candidate = _mtt_annotations(path)
+        if candidate is None:
+            raise DatasetError(f"{path}: no annotations_final.csv (or one *annotations_final.csv) inside")
         return candidate
     return path
 
@@ -93,12 +103,13 @@ DATASET_FORMATS: dict[str, DatasetFormat] = {
     "fma": DatasetFormat(
         "fma",
         lambda p, t, o: read_fma(_fma_csv(p), **o),
-        "FMA: fma_metadata/tracks.csv (two-row header) or a folder holding it, with the 000/000002.mp3 audio tree",
+        "FMA: fma_metadata/tracks.csv (its three header rows) or a folder holding it, with the 000/000002.mp3 audio tree",
     ),
     "mtt": DatasetFormat(
         "mtt",
         lambda p, t, o: read_mtt(_mtt_csv(p), **o),
-        "MagnaTagATune: tab-separated annotations_final.csv (clip_id, tag columns, mp3_path) or a folder holding it",
+        "MagnaTagATune: tab-separated annotations_final.csv (clip_id, tag columns, mp3_path; or without mp3_path "
+        "beside clip_info_final.csv) or a folder holding it",
     ),
     "strengths": DatasetFormat(
         "strengths",
@@ -127,8 +138,10 @@ def _sniff_csv(path: Path) -> str | None:
     first = lines[0]
     if "\t" in first:
         header = [c.strip().strip('"') for c in first.split("\t")]
-        if MTT_ID_COLUMN in header and MTT_PATH_COLUMN in header:
+        if MTT_ID_COLUMN in header and MTT_PATH_COLUMN in header and "artist" not in header:
             return "mtt"
+        if header[0] == MTT_ID_COLUMN and "artist" not in header and find_clip_info(path) is not None:
+            return "mtt"  # annotations without mp3_path: the paths come from the clip-info file
     try:
         rows = list(csv.reader(io.StringIO(head)))
     except csv.Error:  # stray carriage returns, NUL bytes: not an FMA header
@@ -183,7 +196,7 @@ def detect_format(path: str | Path) -> str:
     if p.is_dir():
         if (p / "tracks.csv").is_file() or (p / "fma_metadata" / "tracks.csv").is_file():
             return "fma"
-        if (p / "annotations_final.csv").is_file():
+        if _mtt_annotations(p) is not None:
             return "mtt"
         return "folder"
     found = _sniff_csv(p)
