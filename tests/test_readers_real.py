@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from musictag_core.datasets import detect_format, open_dataset, read_mtt
+from musictag_core.datasets import detect_format, open_dataset, read_fma, read_mtt
 from musictag_core.errors import DatasetError
 
 META = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "meta"
@@ -74,3 +74,33 @@ def test_mtt_comment_rule_keeps_hash_inside_fields(tmp_path):
     (tmp_path / "clip_info_final.csv").unlink()
     with pytest.raises(DatasetError, match="mp3_path.*clip_info_final.csv"):
         read_mtt(tmp_path / "annotations_final.csv", missing="keep")
+
+
+# --------------------------------------------------------------------------- FMA
+
+
+def test_fma_real_sample_three_header_rows():
+    csv = need("fma", "tracks.csv")
+    assert csv.read_text().splitlines()[2].startswith("track_id,")  # the third header row
+    index = read_fma(csv, subset=None, missing="keep")
+    summary = index.summary()
+    assert summary["tracks"] == 187 and index.task == "single"  # 13 of the 200 have no top genre
+    assert summary["per_label"]["Rock"] == 102
+    assert summary["splits"] == {"train": 182, "validation": 1, "test": 4}
+    assert index.has_artists and index.tracks["track_id"].iloc[0] == "2"
+    assert index.tracks["path"].iloc[0].endswith("000/000002.mp3")
+    every = read_fma(csv, subset=None, level="genres_all", missing="keep")
+    assert len(every) == 200 and "Rock" in every.labels  # names from genres.csv beside it
+    splits = every.tracks["split"].value_counts().to_dict()
+    assert splits == {"train": 194, "test": 5, "validation": 1}
+    assert detect_format(csv.parent) == "fma" and detect_format(csv) == "fma"
+
+
+@pytest.mark.parametrize("cut", ["half", "tail"])
+def test_fma_truncated_file_names_the_line(tmp_path, cut):
+    text = need("fma", "tracks.csv").read_text()
+    short = text[: len(text) // 2] if cut == "half" else text[:-100]
+    (tmp_path / "tracks.csv").write_text(short)
+    last_line = short.count("\n") + 1  # the line the cut falls on
+    with pytest.raises(DatasetError, match=rf"record starting on line {last_line}\b.*looks truncated"):
+        read_fma(tmp_path / "tracks.csv", subset=None, missing="keep")
