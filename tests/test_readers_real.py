@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from musictag_core.datasets import detect_format, open_dataset, read_fma, read_mtt
+from musictag_core.datasets import detect_format, open_dataset, read_fma, read_jamendo, read_mtt
+from musictag_core.datasets.splits import split_groups
 from musictag_core.errors import DatasetError
 
 META = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "meta"
@@ -104,3 +105,83 @@ def test_fma_truncated_file_names_the_line(tmp_path, cut):
     last_line = short.count("\n") + 1  # the line the cut falls on
     with pytest.raises(DatasetError, match=rf"record starting on line {last_line}\b.*looks truncated"):
         read_fma(tmp_path / "tracks.csv", subset=None, missing="keep")
+
+
+# --------------------------------------------------------------------------- MTG-Jamendo
+
+JAMENDO = ("jamendo", "split-0_autotagging_genre-validation.tsv")
+
+
+def test_jamendo_real_sample():
+    tsv = need(*JAMENDO)
+    assert tsv.read_bytes().split(b"\n", 1)[0].endswith(b"\r")  # CRLF, as released
+    index = read_jamendo(tsv, missing="keep")
+    assert index.kind == "jamendo" and index.task == "multi"
+    assert len(index) == 11043 and len(index.labels) == 87
+    assert index.summary()["splits"] == {"train": 0, "validation": 11043, "test": 0}  # kept as given
+    assert index.summary()["per_label"]["electronic"] == 2921 and "genre---rock" not in index.labels
+    row = index.tracks.iloc[2]
+    assert row["track_id"] == "track_0000775" and row["artist"] == "artist_000104" and row["duration"] == 198.1
+    assert row["path"] == str(tsv.parent.resolve() / "75" / "775.mp3")
+    np.testing.assert_array_equal(
+        np.asarray(index.labels)[index.y[2] == 1], ["easylistening", "electronic", "lounge"]
+    )  # one tag per extra field, up to 7 on one row
+    assert index.y.sum(axis=1).max() == 7
+    groups, by = split_groups(index)
+    assert by == "artist" and len(set(groups)) == 705
+    assert detect_format(tsv) == "jamendo" and detect_format(tsv.parent) == "jamendo"
+    assert len(open_dataset(tsv.parent, missing="keep")) == 11043
+    every = read_jamendo(tsv, category=None, missing="keep")
+    assert "genre---rock" in every.labels and len(every.labels) == 87
+    with pytest.raises(DatasetError, match="no track has a 'mood/theme' tag.*'genre'"):
+        read_jamendo(tsv, category="mood/theme", missing="keep")
+
+
+def _jamendo_set(tmp_path: Path, prefix: str = "split-0_autotagging_genre") -> dict[str, Path]:
+    """Train/validation/test files cut from the real sample's lines (CRLF kept)."""
+    lines = need(*JAMENDO).read_bytes().split(b"\r\n")
+    header, body = lines[0], [line for line in lines[1:] if line]
+    parts = {"train": body[:6], "validation": body[6:9], "test": body[9:12]}
+    files = {}
+    for split, rows in parts.items():
+        files[split] = tmp_path / f"{prefix}-{split}.tsv"
+        files[split].write_bytes(b"\r\n".join([header, *rows]) + b"\r\n")
+    return files
+
+
+def test_jamendo_official_split_from_sibling_files_and_audio(tmp_path):
+    files = _jamendo_set(tmp_path)
+    with pytest.raises(DatasetError, match="12 of 12 listed audio files do not exist"):
+        read_jamendo(files["validation"], audio_dir=tmp_path)
+    audio = tmp_path / "audio"
+    index = read_jamendo(files["validation"], audio_dir=audio.mkdir() or audio, missing="keep")
+    assert index.summary()["splits"] == {"train": 6, "validation": 3, "test": 3}
+    assert index.has_splits and list(index.tracks["split"][:7]) == ["train"] * 6 + ["validation"]
+    for rel in ("73/773.mp3", "74/774.mp3"):  # two dummy audio files
+        (audio / rel).parent.mkdir(parents=True, exist_ok=True)
+        (audio / rel).write_bytes(b"\0")
+    present = read_jamendo(tmp_path, audio_dir=audio, missing="skip")
+    assert list(present.tracks["track_id"]) == ["track_0000773", "track_0000774"]
+    assert any("skipped 10 tracks" in n for n in present.meta["notes"])
+    alone = read_jamendo(files["test"], audio_dir=audio, siblings=False, missing="keep")
+    assert alone.summary()["splits"] == {"train": 0, "validation": 0, "test": 3}
+
+
+def test_jamendo_errors_name_the_line(tmp_path):
+    files = _jamendo_set(tmp_path)
+    text = files["test"].read_bytes().split(b"\r\n")
+    short = text[:2] + [b"track_9\tartist_1\talbum_1\t09/9.mp3\t12.0"] + text[2:]
+    files["test"].write_bytes(b"\r\n".join(short))
+    with pytest.raises(DatasetError, match=r"-test.tsv: line 3 has 5 tab-separated fields"):
+        read_jamendo(files["train"], missing="keep")
+    files["test"].write_bytes(b"\r\n".join(text[:2] + [text[1]]))  # the same track twice
+    with pytest.raises(DatasetError, match=r"listed twice.*-test.tsv line 2 and .*-test.tsv line 3"):
+        read_jamendo(files["train"], missing="keep")
+    files["test"].write_bytes(b"TRACK\tPATH\r\n1\ta.mp3\r\n")
+    with pytest.raises(DatasetError, match="TRACK_ID ARTIST_ID ALBUM_ID PATH DURATION TAGS"):
+        read_jamendo(files["test"], siblings=False, missing="keep")
+    _jamendo_set(tmp_path, prefix="split-0_autotagging_instrument")
+    files["test"].unlink()
+    with pytest.raises(DatasetError, match="several MTG-Jamendo split sets"):
+        read_jamendo(tmp_path, category="mood/theme", missing="keep")
+    assert len(read_jamendo(tmp_path, missing="keep")) == 9  # category genre picks the genre set

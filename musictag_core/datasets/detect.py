@@ -5,8 +5,10 @@ Detection rules (:func:`detect_format`):
 * the literal string ``"demo"`` → ``demo`` (the built-in synthetic corpus);
 * a folder holding ``tracks.csv`` or ``fma_metadata/tracks.csv`` → ``fma``;
 * a folder holding ``annotations_final.csv`` (or one ``*annotations_final.csv``) → ``mtt``;
+* a folder holding ``*autotagging*-{train,validation,test}.tsv`` → ``jamendo``;
 * any other folder → ``folder`` (one subfolder per genre, or flat GTZAN names);
 * a CSV/TSV file, sniffed from its first lines:
+  tab-separated starting ``TRACK_ID ARTIST_ID ALBUM_ID PATH DURATION TAGS`` → ``jamendo``;
   tab-separated with ``clip_id`` and ``mp3_path`` (and no ``artist``: that is a clip-info
   file) → ``mtt``, or starting with ``clip_id`` beside a ``*clip_info_final.csv`` → ``mtt``;
   a header (FMA's three rows) with ``track`` over ``genre_top`` → ``fma``;
@@ -31,6 +33,7 @@ from .base import DEFAULT_STRENGTH_THRESHOLD, DatasetIndex, check_threshold
 from .features_table import ID_COLUMN_CANDIDATES, read_feature_table
 from .fma import read_fma
 from .folder import read_folder
+from .jamendo import JAMENDO_COLUMNS, read_jamendo
 from .mtt import MTT_ID_COLUMN, MTT_PATH_COLUMN, find_clip_info, read_mtt
 from .strengths import read_strengths_csv
 
@@ -111,6 +114,12 @@ DATASET_FORMATS: dict[str, DatasetFormat] = {
         "MagnaTagATune: tab-separated annotations_final.csv (clip_id, tag columns, mp3_path; or without mp3_path "
         "beside clip_info_final.csv) or a folder holding it",
     ),
+    "jamendo": DatasetFormat(
+        "jamendo",
+        lambda p, t, o: read_jamendo(p, **o),
+        "MTG-Jamendo: an autotagging split file (TRACK_ID, ARTIST_ID, ALBUM_ID, PATH, DURATION, then one tag "
+        "per field such as genre---rock; named ...-train/-validation/-test.tsv) or a folder holding a set of them",
+    ),
     "strengths": DatasetFormat(
         "strengths",
         lambda p, t, o: read_strengths_csv(p, threshold=t, **o),
@@ -138,6 +147,8 @@ def _sniff_csv(path: Path) -> str | None:
     first = lines[0]
     if "\t" in first:
         header = [c.strip().strip('"') for c in first.split("\t")]
+        if tuple(header[: len(JAMENDO_COLUMNS)]) == JAMENDO_COLUMNS:
+            return "jamendo"
         if MTT_ID_COLUMN in header and MTT_PATH_COLUMN in header and "artist" not in header:
             return "mtt"
         if header[0] == MTT_ID_COLUMN and "artist" not in header and find_clip_info(path) is not None:
@@ -177,7 +188,7 @@ def detect_format(path: str | Path) -> str:
     Returns
     -------
     format : str
-        One of ``folder``, ``fma``, ``mtt``, ``strengths``, ``features``, ``demo``.
+        One of ``folder``, ``fma``, ``mtt``, ``jamendo``, ``strengths``, ``features``, ``demo``.
 
     Raises
     ------
@@ -198,6 +209,10 @@ def detect_format(path: str | Path) -> str:
             return "fma"
         if _mtt_annotations(p) is not None:
             return "mtt"
+        if any(p.glob("*autotagging*-train.tsv")) or any(p.glob("*autotagging*-validation.tsv")) or any(
+            p.glob("*autotagging*-test.tsv")
+        ):
+            return "jamendo"
         return "folder"
     found = _sniff_csv(p)
     if found is None:

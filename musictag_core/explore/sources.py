@@ -270,7 +270,7 @@ def save_table_upload(
 
 
 #: Detected formats read by their own readers even when a label column is named.
-_OWN_READERS = ("fma", "mtt", "folder", "demo")
+_OWN_READERS = ("fma", "mtt", "jamendo", "folder", "demo")
 
 
 def path_kind(path: str | os.PathLike, *, label_column: str = "label") -> str:
