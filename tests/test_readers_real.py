@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from musictag_core.datasets import detect_format, open_dataset, read_fma, read_jamendo, read_mtt
+from musictag_core.datasets import detect_format, open_dataset, read_fma, read_jamendo, read_mtt, read_strengths_csv
 from musictag_core.datasets.splits import split_groups
-from musictag_core.errors import DatasetError
+from musictag_core.errors import DatasetError, ParameterError
 
 META = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "meta"
 
@@ -185,3 +185,14 @@ def test_jamendo_errors_name_the_line(tmp_path):
     with pytest.raises(DatasetError, match="several MTG-Jamendo split sets"):
         read_jamendo(tmp_path, category="mood/theme", missing="keep")
     assert len(read_jamendo(tmp_path, missing="keep")) == 9  # category genre picks the genre set
+
+
+def test_missing_keep_policy_lists_absent_audio(tmp_path):
+    (tmp_path / "s.csv").write_text("path,rock\na.wav,100\nb.wav,0\n")
+    (tmp_path / "a.wav").write_bytes(b"\0")
+    with pytest.raises(DatasetError, match="1 of 2 listed audio files"):
+        read_strengths_csv(tmp_path / "s.csv")
+    assert len(read_strengths_csv(tmp_path / "s.csv", missing="skip")) == 1
+    assert len(read_strengths_csv(tmp_path / "s.csv", missing="keep")) == 2
+    with pytest.raises(ParameterError, match="missing must be one of"):
+        read_strengths_csv(tmp_path / "s.csv", missing="ignore")
