@@ -217,7 +217,7 @@ class DatasetIndex:
     name : str
         Human-readable name (for example the folder name).
     kind : str
-        Which adapter made it: ``folder``, ``fma``, ``mtt``, ``strengths``,
+        Which adapter made it: ``folder``, ``fma``, ``mtt``, ``jamendo``, ``strengths``,
         ``features`` or ``demo``.
     labels : list of str
         Label names, one per column of ``strengths``.
