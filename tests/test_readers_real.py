@@ -75,6 +75,9 @@ def test_mtt_comment_rule_keeps_hash_inside_fields(tmp_path):
     (tmp_path / "clip_info_final.csv").unlink()
     with pytest.raises(DatasetError, match="mp3_path.*clip_info_final.csv"):
         read_mtt(tmp_path / "annotations_final.csv", missing="keep")
+    (tmp_path / "blank.csv").write_text("clip_id\trock\tmp3_path\n# a\n# b\n1\t1\ta.mp3\n\t0\tb.mp3\n")
+    with pytest.raises(DatasetError, match=r"blank 'clip_id' on lines 5\b"):  # file lines, comments counted
+        read_mtt(tmp_path / "blank.csv", missing="keep")
 
 
 # --------------------------------------------------------------------------- FMA

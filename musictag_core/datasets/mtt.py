@@ -44,7 +44,8 @@ def _read_tsv(path: Path, *, what: str) -> pd.DataFrame:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise DatasetError(f"{path}: cannot read {what}: it is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    lines = [line for line in text.splitlines() if not line.startswith("#")]
+    numbered = [(n, line) for n, line in enumerate(text.splitlines(), start=1) if not line.startswith("#")]
+    lines = [line for _, line in numbered]
     if not lines:
         raise DatasetError(f"{path}: {what} holds no header line")
     try:
@@ -52,6 +53,8 @@ def _read_tsv(path: Path, *, what: str) -> pd.DataFrame:
     except (ValueError, pd.errors.ParserError) as exc:
         raise DatasetError(f"{path}: cannot read {what} as a tab-separated file: {exc}") from None
     frame.columns = [str(c).strip() for c in frame.columns]
+    data_lines = [n for n, line in numbered[1:] if line.strip()]  # read_csv skips blank lines
+    frame.attrs["lines"] = data_lines if len(data_lines) == len(frame) else None
     return frame
 
 
@@ -151,6 +154,10 @@ def read_mtt(
         raise DatasetError(f"{csv_path}: no tag columns beside clip_id")
 
     ids = frame[MTT_ID_COLUMN].str.strip()
+    file_lines = frame.attrs.get("lines")
+    if file_lines and (ids == "").any():  # name file lines: comment lines shift the row numbers
+        blank = [file_lines[i] for i in np.flatnonzero((ids == "").to_numpy())]
+        raise DatasetError(f"{csv_path}: blank {MTT_ID_COLUMN!r} on lines {list_some(blank)}")
     check_ids(ids, csv_path=csv_path, column=MTT_ID_COLUMN, what="clip ids")
 
     raw = frame[tags].apply(lambda col: col.str.strip())
