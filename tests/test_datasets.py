@@ -522,7 +522,7 @@ def test_detect_format(tmp_path):
     long = tmp_path / "long.csv"
     long.write_text("path,tag,strength\na.wav,rock,1\n")
     assert detect_format(long) == "strengths"
-    assert set(DATASET_FORMATS) == {"folder", "fma", "mtt", "strengths", "features", "demo"}
+    assert set(DATASET_FORMATS) == {"folder", "fma", "mtt", "jamendo", "strengths", "features", "demo"}
 
 
 def test_detect_format_errors(tmp_path):

@@ -21,7 +21,14 @@ from hypothesis import HealthCheck, example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from musictag_core.audio import audio_info, load_audio  # noqa: E402
-from musictag_core.datasets import open_dataset, read_feature_table, read_mtt, read_strengths_csv  # noqa: E402
+from musictag_core.datasets import (  # noqa: E402
+    open_dataset,
+    read_feature_table,
+    read_fma,
+    read_jamendo,
+    read_mtt,
+    read_strengths_csv,
+)
 from musictag_core.errors import MusictagError  # noqa: E402
 from musictag_core.uploads import safe_extract_zip  # noqa: E402
 
@@ -153,6 +160,8 @@ def test_fuzz_csv_readers(csv_dir, data):
     _only_musictag_errors(read_strengths_csv, path)
     _only_musictag_errors(read_feature_table, path)
     _only_musictag_errors(read_mtt, path)
+    _only_musictag_errors(read_jamendo, path)
+    _only_musictag_errors(read_fma, path)
     _only_musictag_errors(open_dataset, path)
 
 

@@ -2,7 +2,8 @@
 
 * :func:`read_folder`: a folder per genre (GTZAN layout) or flat GTZAN-named clips;
 * :func:`read_fma`: FMA ``tracks.csv`` plus its ``000/000002.mp3`` tree;
-* :func:`read_mtt`: MagnaTagATune ``annotations_final.csv``;
+* :func:`read_mtt`: MagnaTagATune ``annotations_final.csv`` (and ``clip_info_final.csv``);
+* :func:`read_jamendo`: MTG-Jamendo autotagging split files (``autotagging_genre-train.tsv``...);
 * :func:`read_strengths_csv`: a CSV of paths and 0–100 tag strengths (wide or long form);
 * :func:`read_feature_table`: a CSV of precomputed features with a label column;
 * :func:`open_dataset` / :func:`detect_format`: any of the above from one path, or ``"demo"``.
@@ -18,6 +19,7 @@ from .detect import DATASET_FORMATS, DatasetFormat, detect_format, open_dataset
 from .features_table import read_feature_table
 from .fma import read_fma
 from .folder import read_folder
+from .jamendo import read_jamendo
 from .mtt import read_mtt
 from .strengths import read_strengths_csv
 
@@ -34,6 +36,7 @@ __all__ = [
     "read_feature_table",
     "read_fma",
     "read_folder",
+    "read_jamendo",
     "read_mtt",
     "read_strengths_csv",
     "split_dataset",

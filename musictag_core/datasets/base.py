@@ -54,8 +54,9 @@ SPLIT_ALIASES = {
     "testing": "test",
 }
 
-#: What a reader does with listed audio files that do not exist.
-MISSING_POLICIES = ("error", "skip")
+#: What a reader does with listed audio files that do not exist: raise, leave them out,
+#: or keep them listed (for describing a dataset from its metadata alone).
+MISSING_POLICIES = ("error", "skip", "keep")
 
 
 def list_some(items: Iterable, *, limit: int = 10, quote: bool = True) -> str:
@@ -159,18 +160,21 @@ def check_missing_files(
     ----------
     paths : sequence of str [shape=(n,)]
         Absolute file paths.
-    missing : {"error", "skip"}
+    missing : {"error", "skip", "keep"}
         ``"error"`` raises :class:`DatasetError` naming the first ten missing files and
-        their count; ``"skip"`` returns a mask that drops them.
+        their count; ``"skip"`` returns a mask that drops them; ``"keep"`` returns a mask
+        that keeps every file (the caller counts the missing ones with :func:`is_file`).
     what : str
         Name of the dataset, for the message.
 
     Returns
     -------
     keep : np.ndarray [shape=(n,)], bool
-        True for files that exist.
+        True for files that exist (every file with ``missing="keep"``).
     """
     check_missing_policy(missing)
+    if missing == "keep":
+        return np.ones(len(paths), dtype=bool)
     keep = np.fromiter((is_file(p) for p in paths), dtype=bool, count=len(paths))
     if missing == "error" and not keep.all():
         absent = [p for p, k in zip(paths, keep) if not k]
@@ -213,7 +217,7 @@ class DatasetIndex:
     name : str
         Human-readable name (for example the folder name).
     kind : str
-        Which adapter made it: ``folder``, ``fma``, ``mtt``, ``strengths``,
+        Which adapter made it: ``folder``, ``fma``, ``mtt``, ``jamendo``, ``strengths``,
         ``features`` or ``demo``.
     labels : list of str
         Label names, one per column of ``strengths``.

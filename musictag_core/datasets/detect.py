@@ -4,11 +4,14 @@ Detection rules (:func:`detect_format`):
 
 * the literal string ``"demo"`` → ``demo`` (the built-in synthetic corpus);
 * a folder holding ``tracks.csv`` or ``fma_metadata/tracks.csv`` → ``fma``;
-* a folder holding ``annotations_final.csv`` → ``mtt``;
+* a folder holding ``annotations_final.csv`` (or one ``*annotations_final.csv``) → ``mtt``;
+* a folder holding ``*autotagging*-{train,validation,test}.tsv`` → ``jamendo``;
 * any other folder → ``folder`` (one subfolder per genre, or flat GTZAN names);
 * a CSV/TSV file, sniffed from its first lines:
-  tab-separated with ``clip_id`` and ``mp3_path`` → ``mtt``;
-  a two-row header with ``track`` over ``genre_top`` → ``fma``;
+  tab-separated starting ``TRACK_ID ARTIST_ID ALBUM_ID PATH DURATION TAGS`` → ``jamendo``;
+  tab-separated with ``clip_id`` and ``mp3_path`` (and no ``artist``: that is a clip-info
+  file) → ``mtt``, or starting with ``clip_id`` beside a ``*clip_info_final.csv`` → ``mtt``;
+  a header (FMA's three rows) with ``track`` over ``genre_top`` → ``fma``;
   a ``label`` column with mostly numeric other columns → ``features``;
   a ``path`` column → ``strengths`` (wide or long form).
 
@@ -30,7 +33,8 @@ from .base import DEFAULT_STRENGTH_THRESHOLD, DatasetIndex, check_threshold
 from .features_table import ID_COLUMN_CANDIDATES, read_feature_table
 from .fma import read_fma
 from .folder import read_folder
-from .mtt import MTT_ID_COLUMN, MTT_PATH_COLUMN, read_mtt
+from .jamendo import JAMENDO_COLUMNS, read_jamendo
+from .mtt import MTT_ID_COLUMN, MTT_PATH_COLUMN, find_clip_info, read_mtt
 from .strengths import read_strengths_csv
 
 __all__ = ["DATASET_FORMATS", "DatasetFormat", "detect_format", "open_dataset", "DEMO_SPEC"]
@@ -68,11 +72,20 @@ def _fma_csv(path: Path) -> Path:
     return path
 
 
+def _mtt_annotations(folder: Path) -> Path | None:
+    """``annotations_final.csv`` in ``folder``, else the only ``*annotations_final.csv`` there."""
+    candidate = folder / "annotations_final.csv"
+    if candidate.is_file():
+        return candidate
+    others = sorted(p for p in folder.glob("*annotations_final.csv") if p.is_file())
+    return others[0] if len(others) == 1 else None
+
+
 def _mtt_csv(path: Path) -> Path:
     if path.is_dir():
-        candidate = path / "annotations_final.csv"
-        if not candidate.is_file():
-            raise DatasetError(f"{path}: no annotations_final.csv inside")
+        candidate = _mtt_annotations(path)
+        if candidate is None:
+            raise DatasetError(f"{path}: no annotations_final.csv (or one *annotations_final.csv) inside")
         return candidate
     return path
 
@@ -93,12 +106,19 @@ DATASET_FORMATS: dict[str, DatasetFormat] = {
     "fma": DatasetFormat(
         "fma",
         lambda p, t, o: read_fma(_fma_csv(p), **o),
-        "FMA: fma_metadata/tracks.csv (two-row header) or a folder holding it, with the 000/000002.mp3 audio tree",
+        "FMA: fma_metadata/tracks.csv (its three header rows) or a folder holding it, with the 000/000002.mp3 audio tree",
     ),
     "mtt": DatasetFormat(
         "mtt",
         lambda p, t, o: read_mtt(_mtt_csv(p), **o),
-        "MagnaTagATune: tab-separated annotations_final.csv (clip_id, tag columns, mp3_path) or a folder holding it",
+        "MagnaTagATune: tab-separated annotations_final.csv (clip_id, tag columns, mp3_path; or without mp3_path "
+        "beside clip_info_final.csv) or a folder holding it",
+    ),
+    "jamendo": DatasetFormat(
+        "jamendo",
+        lambda p, t, o: read_jamendo(p, **o),
+        "MTG-Jamendo: an autotagging split file (TRACK_ID, ARTIST_ID, ALBUM_ID, PATH, DURATION, then one tag "
+        "per field such as genre---rock; named ...-train/-validation/-test.tsv) or a folder holding a set of them",
     ),
     "strengths": DatasetFormat(
         "strengths",
@@ -127,8 +147,12 @@ def _sniff_csv(path: Path) -> str | None:
     first = lines[0]
     if "\t" in first:
         header = [c.strip().strip('"') for c in first.split("\t")]
-        if MTT_ID_COLUMN in header and MTT_PATH_COLUMN in header:
+        if tuple(header[: len(JAMENDO_COLUMNS)]) == JAMENDO_COLUMNS:
+            return "jamendo"
+        if MTT_ID_COLUMN in header and MTT_PATH_COLUMN in header and "artist" not in header:
             return "mtt"
+        if header[0] == MTT_ID_COLUMN and "artist" not in header and find_clip_info(path) is not None:
+            return "mtt"  # annotations without mp3_path: the paths come from the clip-info file
     try:
         rows = list(csv.reader(io.StringIO(head)))
     except csv.Error:  # stray carriage returns, NUL bytes: not an FMA header
@@ -164,7 +188,7 @@ def detect_format(path: str | Path) -> str:
     Returns
     -------
     format : str
-        One of ``folder``, ``fma``, ``mtt``, ``strengths``, ``features``, ``demo``.
+        One of ``folder``, ``fma``, ``mtt``, ``jamendo``, ``strengths``, ``features``, ``demo``.
 
     Raises
     ------
@@ -183,8 +207,12 @@ def detect_format(path: str | Path) -> str:
     if p.is_dir():
         if (p / "tracks.csv").is_file() or (p / "fma_metadata" / "tracks.csv").is_file():
             return "fma"
-        if (p / "annotations_final.csv").is_file():
+        if _mtt_annotations(p) is not None:
             return "mtt"
+        if any(p.glob("*autotagging*-train.tsv")) or any(p.glob("*autotagging*-validation.tsv")) or any(
+            p.glob("*autotagging*-test.tsv")
+        ):
+            return "jamendo"
         return "folder"
     found = _sniff_csv(p)
     if found is None:

@@ -1,7 +1,10 @@
 """The Free Music Archive (FMA) dataset: ``fma_metadata/tracks.csv`` plus the audio tree.
 
-``tracks.csv`` has a two-row header (``pd.read_csv(..., header=[0, 1], index_col=0)``):
-the columns used here are ``('set', 'subset')`` (``small``/``medium``/``large``: the
+``tracks.csv`` has three header rows: the column group (``set``, ``track``, ``artist``...),
+the column name, then a row holding only ``track_id`` (the index name), as
+``pd.read_csv(..., header=[0, 1], index_col=0)`` reads them. A file cut short (its last
+record missing fields) is refused naming the file line where that record starts.
+The columns used here are ``('set', 'subset')`` (``small``/``medium``/``large``: the
 smallest subset holding the track), ``('set', 'split')`` (``training``/``validation``/
 ``test``), ``('track', 'genre_top')``, ``('track', 'genres')`` and
 ``('track', 'genres_all')`` (lists of genre ids written as text, e.g. ``"[21, 811]"``),
@@ -24,6 +27,7 @@ leak-free. FMA's own split is kept in ``tracks["split"]``.
 from __future__ import annotations
 
 import ast
+import csv
 from pathlib import Path
 
 import numpy as np
@@ -46,16 +50,51 @@ def fma_audio_path(audio_dir: str | Path, track_id: int) -> Path:
     return Path(audio_dir) / tid[:3] / f"{tid}.mp3"
 
 
+def _find_broken_record(path: Path) -> str | None:
+    """Scan ``path`` with the csv module; describe a record that is cut short, or None.
+
+    Records may span several file lines (quoted newlines in free-text fields), so the
+    file line where the bad record starts is tracked with ``reader.line_num``.
+    """
+    with open(path, encoding="utf-8", errors="replace", newline="") as handle:
+        reader = csv.reader(handle, strict=True)
+        width = None
+        start = 1
+        try:
+            for row in reader:
+                if width is None:
+                    width = len(row)
+                elif row and len(row) != width:
+                    return f"the record starting on line {start} has {len(row)} of the {width} fields"
+                start = reader.line_num + 1
+        except csv.Error as exc:
+            return f"the record starting on line {start} cannot be read ({exc})"
+    return None
+
+
 def _read_tracks(path: Path) -> pd.DataFrame:
+    """Read ``tracks.csv``: three header rows (column group, column name, then ``track_id``)."""
     try:
         frame = pd.read_csv(path, header=[0, 1], index_col=0, low_memory=False)
     except (ValueError, pd.errors.ParserError, IndexError) as exc:
+        broken = _find_broken_record(path)
+        if broken:
+            raise DatasetError(
+                f"{path}: {broken}: the file looks truncated (was the download or copy cut short?)"
+            ) from None
         raise DatasetError(
-            f"{path}: cannot read it as FMA tracks.csv (a CSV with a two-row header such as "
-            f"'set,track,...' over 'split,genre_top,...'): {exc}"
+            f"{path}: cannot read it as FMA tracks.csv (a CSV whose header rows are 'set,track,...' over "
+            f"'split,genre_top,...' over 'track_id'): {exc}"
         ) from None
     if not isinstance(frame.columns, pd.MultiIndex) or frame.columns.nlevels != 2:
-        raise DatasetError(f"{path}: FMA tracks.csv needs a two-row header")
+        raise DatasetError(f"{path}: FMA tracks.csv needs its header rows (column group over column name)")
+    with open(path, "rb") as handle:  # a file cut between two quotes parses, with a short last record
+        handle.seek(max(0, path.stat().st_size - 1))
+        ends_cleanly = handle.read(1) in (b"\n", b"\r")
+    if not ends_cleanly:
+        broken = _find_broken_record(path)
+        if broken:
+            raise DatasetError(f"{path}: {broken}: the file looks truncated (was the download or copy cut short?)")
     return frame
 
 
@@ -104,7 +143,7 @@ def read_fma(
     Parameters
     ----------
     tracks_csv : str or Path
-        ``fma_metadata/tracks.csv`` (two-row header).
+        ``fma_metadata/tracks.csv`` (three header rows).
     audio_dir : str or Path or None
         Folder holding ``000/000002.mp3`` etc. ``None`` looks for ``fma_<subset>``,
         ``fma_full``, ``fma_large`` or ``audio`` beside ``tracks.csv`` or one level up.
@@ -113,8 +152,9 @@ def read_fma(
         ``None`` takes every track.
     level : {"genre_top", "genres", "genres_all"}
         Single-label top genres, or multi-label genre lists (see the module docstring).
-    missing : {"error", "skip"}
-        What to do with tracks whose audio file is missing.
+    missing : {"error", "skip", "keep"}
+        What to do with tracks whose audio file is missing (``"keep"`` lists them anyway,
+        and needs no audio folder).
 
     Returns
     -------
@@ -184,7 +224,16 @@ def read_fma(
     if frame.empty:
         raise DatasetError(f"{csv_path}: no track with a {level} label")
 
-    audio_root = _guess_audio_dir(csv_path, subset or "") if audio_dir is None else Path(audio_dir).expanduser()
+    if audio_dir is not None:
+        audio_root = Path(audio_dir).expanduser()
+    elif missing == "keep":  # describing the metadata: the audio folder may not be there at all
+        try:
+            audio_root = _guess_audio_dir(csv_path, subset or "")
+        except DatasetError:
+            audio_root = csv_path.parent
+            notes.append(f"no FMA audio folder found; audio paths are taken relative to {csv_path.parent.name}/")
+    else:
+        audio_root = _guess_audio_dir(csv_path, subset or "")
     if not audio_root.is_dir():
         raise DatasetError(f"FMA audio folder {str(audio_root)!r} does not exist")
     audio_root = audio_root.resolve()

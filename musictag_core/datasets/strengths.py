@@ -153,7 +153,7 @@ def read_strengths_csv(
     id_column : str or None
         Column holding track ids; ``None`` uses ``track_id`` when present, else the path
         as written.
-    missing : {"error", "skip"}
+    missing : {"error", "skip", "keep"}
         What to do with rows whose audio file does not exist.
 
     Returns

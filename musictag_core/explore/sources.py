@@ -270,7 +270,7 @@ def save_table_upload(
 
 
 #: Detected formats read by their own readers even when a label column is named.
-_OWN_READERS = ("fma", "mtt", "folder", "demo")
+_OWN_READERS = ("fma", "mtt", "jamendo", "folder", "demo")
 
 
 def path_kind(path: str | os.PathLike, *, label_column: str = "label") -> str:
@@ -279,7 +279,7 @@ def path_kind(path: str | os.PathLike, *, label_column: str = "label") -> str:
     A feature table whose labels sit in the ``label`` column is detected like
     any dataset; one with its labels in another column cannot be sniffed, so a
     file named with such a ``label_column`` is a ``table`` unless
-    :func:`~musictag_core.datasets.detect_format` recognises it as FMA or
+    :func:`~musictag_core.datasets.detect_format` recognises it as FMA, MTG-Jamendo or
     MagnaTagATune metadata (read by their own readers).
 
     Parameters
