@@ -20,6 +20,7 @@ from musictag_core.datasets import (
     read_mtt,
     read_strengths_csv,
 )
+from musictag_core.datasets.features_table import excluded_columns_text
 from musictag_core.errors import DatasetError, MusictagError, ParameterError
 
 SR = 8000
@@ -460,13 +461,63 @@ def test_read_feature_table(tmp_path):
     index = read_feature_table(make_features(tmp_path))
     assert index.kind == "features" and index.task == "single"
     assert index.labels == ["blues", "jazz", "rock"]
-    assert list(index.features.columns) == ["length", "chroma_stft_mean", "rms_var", "mfcc1_mean"]
-    assert index.features.shape == (6, 4)
+    # #13: GTZAN's `length` is file metadata, no longer a feature (it was kept before on purpose)
+    assert list(index.features.columns) == ["chroma_stft_mean", "rms_var", "mfcc1_mean"]
+    assert index.features.shape == (6, 3)
+    assert index.meta["feature_columns"] == ["chroma_stft_mean", "rms_var", "mfcc1_mean"]
+    assert index.meta["excluded_columns"] == [
+        {"column": "filename", "reason": "row ids (id column)"},
+        {"column": "length", "reason": "identifier or file metadata (by name)"},
+    ]
     assert index.tracks["track_id"][0] == "blues.00000.wav"
     assert (index.tracks["path"] == "").all()
     assert "source" not in index.tracks.columns
     sub = index.subset([0, 2])
-    assert sub.features.shape == (2, 4)
+    assert sub.features.shape == (2, 3)
+
+
+def test_feature_table_column_rule(tmp_path):
+    """A GTZAN-like table with metadata, a constant and a unique text column keeps only real features."""
+    n = 6
+    extra = {
+        "Duration": np.linspace(29.9, 30.0, n),  # by name, case-insensitive
+        "START": 0.0,
+        "Unnamed: 0": np.arange(n),
+        "version": 3,  # constant numeric
+        "source_url": [f"http://example.org/{i}" for i in range(n)],  # text, unique per row
+        "zcr_mean": np.linspace(0.1, 0.2, n),
+    }
+    path = make_features(tmp_path, extra=extra)
+    index = read_feature_table(path)
+    assert list(index.features.columns) == ["chroma_stft_mean", "rms_var", "mfcc1_mean", "zcr_mean"]
+    reasons = {e["column"]: e["reason"] for e in index.meta["excluded_columns"]}
+    assert reasons == {
+        "filename": "row ids (id column)",
+        "length": "identifier or file metadata (by name)",
+        "Duration": "identifier or file metadata (by name)",
+        "START": "identifier or file metadata (by name)",
+        "Unnamed: 0": "identifier or file metadata (by name)",
+        "version": "constant (every row is '3')",
+        "source_url": "non-numeric and unique per row",
+    }
+    assert excluded_columns_text(index.meta["excluded_columns"]).startswith(
+        "excluded columns: filename (row ids (id column)); length (identifier"
+    )
+    # explicit overrides: keep brings a column back, drop takes one out, in file order
+    kept = read_feature_table(path, keep=["length", "Duration"], drop=["zcr_mean"])
+    assert list(kept.features.columns) == ["length", "chroma_stft_mean", "rms_var", "mfcc1_mean", "Duration"]
+    assert kept.features["length"].eq(661794).all()
+    assert {"column": "zcr_mean", "reason": "dropped on request (drop=)"} in kept.meta["excluded_columns"]
+    with pytest.raises(DatasetError, match=r"lacks columns \['tempo'\]"):
+        read_feature_table(path, keep=["tempo"])
+    with pytest.raises(DatasetError, match=r"both kept and dropped"):
+        read_feature_table(path, keep=["length"], drop=["length"])
+    with pytest.raises(DatasetError, match=r"cannot keep \['label'\].*label column"):
+        read_feature_table(path, keep=["label"])
+    with pytest.raises(DatasetError, match=r"non-numeric columns 'source_url'"):
+        read_feature_table(path, keep=["source_url"])
+    # the same rule through open_dataset, as Train and Explore read tables
+    assert open_dataset(path).meta["excluded_columns"] == index.meta["excluded_columns"]
 
 
 def test_read_feature_table_segments_share_a_source(tmp_path):
@@ -478,10 +529,11 @@ def test_read_feature_table_segments_share_a_source(tmp_path):
 def test_read_feature_table_errors(tmp_path):
     with pytest.raises(DatasetError, match=r"lacks columns \['genre'\]"):
         read_feature_table(make_features(tmp_path / "a"), label_column="genre")
+    notes = ["x", "y"] * 3  # text, neither constant nor unique per row: a likely mistake
     with pytest.raises(DatasetError, match=r"non-numeric columns 'notes'"):
-        read_feature_table(make_features(tmp_path / "b", extra={"notes": ["x"] * 6}))
-    ok = read_feature_table(make_features(tmp_path / "c", extra={"notes": ["x"] * 6}), drop=["notes", "length"])
-    assert list(ok.features.columns) == ["chroma_stft_mean", "rms_var", "mfcc1_mean"]
+        read_feature_table(make_features(tmp_path / "b", extra={"notes": notes}))
+    ok = read_feature_table(make_features(tmp_path / "c", extra={"notes": notes}), drop=["notes", "rms_var"])
+    assert list(ok.features.columns) == ["chroma_stft_mean", "mfcc1_mean"]
     with pytest.raises(DatasetError, match=r"finite numbers: line 3 column 'tempo' = 'oops'"):
         read_feature_table(make_features(tmp_path / "d", extra={"tempo": ["1", "oops", "2", "3", "4", "5"]}))
     with pytest.raises(DatasetError, match=r"finite numbers: line 2 column 'tempo' = ''"):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["COMMAND_MODULES", "add_output_options"]
+__all__ = ["COMMAND_MODULES", "add_output_options", "add_column_options", "column_names"]
 
 
 def add_output_options(parser: argparse.ArgumentParser, *, csv: bool = False) -> argparse._MutuallyExclusiveGroup:
@@ -46,3 +46,19 @@ COMMAND_MODULES: list[str] = [
     "train",
     "explore",
 ]
+
+
+def add_column_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--keep-columns`` / ``--drop-columns`` (feature tables: override the column rule)."""
+    parser.add_argument("--keep-columns", metavar="A,B", type=column_names, default=(),
+                        help="feature table: keep these columns as features even where the column rule excludes them")
+    parser.add_argument("--drop-columns", metavar="A,B", type=column_names, default=(),
+                        help="feature table: leave these columns out")
+
+
+def column_names(text: str) -> tuple[str, ...]:
+    """``"a, b"`` -> ``("a", "b")`` (argparse ``type=`` of the column options)."""
+    names = tuple(c.strip() for c in text.split(",") if c.strip())
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected comma-separated column names, got {text!r}")
+    return names

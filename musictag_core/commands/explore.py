@@ -24,7 +24,7 @@ from ..explore import (
     separability,
     separability_json,
 )
-from . import add_output_options
+from . import add_column_options, add_output_options
 
 __all__ = ["register", "run", "open_for_explore"]
 
@@ -53,6 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--perplexity", type=float, default=30.0, help="t-SNE perplexity")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--label-column", help="read DATASET as a feature table with labels in this column")
+    add_column_options(p)
     p.add_argument("--jobs", type=int, default=None, help="feature extraction processes (default: one per core)")
     p.add_argument("--no-cache", action="store_true", help="recompute features and projection")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -60,16 +61,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def open_for_explore(spec: str, *, label_column: str | None = None):
+def open_for_explore(spec: str, *, label_column: str | None = None, keep=(), drop=()):  # noqa: ANN001
     """Open ``spec`` (folder, CSV or ``demo``) with :func:`~musictag_core.datasets.open_dataset`.
 
-    With ``label_column`` the file is read as a feature table whose labels are in that column.
+    With ``label_column`` the file is read as a feature table whose labels are in that column;
+    ``keep``/``drop`` override the feature-table column rule (as Train's ``keep_columns``/``drop_columns``).
     """
     from ..datasets import open_dataset
 
     if label_column is not None:
-        return open_dataset(spec, format="features", label_column=label_column)
-    return open_dataset(spec)
+        return open_dataset(spec, format="features", label_column=label_column, keep=keep, drop=drop)
+    return open_dataset(spec, keep=keep, drop=drop)
 
 
 def _progress(quiet: bool):
@@ -97,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         perplexity=args.perplexity,
         seed=args.seed,
     )
-    index = open_for_explore(args.dataset, label_column=args.label_column)
+    index = open_for_explore(args.dataset, label_column=args.label_column, keep=args.keep_columns, drop=args.drop_columns)
     if args.genres:
         keep = [g.strip() for g in args.genres.split(",") if g.strip()]
         unknown = sorted(set(keep) - set(index.labels))
@@ -137,6 +139,8 @@ def run(args: argparse.Namespace) -> int:
         "fit_seconds": round(proj.fit_seconds, 3),
         "from_cache": proj.from_cache,
         "out": args.out,
+        "feature_columns": index.meta.get("feature_columns") if index.kind == "features" else None,
+        "excluded_columns": index.meta.get("excluded_columns") if index.kind == "features" else None,
     }
     if proj.explained_variance_ratio_ is not None:
         result["explained_variance_ratio"] = [round(float(v), 6) for v in proj.explained_variance_ratio_]
@@ -162,6 +166,10 @@ def _summary(result: dict) -> str:
         f"silhouette: {num(sil['full'])} full space, {num(sil['projection'])} projection",
         f"{result['k']}-NN accuracy: {num(knn['full'])} full space, {num(knn['projection'])} projection",
     ]
+    if result.get("excluded_columns") is not None:
+        from ..datasets.features_table import excluded_columns_text
+
+        lines.append(excluded_columns_text(result["excluded_columns"]))
     pair = result["most_confused"]["full"]
     if pair:
         lines.append(f"most confused (full space): {pair}")

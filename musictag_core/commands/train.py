@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 
 from ..errors import ParameterError, TrainingError
-from . import add_output_options
+from . import add_column_options, add_output_options
 
 __all__ = ["register"]
 
@@ -33,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cv", type=int, metavar="K", help="stratified K-fold cross-validation")
     p.add_argument("--preset", choices=["fast", "full"], help="model preset")
     p.add_argument("--detach", action="store_true", help="start a background worker and print the run id")
+    add_column_options(p)
     p.add_argument("--run", metavar="RUN_DIR", help=argparse.SUPPRESS)  # a queued run's worker, in the foreground
     add_output_options(p)
     p.set_defaults(func=run_train)
@@ -66,6 +67,9 @@ def _config_from_args(args: argparse.Namespace):  # noqa: ANN202
     for key in ("dataset", "model", "cv", "preset"):
         if getattr(args, key) is not None:
             data[key] = getattr(args, key)
+    for key in ("keep_columns", "drop_columns"):
+        if getattr(args, key, ()):
+            data[key] = list(getattr(args, key))
     data = parse_set(args.set, data)
     missing = [k for k in ("dataset", "model") if not data.get(k)]
     if missing:
@@ -93,11 +97,18 @@ def run_train(args: argparse.Namespace) -> int:
     state = execute_run(run.path)
     status = run.status()
     metrics = run.read_metrics() or {}
+    card = run.read_card() or {}
     if args.json:
         print(json.dumps({"run_id": run.run_id, "state": state, "error": status.get("error"),
-                          "metrics": metrics.get("metrics") or {}, "cv": metrics.get("cv")}))
+                          "metrics": metrics.get("metrics") or {}, "cv": metrics.get("cv"),
+                          "feature_columns": card.get("feature_columns"),
+                          "excluded_columns": card.get("excluded_columns")}))
         return _exit_code(state, status)
     print(f"state: {state}" + (f" ({status.get('error')})" if status.get("error") else ""))
+    if card.get("excluded_columns") is not None:
+        from ..datasets.features_table import excluded_columns_text
+
+        print(excluded_columns_text(card["excluded_columns"]))
     for k, v in (metrics.get("metrics") or {}).items():
         print(f"  {k}: {v:.4f}" if isinstance(v, float) else f"  {k}: {v}")
     if "cv" in metrics:

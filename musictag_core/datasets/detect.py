@@ -12,7 +12,7 @@ Detection rules (:func:`detect_format`):
   tab-separated with ``clip_id`` and ``mp3_path`` (and no ``artist``: that is a clip-info
   file) → ``mtt``, or starting with ``clip_id`` beside a ``*clip_info_final.csv`` → ``mtt``;
   a header (FMA's three rows) with ``track`` over ``genre_top`` → ``fma``;
-  a ``label`` column with mostly numeric other columns → ``features``;
+  a ``label`` column with mostly numeric feature columns (after the column rule) → ``features``;
   a ``path`` column → ``strengths`` (wide or long form).
 
 Anything else raises :class:`~musictag_core.errors.DatasetError` listing the accepted forms.
@@ -30,7 +30,7 @@ import pandas as pd
 
 from ..errors import DatasetError, ParameterError
 from .base import DEFAULT_STRENGTH_THRESHOLD, DatasetIndex, check_threshold
-from .features_table import ID_COLUMN_CANDIDATES, read_feature_table
+from .features_table import ID_COLUMN_CANDIDATES, feature_column_rule, read_feature_table
 from .fma import read_fma
 from .folder import read_folder
 from .jamendo import JAMENDO_COLUMNS, read_jamendo
@@ -168,7 +168,9 @@ def _sniff_csv(path: Path) -> str | None:
     columns = [str(c).strip() for c in frame.columns]
     frame.columns = columns
     if "label" in columns:
-        others = [c for c in columns if c not in ("label", "artist", "split", *ID_COLUMN_CANDIDATES)]
+        # the columns the feature-table rule would keep (not ids, file metadata, constants, unique text)
+        reserved = {c: "" for c in columns if c in ("label", "artist", "split", *ID_COLUMN_CANDIDATES)}
+        others, _ = feature_column_rule(frame.apply(lambda col: col.str.strip()), reserved=reserved)
         numeric = [c for c in others if len(frame) and pd.to_numeric(frame[c], errors="coerce").notna().all()]
         if others and len(numeric) >= 0.8 * len(others):
             return "features"
@@ -239,7 +241,9 @@ def open_dataset(
         Strength (0–100) at or above which a tag is present.
     **options
         Passed to the format's reader (for example ``subset=``/``level=`` for FMA,
-        ``top_n=`` for MTT, ``missing="skip"``, ``label_column=`` for feature tables).
+        ``top_n=`` for MTT, ``missing="skip"``, ``label_column=``/``keep=``/``drop=`` for
+        feature tables). Empty ``keep``/``drop`` are ignored for other formats; non-empty
+        ones are an error there.
 
     Returns
     -------
@@ -250,12 +254,19 @@ def open_dataset(
         format = detect_format(spec)
     if format not in DATASET_FORMATS:
         raise ParameterError(f"unknown dataset format {format!r}; use one of {sorted(DATASET_FORMATS)}")
+    column_options = sorted(k for k in ("keep", "drop") if options.get(k))
+    if column_options and format != "features":
+        raise ParameterError(
+            f"{'/'.join(column_options)} columns apply to feature tables only; {str(spec)!r} is a {format!r} dataset"
+        )
     if format == "demo":
         path = Path(DEMO_SPEC)
     else:
         path = Path(spec).expanduser()
         if not path.exists():
             raise DatasetError(f"dataset {str(path)!r} does not exist: give a folder, a CSV file, or 'demo'")
+    if format != "features":
+        options = {k: v for k, v in options.items() if k not in ("keep", "drop")}
     try:
         index = DATASET_FORMATS[format].read(path, threshold, dict(options))
     except TypeError as exc:

@@ -70,6 +70,9 @@ class RunConfig(Config):
         Use at most this many tracks (stratified sample), for quick trials.
     name : str
         Free label shown in listings.
+    keep_columns, drop_columns : tuple of str
+        Feature tables only: columns to keep as features against the column rule, or to
+        leave out (see :func:`~musictag_core.datasets.read_feature_table`).
     """
 
     dataset: str
@@ -99,8 +102,15 @@ class RunConfig(Config):
     test_fraction: float = 0.15
     max_tracks: int | None = None
     name: str = ""
+    keep_columns: tuple[str, ...] = ()
+    drop_columns: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        for name in ("keep_columns", "drop_columns"):
+            v = getattr(self, name)
+            if isinstance(v, str) or not isinstance(v, (list, tuple)) or not all(isinstance(c, str) and c.strip() for c in v):
+                raise ParameterError(f"{name} must be a list of column names, got {v!r}")
+            object.__setattr__(self, name, tuple(c.strip() for c in v))
         if not isinstance(self.dataset, str) or not self.dataset:
             raise ParameterError(f"dataset must be a non-empty spec string, got {self.dataset!r}")
         model_card(self.model)  # raises ModelError naming the models

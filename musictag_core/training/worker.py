@@ -82,7 +82,10 @@ def _execute_locked(run: Run, config_data: dict[str, Any]) -> str:
         cfg = RunConfig.from_dict(config_data)
         ctx = RunContext(run, cfg)
         ctx.log("started", pid=os.getpid())
-        index = open_dataset(cfg.dataset, threshold=cfg.threshold)
+        index = open_dataset(cfg.dataset, threshold=cfg.threshold, keep=cfg.keep_columns, drop=cfg.drop_columns)
+        if index.kind == "features":
+            ctx.log("columns", feature_columns=index.meta.get("feature_columns"),
+                    excluded_columns=index.meta.get("excluded_columns"))
         task = cfg.task or index.task
         if cfg.max_tracks is not None and cfg.max_tracks < len(index):
             from sklearn.model_selection import train_test_split
@@ -211,6 +214,8 @@ def save_outputs(ctx: RunContext, index, task: str, split, result, metrics, thre
         "feature_columns": (
             [str(c) for c in index.features.columns] if spec.kind == "stats" and index.features is not None else None
         ),
+        # the feature-table column rule: what it left out and why (None for audio datasets)
+        "excluded_columns": index.meta.get("excluded_columns") if index.kind == "features" else None,
         "split": {k: ids[v].tolist() for k, v in split.items()},
         "config": cfg.to_dict(),
         "code_version": code_version(),
