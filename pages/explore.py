@@ -49,6 +49,7 @@ from musictag_core.explore import (
 )
 from musictag_core.paths import data_roots, resolve_data_path
 from musictag_core.viz import explore as vx
+from pages._ui.columns import render_excluded_columns
 from pages._ui.errors import app_limits, show_error
 from pages._ui.session import session_workspace, startup
 
@@ -228,6 +229,8 @@ except Exception as exc:  # noqa: BLE001
     show_error(exc, context=source.describe())
     st.stop()
 source_key = source.key()
+if index.kind == "features":
+    render_excluded_columns(index.meta.get("excluded_columns"), override="Keep or drop columns with `musictag explore --keep-columns/--drop-columns`.")
 warm = start_umap_warmup()  # once per process (a low-priority thread), from the first time a dataset is open here
 
 controls, main = st.columns([1, 3], gap="medium")

@@ -33,6 +33,7 @@ from musictag_core.viz.train import (
     per_label_f1_figure,
 )
 from pages._ui.cache import cached_models
+from pages._ui.columns import render_excluded_columns
 from pages._ui.errors import app_limits, show_error
 from pages._ui.session import session_workspace, startup
 
@@ -488,6 +489,8 @@ def final_panel(run_id: str, status: dict, config: dict) -> None:
         with c_f1:
             if evaluation.get("per_label"):
                 st.plotly_chart(per_label_f1_figure(evaluation["per_label"]), key="train_fig_f1")
+    render_excluded_columns((run.read_card() or {}).get("excluded_columns"),
+                            override="Keep or drop columns with the `keep_columns`/`drop_columns` run settings.")
     if state == "finished" and table_only(run.read_card() or {}):
         st.caption(
             ":material/table_chart: This model reads the feature table's own columns, so it scores feature tables, "

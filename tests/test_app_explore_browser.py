@@ -118,6 +118,8 @@ def _blobs_csv() -> bytes:
     X, y = make_blobs(n_samples=60, n_features=6, centers=3, random_state=2)
     df = pd.DataFrame(X, columns=[f"mfcc{i}_mean" for i in range(6)])
     df.insert(0, "filename", [f"track{i:02d}.wav" for i in range(60)])
+    df.insert(1, "length", 661794)  # file metadata: excluded by the column rule (#13)
+    df["title"] = [f"Song number {i}" for i in range(60)]  # text unique per row: excluded
     df["label"] = np.array(["disco", "metal", "reggae"], dtype=object)[y]
     return df.to_csv(index=False).encode()
 
@@ -134,6 +136,8 @@ def test_explore_feature_table_upload(explore_server, page, screenshot, tmp_path
     assert_no_exception(page)
     main = page.locator('[data-testid="stMain"]').inner_text()
     assert "feature table table.csv: 60 tracks, 6 features" in main and "standardised;" in main
+    assert "Feature table: excluded columns: filename (row ids (id column)); length (identifier or file metadata" in main
+    assert "title (non-numeric and unique per row)" in main
     # a widget left out of a run (no dataset yet) still shows the value the page uses
     assert page.get_by_role("checkbox", name="Standardise features").last.is_checked()
     assert page.locator(ERROR_ALERT).count() == 0

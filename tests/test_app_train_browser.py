@@ -105,7 +105,9 @@ def feature_table(tmp_path_factory) -> Path:
     for k, genre in enumerate(["blues", "jazz", "rock"]):
         X = rng.normal(0, 1, (20, 6)) + 3 * np.eye(6)[k] + 3 * np.eye(6)[k + 3]
         for i, x in enumerate(X):
-            rows.append({"filename": f"{genre}.{i:05d}.wav", **{f"f{j}": v for j, v in enumerate(x)}, "label": genre})
+            rows.append(
+                {"filename": f"{genre}.{i:05d}.wav", "length": 661794, **{f"f{j}": v for j, v in enumerate(x)}, "label": genre}
+            )
     path = tmp_path_factory.mktemp("table") / "features.csv"
     pd.DataFrame(rows).to_csv(path, index=False)
     return path
@@ -251,7 +253,12 @@ def test_feature_table_run_finishes_with_a_complete_evaluation(train_app, page, 
     assert np.sum(counts) == metrics["n_tracks"] == 9
     # a model of a feature table's columns scores tables, not audio: no link to the Tag page, and it says so
     assert page.get_by_role("link", name=re.compile("Tag songs with this model")).count() == 0
-    assert "not offered on the Tag page" in page.locator('[data-testid="stMain"]').inner_text()
+    main = page.locator('[data-testid="stMain"]').inner_text()
+    assert "not offered on the Tag page" in main
+    # the column rule's exclusions, as the run card records them (#13)
+    assert "Feature table: excluded columns: filename (row ids (id column)); length (identifier or file metadata" in main
+    card = json.loads((runs / run_id / "card.json").read_text())
+    assert card["feature_columns"] == [f"f{j}" for j in range(6)]
     from musictag_core.models.loading import list_models
 
     models = list_models(runs_dir=runs)
