@@ -291,7 +291,7 @@ def _duration_warnings(duration_s: float, *, tagger: Tagger, name: str) -> tuple
             name,
             f"the clip is only {duration_s:.3f} s long; at least {MIN_DURATION_S:g} s of audio is needed to tag it",
         )
-    seg_s = segment_seconds(tagger.card if isinstance(getattr(tagger, "card", None), dict) else {})
+    seg_s = segment_seconds(tagger.card)
     if seg_s is not None and duration_s < seg_s - 1e-6:
         return (
             f"the clip is {duration_s:.2f} s long, shorter than one {seg_s:g} s segment of the model: "

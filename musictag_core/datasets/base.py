@@ -83,8 +83,13 @@ def list_some(items: Iterable, *, limit: int = 10, quote: bool = True) -> str:
     return shown
 
 
-def check_ids(ids: pd.Series, *, csv_path: Path, column: str, what: str = "track ids") -> None:
-    """Refuse blank or repeated ids read from ``column`` of ``csv_path`` (lines counted after the header).
+def check_ids(
+    ids: pd.Series, *, csv_path: Path, column: str, what: str = "track ids", lines: Sequence[int] | None = None
+) -> None:
+    """Refuse blank or repeated ids read from ``column`` of ``csv_path``.
+
+    ``lines`` gives the file line of each row (when a reader skipped comment lines);
+    by default row ``i`` is line ``i + 2`` (one header line).
 
     Raises
     ------
@@ -92,8 +97,9 @@ def check_ids(ids: pd.Series, *, csv_path: Path, column: str, what: str = "track
         ``blank '<column>' on lines ...`` or ``duplicate <what> in column '<column>': ...``.
     """
     if (ids == "").any():
-        lines = (np.flatnonzero((ids == "").to_numpy()) + 2).tolist()
-        raise DatasetError(f"{csv_path}: blank {column!r} on lines {list_some(lines)}")
+        rows = np.flatnonzero((ids == "").to_numpy())
+        blank = [lines[i] for i in rows] if lines is not None else (rows + 2).tolist()
+        raise DatasetError(f"{csv_path}: blank {column!r} on lines {list_some(blank)}")
     dup = ids[ids.duplicated()].unique().tolist()
     if dup:
         raise DatasetError(f"{csv_path}: duplicate {what} in column {column!r}: {list_some(dup)}")
@@ -105,6 +111,15 @@ def is_file(path: str | Path) -> bool:
         return Path(path).is_file()
     except (OSError, ValueError):
         return False
+
+
+def find_in_folder(folder: Path, *, names: Sequence[str], pattern: str) -> Path | None:
+    """The first of ``names`` that is a file in ``folder``, else the only file matching ``pattern``; or None."""
+    for name in names:
+        if (folder / name).is_file():
+            return folder / name
+    matches = sorted(p for p in folder.glob(pattern) if p.is_file())
+    return matches[0] if len(matches) == 1 else None
 
 
 def require_exists(path: str | Path, *, what: str) -> Path:

@@ -29,11 +29,11 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import DatasetError, ParameterError
-from .base import DEFAULT_STRENGTH_THRESHOLD, DatasetIndex, check_threshold
+from .base import DEFAULT_STRENGTH_THRESHOLD, DatasetIndex, check_threshold, find_in_folder
 from .features_table import ID_COLUMN_CANDIDATES, feature_column_rule, read_feature_table
 from .fma import read_fma
 from .folder import read_folder
-from .jamendo import JAMENDO_COLUMNS, read_jamendo
+from .jamendo import JAMENDO_COLUMNS, is_jamendo_split_file, read_jamendo
 from .mtt import MTT_ID_COLUMN, MTT_PATH_COLUMN, find_clip_info, read_mtt
 from .strengths import read_strengths_csv
 
@@ -74,11 +74,7 @@ def _fma_csv(path: Path) -> Path:
 
 def _mtt_annotations(folder: Path) -> Path | None:
     """``annotations_final.csv`` in ``folder``, else the only ``*annotations_final.csv`` there."""
-    candidate = folder / "annotations_final.csv"
-    if candidate.is_file():
-        return candidate
-    others = sorted(p for p in folder.glob("*annotations_final.csv") if p.is_file())
-    return others[0] if len(others) == 1 else None
+    return find_in_folder(folder, names=["annotations_final.csv"], pattern="*annotations_final.csv")
 
 
 def _mtt_csv(path: Path) -> Path:
@@ -211,9 +207,7 @@ def detect_format(path: str | Path) -> str:
             return "fma"
         if _mtt_annotations(p) is not None:
             return "mtt"
-        if any(p.glob("*autotagging*-train.tsv")) or any(p.glob("*autotagging*-validation.tsv")) or any(
-            p.glob("*autotagging*-test.tsv")
-        ):
+        if any(is_jamendo_split_file(f) for f in p.glob("*autotagging*.tsv")):
             return "jamendo"
         return "folder"
     found = _sniff_csv(p)

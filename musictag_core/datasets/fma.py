@@ -72,16 +72,19 @@ def _find_broken_record(path: Path) -> str | None:
     return None
 
 
+def _refuse_truncated(path: Path) -> None:
+    """Raise :class:`DatasetError` naming the broken record if ``path`` is cut short."""
+    broken = _find_broken_record(path)
+    if broken:
+        raise DatasetError(f"{path}: {broken}: the file looks truncated (was the download or copy cut short?)")
+
+
 def _read_tracks(path: Path) -> pd.DataFrame:
     """Read ``tracks.csv``: three header rows (column group, column name, then ``track_id``)."""
     try:
         frame = pd.read_csv(path, header=[0, 1], index_col=0, low_memory=False)
     except (ValueError, pd.errors.ParserError, IndexError) as exc:
-        broken = _find_broken_record(path)
-        if broken:
-            raise DatasetError(
-                f"{path}: {broken}: the file looks truncated (was the download or copy cut short?)"
-            ) from None
+        _refuse_truncated(path)
         raise DatasetError(
             f"{path}: cannot read it as FMA tracks.csv (a CSV whose header rows are 'set,track,...' over "
             f"'split,genre_top,...' over 'track_id'): {exc}"
@@ -92,9 +95,7 @@ def _read_tracks(path: Path) -> pd.DataFrame:
         handle.seek(max(0, path.stat().st_size - 1))
         ends_cleanly = handle.read(1) in (b"\n", b"\r")
     if not ends_cleanly:
-        broken = _find_broken_record(path)
-        if broken:
-            raise DatasetError(f"{path}: {broken}: the file looks truncated (was the download or copy cut short?)")
+        _refuse_truncated(path)
     return frame
 
 

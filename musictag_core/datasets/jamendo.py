@@ -27,7 +27,7 @@ import pandas as pd
 from ..errors import DatasetError, ParameterError
 from .base import DatasetIndex, check_missing_files, check_missing_policy, list_some, require_exists, require_file
 
-__all__ = ["read_jamendo", "JAMENDO_COLUMNS", "jamendo_split_files"]
+__all__ = ["read_jamendo", "JAMENDO_COLUMNS", "jamendo_split_files", "is_jamendo_split_file"]
 
 #: The header's columns (the last one, ``TAGS``, spreads over every further field).
 JAMENDO_COLUMNS = ("TRACK_ID", "ARTIST_ID", "ALBUM_ID", "PATH", "DURATION", "TAGS")
@@ -41,6 +41,11 @@ def _set_key(path: Path) -> tuple[str, str | None]:
     if match is None:
         return path.stem, None
     return match["prefix"], match["split"]
+
+
+def is_jamendo_split_file(path: Path) -> bool:
+    """Whether ``path`` is a file named like an official split (``...-train/-validation/-test.tsv``)."""
+    return _set_key(path)[1] is not None and path.is_file()
 
 
 def jamendo_split_files(path: str | Path, *, category: str | None = "genre", siblings: bool = True) -> list[Path]:
@@ -63,7 +68,7 @@ def jamendo_split_files(path: str | Path, *, category: str | None = "genre", sib
     """
     p = require_exists(path, what="MTG-Jamendo split")
     if p.is_dir():
-        files = sorted(f for f in p.glob("*autotagging*.tsv") if f.is_file() and _set_key(f)[1])
+        files = sorted(f for f in p.glob("*autotagging*.tsv") if is_jamendo_split_file(f))
         if not files:
             raise DatasetError(f"{p}: no MTG-Jamendo split files (*autotagging*-train/validation/test.tsv) inside")
         sets = sorted({_set_key(f)[0] for f in files})

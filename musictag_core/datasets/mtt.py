@@ -25,7 +25,15 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DatasetError, ParameterError
-from .base import DatasetIndex, check_ids, check_missing_files, check_missing_policy, list_some, require_file
+from .base import (
+    DatasetIndex,
+    check_ids,
+    check_missing_files,
+    check_missing_policy,
+    find_in_folder,
+    list_some,
+    require_file,
+)
 
 __all__ = ["read_mtt", "find_clip_info", "MTT_ID_COLUMN", "MTT_PATH_COLUMN"]
 
@@ -66,17 +74,12 @@ def find_clip_info(annotations_csv: Path) -> Path | None:
     ``tiny_clip_info_final.csv``), then ``clip_info_final.csv``, then the only
     ``*clip_info_final.csv`` there.
     """
-    folder = annotations_csv.parent
     name = annotations_csv.name
-    candidates = []
+    names = []
     if name.endswith("annotations_final.csv"):
-        candidates.append(folder / (name[: -len("annotations_final.csv")] + "clip_info_final.csv"))
-    candidates.append(folder / "clip_info_final.csv")
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    others = sorted(p for p in folder.glob("*clip_info_final.csv") if p.is_file())
-    return others[0] if len(others) == 1 else None
+        names.append(name[: -len("annotations_final.csv")] + "clip_info_final.csv")
+    names.append("clip_info_final.csv")
+    return find_in_folder(annotations_csv.parent, names=names, pattern="*clip_info_final.csv")
 
 
 def read_mtt(
@@ -154,11 +157,8 @@ def read_mtt(
         raise DatasetError(f"{csv_path}: no tag columns beside clip_id")
 
     ids = frame[MTT_ID_COLUMN].str.strip()
-    file_lines = frame.attrs.get("lines")
-    if file_lines and (ids == "").any():  # name file lines: comment lines shift the row numbers
-        blank = [file_lines[i] for i in np.flatnonzero((ids == "").to_numpy())]
-        raise DatasetError(f"{csv_path}: blank {MTT_ID_COLUMN!r} on lines {list_some(blank)}")
-    check_ids(ids, csv_path=csv_path, column=MTT_ID_COLUMN, what="clip ids")
+    # comment lines shift the row numbers: name the file lines _read_tsv recorded
+    check_ids(ids, csv_path=csv_path, column=MTT_ID_COLUMN, what="clip ids", lines=frame.attrs.get("lines"))
 
     raw = frame[tags].apply(lambda col: col.str.strip())
     values = raw.apply(pd.to_numeric, errors="coerce")
