@@ -5,6 +5,7 @@ instances keep their files apart:
 
 * ``MUSICTAG_CACHE``: feature store, demo corpus, embeddings (default ``~/.cache/musictag``).
 * ``MUSICTAG_RUNS``: training runs (default ``./runs`` in the working directory).
+* ``MUSICTAG_INDEXES``: similarity indexes, state rather than cache (default ``indexes`` beside the runs folder).
 * ``MUSICTAG_DATA``: ``os.pathsep``-separated folders under which typed dataset paths are accepted
   (default: the cache folder, the working directory and ``../shared/data`` when it exists).
 """
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from .errors import ParameterError
 
-__all__ = ["assets_dir", "cache_dir", "data_roots", "resolve_data_path", "runs_dir", "repo_root"]
+__all__ = ["assets_dir", "cache_dir", "data_roots", "indexes_dir", "resolve_data_path", "runs_dir", "repo_root"]
 
 
 def repo_root() -> Path:
@@ -44,6 +45,14 @@ def cache_dir() -> Path:
 def runs_dir() -> Path:
     """Folder of training runs (not created here)."""
     return Path(os.environ.get("MUSICTAG_RUNS") or "runs").expanduser().resolve()
+
+
+def indexes_dir() -> Path:
+    """Folder of named similarity indexes (not created here): ``$MUSICTAG_INDEXES``, else ``indexes`` beside the runs folder."""
+    env = os.environ.get("MUSICTAG_INDEXES")
+    if env:
+        return Path(env).expanduser().resolve()
+    return runs_dir().parent / "indexes"
 
 
 def data_roots() -> list[Path]:
