@@ -52,6 +52,7 @@ from musictag_core.viz import explore as vx
 from pages._ui.columns import render_excluded_columns
 from pages._ui.errors import app_limits, show_error
 from pages._ui.session import session_workspace, startup
+from pages._ui.similar import render_neighbourhoods, render_point_neighbours
 
 SOURCES = ["Demo corpus", "Path", "Upload zip", "Upload feature table"]
 METHODS = {"PCA": "pca", "UMAP": "umap", "t-SNE": "tsne"}
@@ -340,6 +341,7 @@ with main:
         )
     else:
         st.markdown("**Most confused pair**: none, the k-NN makes no errors in the full space.")
+    render_neighbourhoods(result.neighbourhoods)
 
     colors = color_columns(result.meta)
     if ss["explore_color"] not in colors:
@@ -381,6 +383,8 @@ with main:
             st.audio(str(r["path"]), start_time=int(start))
         if len(with_audio) > MAX_PLAYERS:
             st.caption(f"Players for the first {MAX_PLAYERS}; the table lists all.")
+        if len(rows) == 1:
+            render_point_neighbours(result, rows[0])
 
 # ---------------------------------------------------------------- figures below the scatter
 # Only the open tab runs (tabs with on_change="rerun"); the figures download builds them all.

@@ -24,6 +24,7 @@ from musictag_core.viz import genre_bar_figure, mel_figure, mfcc_figure, taggram
 from pages._ui.cache import cached_analysis, cached_models, file_hash, get_tagger
 from pages._ui.errors import app_limits, show_error
 from pages._ui.session import DEFAULT_MODEL, startup
+from pages._ui.similar import render_tracks_like_this
 
 UPLOAD_TYPES = ["wav", "mp3", "flac", "ogg"]
 OVERLAPS = [0.0, 0.25, 0.5, 0.75]  # fractions of the model's segment length
@@ -113,6 +114,7 @@ def _track_card(
             )
             st.plotly_chart(gram, key=f"tag_fig_taggram_{key}")
         _signal_tabs(view, key)
+        render_tracks_like_this(track.data, digest=digest, key=key)
     row = {**pred.result_row(), "file": track.name}
     return row, {**pred.to_dict(), "file": track.name}
 

@@ -20,6 +20,7 @@ from ..explore import (
     SPACES,
     ProjectionConfig,
     feature_matrix,
+    neighbour_preservation,
     project,
     separability,
     separability_json,
@@ -115,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
     proj = project(X, config=config, feature_names=names, cache=not args.no_cache, progress=_progress(args.quiet))
     full = separability(X, labels, k=args.k, standardize=config.standardize)
     low = separability(proj.coords, labels, k=args.k, standardize=False)
+    hoods = neighbour_preservation(X, proj.coords, k=10, standardize=config.standardize)
     if args.out:
         out = meta.drop(columns=["row", "path"], errors="ignore").copy()
         for i, axis in enumerate("xyz"[: proj.coords.shape[1]]):
@@ -135,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
         "knn_accuracy": {"full": fj["knn_accuracy"], "projection": lj["knn_accuracy"]},
         "most_confused": {"full": fj["most_confused"], "projection": lj["most_confused"]},
         "centroid_distances": fj["centroid_distances"],
+        "neighbourhoods": hoods,
         "skipped": meta.attrs.get("skipped", {}),
         "fit_seconds": round(proj.fit_seconds, 3),
         "from_cache": proj.from_cache,
@@ -170,6 +173,10 @@ def _summary(result: dict) -> str:
         from ..datasets.features_table import excluded_columns_text
 
         lines.append(excluded_columns_text(result["excluded_columns"]))
+    hoods = result.get("neighbourhoods")
+    if hoods:
+        lines.append(f"neighbourhoods: trustworthiness {hoods['trustworthiness']:.3f}, {hoods['knn_kept']:.0%} of the true "
+                     f"{hoods['k']}-NN kept in the projection (chance {hoods['knn_kept_chance']:.0%})")
     pair = result["most_confused"]["full"]
     if pair:
         lines.append(f"most confused (full space): {pair}")

@@ -15,6 +15,8 @@ One stage, one package, in data-flow order:
   labels per track, durations;
 * :mod:`~musictag_core.explore.result` -- :func:`explore` in one call and its
   :class:`ExploreResult`;
+* :mod:`~musictag_core.explore.neighbours` -- how far the projection distorts
+  neighbourhoods (trustworthiness, true k-NN kept) and one point's neighbours in both spaces;
 * :mod:`~musictag_core.explore.memory` -- :class:`ExploreCache`, the bounded
   in-memory datasets, matrices and results over the disk caches.
 
@@ -51,6 +53,7 @@ _LAZY = {
     **dict.fromkeys(("class_balance", "cooccurrence", "labels_per_track", "track_durations"), "insight"),
     **dict.fromkeys(("ExploreResult", "color_columns", "explore", "figures_json", "selected_rows"), "result"),
     **dict.fromkeys(("ExploreCache",), "memory"),
+    **dict.fromkeys(("neighbour_preservation", "point_neighbours"), "neighbours"),
 }
 
 __all__ = sorted(_LAZY)
@@ -59,6 +62,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .checks import ProgressCallback  # noqa: F401
     from .insight import class_balance, cooccurrence, labels_per_track, track_durations  # noqa: F401
     from .memory import ExploreCache  # noqa: F401
+    from .neighbours import neighbour_preservation, point_neighbours  # noqa: F401
     from .projection import (  # noqa: F401
         METHODS,
         METRICS,

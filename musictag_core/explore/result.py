@@ -23,6 +23,7 @@ import pandas as pd
 from ..errors import ParameterError
 from ..fileio import json_default
 from .checks import ProgressCallback
+from .neighbours import neighbour_preservation
 from .projection import Projection, ProjectionConfig, fit_config, project
 from .separation import separability, separability_json
 
@@ -54,6 +55,9 @@ class ExploreResult:
         Neighbours of the leave-one-out k-NN.
     notes : list of str
         Parameters adjusted for the data (see :func:`fit_config`).
+    neighbourhoods : dict
+        How well the projection keeps neighbourhoods
+        (:func:`~musictag_core.explore.neighbours.neighbour_preservation`: ``trustworthiness``, ``knn_kept``).
     """
 
     X: np.ndarray
@@ -65,6 +69,7 @@ class ExploreResult:
     projected: dict
     k: int
     notes: list[str] = field(default_factory=list)
+    neighbourhoods: dict = field(default_factory=dict)
 
     @property
     def config(self) -> ProjectionConfig:
@@ -102,6 +107,7 @@ class ExploreResult:
             "notes": list(self.notes),
             "full_space": separability_json(self.full),
             "projection_space": separability_json(self.projected),
+            "neighbourhoods": dict(self.neighbourhoods),
         }
         proj = self.projection
         if proj.explained_variance_ratio_ is not None and proj.loadings is not None:
@@ -180,6 +186,7 @@ def explore(
     proj = project(X, config=config, feature_names=list(feature_names), cache=cache, progress=progress)
     full = separability(X, genre, k=k_used, standardize=config.standardize)
     projected = separability(proj.coords, genre, k=k_used, standardize=False)
+    hoods = neighbour_preservation(X, proj.coords, k=10, standardize=config.standardize) if len(X) >= 5 else {}
     return ExploreResult(
         X=X,
         feature_names=list(feature_names),
@@ -190,6 +197,7 @@ def explore(
         projected=projected,
         k=k_used,
         notes=notes,
+        neighbourhoods=hoods,
     )
 
 

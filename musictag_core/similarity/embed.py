@@ -72,7 +72,7 @@ def _mfcc_spec(sr: int) -> InputSpec:
 class _Decoded:
     """The file's waveform, decoded on first need only (a fully cached file is never decoded)."""
 
-    def __init__(self, path: str, sr: int) -> None:
+    def __init__(self, path, sr: int) -> None:  # noqa: ANN001 - a path or the file's bytes
         self.path, self.sr, self._y = path, sr, None
 
     def get(self) -> np.ndarray:
@@ -122,14 +122,14 @@ def _mfcc_rows(*, sr: int, digest: str, audio: _Decoded, cache: bool) -> tuple[n
 
 
 def file_vectors(
-    path: str, *, digest: str, model, space: str = "penultimate", taggers: dict | None = None, cache: bool = True,  # noqa: ANN001
+    path: str | bytes, *, digest: str, model, space: str = "penultimate", taggers: dict | None = None, cache: bool = True,  # noqa: ANN001
 ) -> FileVectors:
     """Vectors and tag scores of one audio file.
 
     Parameters
     ----------
-    path : str
-        The audio file.
+    path : str or bytes
+        The audio file (or its bytes).
     digest : str
         Its content hash (:func:`musictag_core.store.file_digest`), the cache key.
     model : MusicnnTagger

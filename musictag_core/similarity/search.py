@@ -132,8 +132,19 @@ def similar_to_row(index: LibraryIndex, row: int, *, k: int = 10, exclude_self: 
                               digest=t["digest"], k=k, exclude_self=exclude_self, path=t["path"])
 
 
+def _digest(source: Any) -> str:
+    """Content hash of a file or its bytes (the same as :func:`musictag_core.store.file_digest` of the file)."""
+    import hashlib
+
+    from ..store import file_digest
+
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return hashlib.blake2b(bytes(source), digest_size=16).hexdigest()
+    return file_digest(source)
+
+
 def similar_to_file(
-    source: str | os.PathLike,
+    source: str | os.PathLike | bytes,
     *,
     index: str | LibraryIndex,
     k: int = 10,
@@ -147,8 +158,8 @@ def similar_to_file(
 
     Parameters
     ----------
-    source : str or Path
-        The query audio file. If its content is in the index, its stored vectors are used.
+    source : str, Path or bytes
+        The query audio file (or its bytes). If its content is in the index, its stored vectors are used.
     index : str or LibraryIndex
         An index name (opened from ``root``) or an opened index.
     k : int
@@ -173,16 +184,16 @@ def similar_to_file(
         Unknown index, another model, bad ``k``.
     """
     from ..errors import AudioError
-    from ..store import file_digest
 
     idx = open_index(index, root=root, model=model) if isinstance(index, str) else index
     if model is not None:
         idx.check_model(model)
     k = _check_k(k)
-    path = os.fspath(source)
-    if not Path(path).is_file():
+    is_bytes = isinstance(source, (bytes, bytearray, memoryview))
+    path = "<bytes>" if is_bytes else os.fspath(source)
+    if not is_bytes and not Path(path).is_file():
         raise AudioError(path, "file not found")
-    digest = file_digest(path)
+    digest = _digest(source)
     rows = idx.rows_with_digest(digest)
     if rows:
         sv, _ = idx.segments_of(rows[0])
@@ -192,7 +203,7 @@ def similar_to_file(
         from .embed import file_vectors
 
         tagger = load_tagger(idx.model, runs_dir=runs_dir)
-        fv = file_vectors(path, digest=digest, model=tagger, space=idx.space, cache=cache)
+        fv = file_vectors(bytes(source) if is_bytes else path, digest=digest, model=tagger, space=idx.space, cache=cache)
         sv, tv = fv.segment_vectors, fv.track_vector
     return similar_to_vectors(idx, track_vector=tv, segment_vectors=sv, digest=digest, k=k, exclude_self=exclude_self, path=path)
 
