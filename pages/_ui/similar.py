@@ -85,7 +85,7 @@ def render_tracks_like_this(data: bytes, *, digest: str, key: str) -> None:
         for rank, n in enumerate(found, start=1):
             same = " · this track" if n["distance"] == 0.0 else ""
             _player(n["path"], n["segment_start_s"],
-                    caption=f"{rank}. {Path(n['path']).name} · {_label_text(n['label'])} · distance {n['distance']:.3f} "
+                    caption=f"**{rank}** · {Path(n['path']).name} · {_label_text(n['label'])} · distance {n['distance']:.3f} "
                     f"· from {n['segment_start_s']:.0f} s{same}")
 
 
