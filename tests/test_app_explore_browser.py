@@ -96,11 +96,15 @@ def test_explore_demo_pca_figures_then_umap(explore_server, page, screenshot):
     _expect()(page.locator('[data-testid="stDownloadButton"]')).to_have_count(3, timeout=30_000)
     screenshot(page, "explore-demo-pca")
 
-    # click one point: it is listed with an audio player
+    assert "Neighbourhoods in the picture: trustworthiness" in main
+    # click one point: it is listed with an audio player, and so are its 5 nearest neighbours in the
+    # full feature space and in the projection (#14)
     point = page.locator(f"{PLOT} .scatterlayer path.point").first
     point.click(force=True)
     page.get_by_text("1 selected point(s)").wait_for(timeout=60_000)
-    _expect()(page.locator('[data-testid="stAudio"]')).to_have_count(1, timeout=30_000)
+    page.get_by_text("In the full feature space").wait_for(timeout=60_000)
+    _expect()(page.locator('[data-testid="stAudio"]')).to_have_count(11, timeout=30_000)
+    assert "In the projection" in page.locator('[data-testid="stMain"]').inner_text()
 
     _choose(page, "Projection", "UMAP")
     _wait_plot_with(page, "UMAP 2-D", UMAP_TIMEOUT_MS)

@@ -37,7 +37,7 @@ def leave_one_out_agreement(index: LibraryIndex, *, k: int = 5) -> dict[str, Any
         the ``k`` nearest neighbours that agree; ``k``, ``n_tracks`` (labelled tracks scored),
         ``chance_top1`` (the agreement of a random other track, for comparison), ``ceiling_top1``
         (the fraction of scored tracks that share a label with at least one other track: the
-        best ``top1`` possible), ``per_label``
+        best ``top1`` possible), ``ceiling_topk`` (likewise for ``topk``), ``per_label``
         (``{label: top1}``) and ``index``, ``model``, ``space``.
 
     Raises
@@ -70,12 +70,14 @@ def leave_one_out_agreement(index: LibraryIndex, *, k: int = 5) -> dict[str, Any
         for lab in labels[rows[a]]:
             per.setdefault(lab, []).append(float(agree[0]))
     pairs = [(a, b) for a in range(len(rows)) for b in range(len(rows)) if not same[a, b]]
-    ceiling = float(np.mean([any(labels[rows[a]] & labels[rows[b]] for b in range(len(rows)) if not same[a, b])
-                             for a in range(len(rows))]))
+    n_agreeing = [sum(bool(labels[rows[a]] & labels[rows[b]]) for b in range(len(rows)) if not same[a, b])
+                  for a in range(len(rows))]
+    ceiling = float(np.mean([m > 0 for m in n_agreeing]))
+    ceiling_k = float(np.mean([min(m, kk) / kk for m in n_agreeing]))
     chance = float(np.mean([bool(labels[rows[a]] & labels[rows[b]]) for a, b in pairs])) if pairs else float("nan")
     return {
         "index": index.name, "model": index.model, "space": index.space, "n_tracks": len(top1), "k": kk,
         "top1": round(float(np.mean(top1)), 4), "topk": round(float(np.mean(topk)), 4), "chance_top1": round(chance, 4),
-        "ceiling_top1": round(ceiling, 4),
+        "ceiling_top1": round(ceiling, 4), "ceiling_topk": round(ceiling_k, 4),
         "per_label": {lab: round(float(np.mean(v)), 4) for lab, v in sorted(per.items())},
     }
