@@ -22,7 +22,7 @@ from ..config import SEGMENT_PRESETS, AudioConfig, FeatureConfig
 from ..errors import ParameterError
 from ..inputs import Backbone, InputSpec, compute_inputs
 
-__all__ = ["MAX_DURATION_S", "SHIPPED_TAGGERS", "SPACES", "FileVectors", "file_vectors"]
+__all__ = ["MAX_DURATION_S", "SHIPPED_TAGGERS", "SPACES", "FileVectors", "ModelSet", "file_vectors"]
 
 #: Seconds of a file that are indexed (the rest of a longer file is not read).
 MAX_DURATION_S = 600.0
@@ -56,10 +56,70 @@ class FileVectors:
     duration_s: float
 
 
-def _model_spec(tagger) -> InputSpec:  # noqa: ANN001 - a MusicnnTagger
+class ModelSet:
+    """musicnn models by name: their cards at once, the networks only when a file is not in the cache.
+
+    An update of an index whose files are all cached, or a query with a cached file, never
+    imports TensorFlow.
+
+    Parameters
+    ----------
+    runs_dir : str or Path, optional
+        Folder of training runs (model names are looked up as :func:`~musictag_core.models.loading.list_models` does).
+    """
+
+    def __init__(self, *, runs_dir=None) -> None:  # noqa: ANN001
+        self.runs_dir = runs_dir
+        self._cards: dict[str, dict] = {}
+
+    def card(self, name: str) -> dict:
+        """The model's ``card.json``.
+
+        Raises
+        ------
+        ModelError
+            Unknown model (the message lists the available ones).
+        ParameterError
+            Not a musicnn model (an index needs musicnn's embeddings).
+        """
+        if name not in self._cards:
+            from ..errors import ModelError
+            from ..models.loading import list_models
+
+            entries = {e.name: e for e in list_models(runs_dir=self.runs_dir)}
+            if name not in entries:
+                raise ModelError(f"unknown model {name!r}; available models: {', '.join(entries) or 'none'}")
+            card = entries[name].card
+            if card.get("format") != "musicnn-keras" or card.get("architecture", "musicnn") != "musicnn":
+                raise ParameterError(
+                    f"model {name!r} has no musicnn embeddings; an index needs a musicnn model ({', '.join(SHIPPED_TAGGERS)})"
+                )
+            self._cards[name] = card
+        return self._cards[name]
+
+    def labels(self, name: str) -> list[str]:
+        """The model's tag labels, in score order."""
+        return [str(v) for v in self.card(name)["labels"]]
+
+    def sr(self, name: str) -> int:
+        """The model's sample rate in Hz."""
+        return int(self.card(name)["sr"])
+
+    def tagger(self, name: str):  # noqa: ANN201 - a MusicnnTagger
+        """The loaded model (the process-wide tagger cache of :func:`~musictag_core.models.loading.load_tagger`)."""
+        from ..models.loading import load_tagger
+
+        self.card(name)
+        tagger = load_tagger(name, runs_dir=self.runs_dir)
+        if not isinstance(tagger, Backbone):
+            raise ParameterError(f"model {name!r} has no embeddings; an index needs a musicnn model")
+        return tagger
+
+
+def _model_spec(name: str, sr: int) -> InputSpec:
     return InputSpec(
-        kind="embedding", audio=AudioConfig(sr=int(tagger.sr), duration=MAX_DURATION_S),
-        segments=SEGMENT_PRESETS["patches3"], embedding="both", backbone=tagger.name,
+        kind="embedding", audio=AudioConfig(sr=int(sr), duration=MAX_DURATION_S),
+        segments=SEGMENT_PRESETS["patches3"], embedding="both", backbone=name,
     )
 
 
@@ -83,16 +143,17 @@ class _Decoded:
         return self._y
 
 
-def _model_outputs(tagger, *, digest: str, audio: _Decoded, cache: bool) -> dict[str, np.ndarray]:  # noqa: ANN001
+def _model_outputs(name: str, models: ModelSet, *, digest: str, audio: _Decoded, cache: bool) -> dict[str, np.ndarray]:
     """Per patch: ``starts`` [n], ``pooled`` [n, 1506], ``penultimate`` [n, 200] and ``tags`` [n, n_labels]."""
     from ..store import ArrayCache
 
     names = ("pooled", "penultimate", "tags", "starts")
-    store = ArrayCache(spec=_model_spec(tagger)) if cache else None
+    store = ArrayCache(spec=_model_spec(name, models.sr(name))) if cache else None
     if store is not None:
         got = {v: store.load(digest, v, mmap_mode=None) for v in names}
         if all(a is not None for a in got.values()) and len({len(a) for a in got.values()}) == 1:
             return got
+    tagger = models.tagger(name)
     patches, starts = tagger.patches(audio.get())
     out = tagger.forward(patches)
     res = {v: np.asarray(out[v], np.float32) for v in names[:3]}
@@ -122,7 +183,8 @@ def _mfcc_rows(*, sr: int, digest: str, audio: _Decoded, cache: bool) -> tuple[n
 
 
 def file_vectors(
-    path: str | bytes, *, digest: str, model, space: str = "penultimate", taggers: dict | None = None, cache: bool = True,  # noqa: ANN001
+    path: str | bytes, *, digest: str, model: str = "MSD_musicnn", space: str = "penultimate",
+    tag_models: tuple[str, ...] = (), models: ModelSet | None = None, cache: bool = True,
 ) -> FileVectors:
     """Vectors and tag scores of one audio file.
 
@@ -132,11 +194,13 @@ def file_vectors(
         The audio file (or its bytes).
     digest : str
         Its content hash (:func:`musictag_core.store.file_digest`), the cache key.
-    model : MusicnnTagger
-        The index's model (its tag scores, and its embeddings for ``penultimate`` / ``pooled``).
+    model : str
+        The index's musicnn model (its tag scores, and its embeddings for ``penultimate`` / ``pooled``).
     space : {"penultimate", "pooled", "mfcc"}
-    taggers : dict of str to MusicnnTagger, optional
-        Further taggers whose track scores to compute (by name); ``model`` is reused when listed.
+    tag_models : tuple of str
+        Further musicnn models whose track scores to compute.
+    models : ModelSet, optional
+        Where models are opened (default: a new one).
     cache : bool
         Read and write the feature cache.
 
@@ -151,17 +215,16 @@ def file_vectors(
     """
     if space not in SPACES:
         raise ParameterError(f"space must be one of {SPACES}, got {space!r}")
-    if not isinstance(model, Backbone):
-        raise ParameterError(f"model {getattr(model, 'name', model)!r} has no embeddings; an index needs a musicnn model")
-    audio = _Decoded(path, int(model.sr))
-    main = _model_outputs(model, digest=digest, audio=audio, cache=cache)
-    scores = {model.name: main["tags"].mean(axis=0)}
-    for name, tagger in (taggers or {}).items():
-        if name != model.name:
-            other = audio if int(tagger.sr) == audio.sr else _Decoded(path, int(tagger.sr))
-            scores[name] = _model_outputs(tagger, digest=digest, audio=other, cache=cache)["tags"].mean(axis=0)
+    models = ModelSet() if models is None else models
+    audio = _Decoded(path, models.sr(model))
+    main = _model_outputs(model, models, digest=digest, audio=audio, cache=cache)
+    scores = {model: main["tags"].mean(axis=0)}
+    for name in tag_models:
+        if name != model:
+            other = audio if models.sr(name) == audio.sr else _Decoded(path, models.sr(name))
+            scores[name] = _model_outputs(name, models, digest=digest, audio=other, cache=cache)["tags"].mean(axis=0)
     if space == "mfcc":
-        rows, starts = _mfcc_rows(sr=int(model.sr), digest=digest, audio=audio, cache=cache)
+        rows, starts = _mfcc_rows(sr=audio.sr, digest=digest, audio=audio, cache=cache)
     else:
         rows, starts = main[space], main["starts"]
     rows = np.asarray(rows, np.float32)

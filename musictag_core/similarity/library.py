@@ -33,7 +33,7 @@ import numpy as np
 
 from ..errors import AudioError, DatasetError, MusictagError, ParameterError
 from ..fileio import atomic_save_npy, atomic_write_json, read_json_object
-from .embed import SHIPPED_TAGGERS, SPACES, file_vectors
+from .embed import SHIPPED_TAGGERS, SPACES, ModelSet, file_vectors
 from .vectors import SEARCH_KINDS, VectorIndex, normalise
 
 __all__ = [
@@ -385,14 +385,6 @@ def delete_index(name: str, *, root: str | os.PathLike | None = None) -> Path:
 # ---------------------------------------------------------------- building and updating
 
 
-def _taggers(model: str, runs_dir: str | os.PathLike | None) -> tuple[Any, dict[str, Any]]:
-    from ..models.loading import load_tagger
-
-    tagger = load_tagger(model, runs_dir=runs_dir)
-    others = {name: (tagger if name == tagger.name else load_tagger(name)) for name in SHIPPED_TAGGERS}
-    return tagger, others
-
-
 def build_index(
     source: str | os.PathLike,
     *,
@@ -460,16 +452,16 @@ def build_index(
             )
     tracks, info = collect_tracks(source, labels=labels)
     report = UpdateReport(name=name, notes=list(info["notes"]))
-    tagger, others = _taggers(model, runs_dir)
+    models = ModelSet(runs_dir=runs_dir)
+    models.card(model)  # unknown or not musicnn: refused before any work
     old_rows: dict[str, int] = {}
     old_paths: dict[str, str] = {}
     if old is not None:
         for i, t in enumerate(old.tracks):
             old_rows.setdefault(t["digest"], i)
             old_paths[t["path"]] = t["digest"]
-    tag_labels = [{"label": lab, "model": m} for m, tg in others.items() for lab in tg.labels]
-    if model not in others:
-        tag_labels += [{"label": lab, "model": model} for lab in tagger.labels]
+    tag_models = tuple(SHIPPED_TAGGERS) + (() if model in SHIPPED_TAGGERS else (model,))
+    tag_labels = [{"label": lab, "model": m} for m in tag_models for lab in models.labels(m)]
     if old is not None and old.tag_labels != tag_labels:
         old_rows = {}  # tag columns changed: re-read everything (from the cache)
     rows: list[dict[str, Any]] = []
@@ -498,7 +490,8 @@ def build_index(
                 report.changed += 1 if path in old_paths else 0
         else:
             try:
-                fv = file_vectors(path, digest=digest, model=tagger, space=space, taggers=others, cache=cache)
+                fv = file_vectors(path, digest=digest, model=model, space=space, tag_models=tag_models, models=models,
+                                  cache=cache)
             except AudioError as exc:
                 report.failed[path] = exc.reason
                 continue

@@ -199,11 +199,10 @@ def similar_to_file(
         sv, _ = idx.segments_of(rows[0])
         tv = np.asarray(idx.track_vectors[rows[0]])
     else:
-        from ..models.loading import load_tagger
-        from .embed import file_vectors
+        from .embed import ModelSet, file_vectors
 
-        tagger = load_tagger(idx.model, runs_dir=runs_dir)
-        fv = file_vectors(bytes(source) if is_bytes else path, digest=digest, model=tagger, space=idx.space, cache=cache)
+        fv = file_vectors(bytes(source) if is_bytes else path, digest=digest, model=idx.model, space=idx.space,
+                          models=ModelSet(runs_dir=runs_dir), cache=cache)
         sv, tv = fv.segment_vectors, fv.track_vector
     return similar_to_vectors(idx, track_vector=tv, segment_vectors=sv, digest=digest, k=k, exclude_self=exclude_self, path=path)
 
