@@ -233,7 +233,7 @@ class LibraryIndex:
         self.segment_starts_s = np.load(folder / "segment_starts.npy", mmap_mode="r")
         self.tag_scores = np.load(folder / "tag_scores.npy", mmap_mode="r")
         self.tag_labels = [dict(t) for t in meta["tag_labels"]]
-        self._vectors: VectorIndex | None = None
+        self.vectors = VectorIndex.load(folder / "vectors.faiss")  # memory-mapped: no copy
         self._by_digest: dict[str, list[int]] | None = None
 
     def __len__(self) -> int:
@@ -256,13 +256,6 @@ class LibraryIndex:
     def labels(self) -> list[Any]:
         """Track labels, in row order (``None``, a str, or a list of str)."""
         return [t["label"] for t in self.tracks]
-
-    @property
-    def vectors(self) -> VectorIndex:
-        """The faiss index of the track vectors (opened by memory-map on first use)."""
-        if self._vectors is None:
-            self._vectors = VectorIndex.load(self.folder / "vectors.faiss")
-        return self._vectors
 
     def rows_with_digest(self, digest: str) -> list[int]:
         """Rows of tracks whose file content hash is ``digest`` (empty when none)."""
@@ -333,17 +326,23 @@ def open_index(name: str, *, root: str | os.PathLike | None = None, model: str |
     """
     check_index_name(name)
     base = _root(root) / name
-    version = _current_folder(base)
-    if version is None:
-        have = [s["name"] for s in list_indexes(root=root)]
-        raise ParameterError(
-            f"no index named {name!r} in {_root(root)}; "
-            + (f"existing indexes: {', '.join(have)}" if have else "build one with `musictag index FOLDER --name NAME`")
-        )
-    meta = read_json_object(version / "meta.json")
-    if not meta or meta.get("format_version") != FORMAT_VERSION:
-        raise ParameterError(f"index {name!r} was written by another version of musictag; rebuild it (delete it, then index again)")
-    idx = LibraryIndex(version, meta)
+    for attempt in range(3):  # an update may replace the version between reading the pointer and opening it
+        version = _current_folder(base)
+        if version is None:
+            have = [s["name"] for s in list_indexes(root=root)]
+            raise ParameterError(
+                f"no index named {name!r} in {_root(root)}; "
+                + (f"existing indexes: {', '.join(have)}" if have else "build one with `musictag index FOLDER --name NAME`")
+            )
+        meta = read_json_object(version / "meta.json")
+        if not meta or meta.get("format_version") != FORMAT_VERSION:
+            raise ParameterError(f"index {name!r} was written by another version of musictag; rebuild it (delete it, then index again)")
+        try:
+            idx = LibraryIndex(version, meta)
+            break
+        except FileNotFoundError:
+            if attempt == 2:
+                raise
     if model is not None:
         idx.check_model(model)
     return idx
@@ -561,6 +560,9 @@ def _write_version(folder: Path, *, meta: dict, arrays: dict[str, np.ndarray], v
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    stale = time.time() - 3600  # a .tmp folder this recent may be another update still writing
     for old in folder.iterdir():
-        if old.is_dir() and old.name != version and (old.name.startswith("v") or old.name.endswith(".tmp")):
+        if not old.is_dir() or old.name == version:
+            continue
+        if old.name.startswith("v") or (old.name.endswith(".tmp") and old.stat().st_mtime < stale):
             shutil.rmtree(old, ignore_errors=True)

@@ -27,11 +27,11 @@ def _indexes() -> list[dict[str, Any]]:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _neighbours(digest: str, data: bytes, *, index: str, updated: str, k: int) -> list[dict[str, Any]]:
-    """Neighbours of an upload (keyed by its hash and the index version; ``data`` is not hashed)."""
+def _neighbours(digest: str, _data: bytes, *, index: str, updated: str, k: int) -> list[dict[str, Any]]:
+    """Neighbours of an upload (keyed by its hash and the index version; the bytes are not hashed again)."""
     from musictag_core.similarity import similar_to_file
 
-    res = similar_to_file(data, index=index, k=k)
+    res = similar_to_file(_data, index=index, k=k)
     return [n.to_dict() for n in res.neighbours]
 
 
