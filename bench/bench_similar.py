@@ -190,8 +190,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.one:
         print(json.dumps(run_one(args.one[0], int(args.one[1]))))
         return
+    import importlib.util
+
+    missing = [lib for lib in args.libraries if importlib.util.find_spec(lib) is None]
+    for lib in missing:  # usearch is not a dependency of musictag: `pip install usearch` to compare
+        print(f"skipping {lib}: not installed (pip install {'faiss-cpu' if lib == 'faiss' else lib})", file=sys.stderr)
     rows = []
-    jobs = [(lib, n) for n in args.sizes for lib in args.libraries]
+    jobs = [(lib, n) for n in args.sizes for lib in args.libraries if lib not in missing]
     if args.million:
         jobs.append((CHOSEN, 1_000_000))
     for lib, n in jobs:
