@@ -45,6 +45,7 @@ COMMAND_MODULES: list[str] = [
     "demo",
     "train",
     "explore",
+    "search_text",
 ]
 
 
