@@ -50,6 +50,7 @@ MAX_QUERY_CHARS = 1000
 _TAG_TEXT = {
     "rnb": "r&b",
     "Hip-Hop": "hip hop",
+    "hiphop": "hip hop",
     "00s": "2000s",
     "60s": "1960s",
     "70s": "1970s",
