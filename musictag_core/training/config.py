@@ -126,7 +126,7 @@ class RunConfig(Config):
             raise ParameterError(f"threshold must be in 0-100, got {self.threshold!r}")
         if not isinstance(self.fine_tune, bool):
             raise ParameterError(f"fine_tune must be true or false, got {self.fine_tune!r}")
-        if self.fine_tune and self.card.input_kind != "embedding":
+        if self.fine_tune and (self.card.input_kind != "embedding" or self.model == "tagtext"):
             raise ParameterError(f"fine_tune applies to the transfer model only, not {self.model!r}")
         for name in ("epochs", "batch_size", "max_tracks", "n_jobs"):
             v = getattr(self, name)
