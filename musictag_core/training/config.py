@@ -128,6 +128,8 @@ class RunConfig(Config):
             raise ParameterError(f"fine_tune must be true or false, got {self.fine_tune!r}")
         if self.fine_tune and (self.card.input_kind != "embedding" or self.model == "tagtext"):
             raise ParameterError(f"fine_tune applies to the transfer model only, not {self.model!r}")
+        if self.holdout and self.model != "tagtext":
+            raise ParameterError(f"holdout (tags retrieved zero-shot) applies to the tagtext model only, not {self.model!r}")
         for name in ("epochs", "batch_size", "max_tracks", "n_jobs"):
             v = getattr(self, name)
             if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
