@@ -64,6 +64,12 @@ def test_choose_holdout():
         choose_holdout(labels, ("zzz",), seed=0)
     with pytest.raises(TrainingError, match="at least 2"):
         choose_holdout(labels, ("a", "b", "c", "d", "e"), seed=0)
+    from musictag_core.errors import ParameterError
+    from musictag_core.training import RunConfig
+
+    assert RunConfig(dataset="demo", model="tagtext", holdout=["jazz"]).holdout == ("jazz",)
+    with pytest.raises(ParameterError, match="tagtext model only"):
+        RunConfig(dataset="demo", model="cnn", holdout=("jazz",))
 
 
 def test_towers_and_tagger_are_plain_keras(tmp_path, rng):
