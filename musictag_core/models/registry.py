@@ -270,6 +270,27 @@ MODEL_CARDS: dict[str, ModelCard] = {
     ),
 }
 
+MODEL_CARDS["tagtext"] = ModelCard(
+    name="tagtext",
+    title="Audio and tag-text towers trained contrastively (zero-shot tag retrieval)",
+    seed_system="Seed 001, method 2: tags embedded with a pretrained text model (all-MiniLM-L6-v2); an audio "
+    "backbone (musicnn patch embeddings) and a text backbone (two dense layers with BatchNorm, ReLU, dropout) "
+    "trained with InfoNCE over in-batch negatives so that a track and its tags are close; held-out tags are "
+    "retrieved zero-shot.",
+    family="keras",
+    input_kind="embedding",
+    presets={
+        "full": ModelPreset(
+            segment_preset("patches3"), None, width=1.0, units=128, dropout=0.2, epochs=60, batch_size=256,
+            learning_rate=1e-3,
+        ),
+        "fast": ModelPreset(
+            segment_preset("patches3"), None, width=1.0, units=64, dropout=0.2, epochs=20, batch_size=128,
+            learning_rate=2e-3,
+        ),
+    },
+)
+
 _CLASSICAL_TITLES = {
     "logreg": ("Logistic regression", "StandardScaler + LogisticRegression on per-track summary statistics."),
     "gboost": (
@@ -316,6 +337,13 @@ def _lazy_builder(name: str) -> Callable[[ModelConfig], Any]:
     return build
 
 
+def _build_tagtext(config: ModelConfig):  # noqa: ANN202
+    """Build the two-tower ``tagtext`` model (see :func:`musictag_core.models.tagtext.build_tagtext`)."""
+    from .tagtext import build_tagtext  # lazy: imports Keras
+
+    return build_tagtext(config)
+
+
 #: Neural model name -> ``build_<name>(ModelConfig) -> keras.Model``.
 MODEL_BUILDERS: dict[str, Callable[[ModelConfig], Any]] = {
     "cnn": _lazy_builder("cnn"),
@@ -324,6 +352,7 @@ MODEL_BUILDERS: dict[str, Callable[[ModelConfig], Any]] = {
     "crnn": _lazy_builder("crnn"),
     "rawcnn": _lazy_builder("rawcnn"),
     "transfer": _lazy_builder("transfer_head"),
+    "tagtext": _build_tagtext,
 }
 
 

@@ -73,6 +73,9 @@ class RunConfig(Config):
     keep_columns, drop_columns : tuple of str
         Feature tables only: columns to keep as features against the column rule, or to
         leave out (see :func:`~musictag_core.datasets.read_feature_table`).
+    holdout : tuple of str
+        ``tagtext`` only: tags held out of training and retrieved zero-shot (empty: a
+        seeded quarter of the labels).
     """
 
     dataset: str
@@ -104,9 +107,10 @@ class RunConfig(Config):
     name: str = ""
     keep_columns: tuple[str, ...] = ()
     drop_columns: tuple[str, ...] = ()
+    holdout: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        for name in ("keep_columns", "drop_columns"):
+        for name in ("keep_columns", "drop_columns", "holdout"):
             v = getattr(self, name)
             if isinstance(v, str) or not isinstance(v, (list, tuple)) or not all(isinstance(c, str) and c.strip() for c in v):
                 raise ParameterError(f"{name} must be a list of column names, got {v!r}")
@@ -122,8 +126,10 @@ class RunConfig(Config):
             raise ParameterError(f"threshold must be in 0-100, got {self.threshold!r}")
         if not isinstance(self.fine_tune, bool):
             raise ParameterError(f"fine_tune must be true or false, got {self.fine_tune!r}")
-        if self.fine_tune and self.card.input_kind != "embedding":
+        if self.fine_tune and (self.card.input_kind != "embedding" or self.model == "tagtext"):
             raise ParameterError(f"fine_tune applies to the transfer model only, not {self.model!r}")
+        if self.holdout and self.model != "tagtext":
+            raise ParameterError(f"holdout (tags retrieved zero-shot) applies to the tagtext model only, not {self.model!r}")
         for name in ("epochs", "batch_size", "max_tracks", "n_jobs"):
             v = getattr(self, name)
             if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):

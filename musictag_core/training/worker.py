@@ -96,6 +96,8 @@ def _execute_locked(run: Run, config_data: dict[str, Any]) -> str:
             )
             index = index.subset(np.sort(keep))
         trainer = train_sklearn if cfg.family == "sklearn" else train_keras
+        if cfg.model == "tagtext":  # two towers, a contrastive loss and a zero-shot evaluation of its own
+            from .tagtext import train_tagtext as trainer
         splits = fold_splits(index, task, cfg) if cfg.cv else [
             split_tracks(index, task, seed=cfg.seed, val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction)
         ]
@@ -105,6 +107,8 @@ def _execute_locked(run: Run, config_data: dict[str, Any]) -> str:
                 ctx.log(f"fold {k + 1}/{cfg.cv}", fold=k)
             result = trainer(ctx, index, split, task, np.random.default_rng([cfg.seed, k]))
             metrics, thresholds = evaluate_split(result, index, task, cfg.threshold)
+            if "zero_shot" in result:
+                metrics = {**metrics, "zero_shot": result["zero_shot"]}
             fold_results.append((split, result, metrics, thresholds))
             if cfg.cv:
                 ctx.events.write("fold", fold=k, metrics=metrics["metrics"])

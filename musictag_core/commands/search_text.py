@@ -1,0 +1,101 @@
+"""``search-text QUERY [--index NAME] [--top N]``: zero-shot text search over the taggers' tags."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+from pathlib import Path
+
+from ..errors import ParameterError
+from . import add_output_options
+
+__all__ = ["register", "run_search_text", "open_text_index", "INDEX_MODULE"]
+
+#: Module of the similarity index. The adapter :func:`open_text_index` calls its
+#: ``open_index(name)``, whose result carries ``paths``, ``tag_scores`` and ``tag_labels``.
+#: Point this (or the adapter) at the real module once the similarity index is merged.
+INDEX_MODULE = "musictag_core.index"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the subcommand's parser to ``sub``."""
+    p = sub.add_parser(
+        "search-text",
+        help="zero-shot text search: rank the taggers' tags (and an index's tracks) by a free-text query",
+        description="Embeds the query with all-MiniLM-L6-v2 and ranks the 100 tag names of the shipped "
+        "MSD and MTT taggers by cosine similarity. With --index, tracks are ranked by their scores on "
+        "the three best-matching tags, weighted by similarity. This maps text onto the models' tags; "
+        "it is not a joint audio-text model.",
+    )
+    p.add_argument("query", help='free text, e.g. "dark slow guitar music"')
+    p.add_argument(
+        "--index", default=None, metavar="NAME",
+        help="a similarity index (its name), or a tag-score table JSON file "
+        '{"paths", "tag_scores", "tag_labels"}: rank its tracks too',
+    )
+    p.add_argument("--top", type=int, default=10, metavar="N", help="how many tags and tracks to show (default 10)")
+    add_output_options(p)
+    p.set_defaults(func=run_search_text)
+
+
+def open_text_index(name: str):  # noqa: ANN201
+    """Adapter: open what ``--index NAME`` names as an object with ``paths``, ``tag_scores``, ``tag_labels``.
+
+    A ``.json`` file is read as a tag-score table; any other name is opened with
+    ``open_index(name)`` of :data:`INDEX_MODULE` (the similarity index).
+
+    Raises
+    ------
+    ParameterError
+        If the table is malformed or no similarity index is available.
+    """
+    from ..models.textsearch import TagScoreTable
+
+    if name.endswith(".json"):
+        from ..paths import resolve_data_path
+
+        path = resolve_data_path(name)
+        try:
+            raw = json.loads(Path(path).read_text(encoding="utf-8"))
+            return TagScoreTable(raw["paths"], raw["tag_scores"], raw["tag_labels"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ParameterError(
+                f"{Path(name).name}: not a tag-score table ({type(exc).__name__}: {exc}); "
+                'expected JSON {"paths": [...], "tag_scores": [[...]], "tag_labels": [{"label", "model"}]}'
+            ) from None
+    try:
+        module = importlib.import_module(INDEX_MODULE)
+        opener = module.open_index
+    except (ImportError, AttributeError):
+        raise ParameterError(
+            f"--index {name!r}: this build has no similarity index to open; pass a tag-score table .json instead"
+        ) from None
+    return TagScoreTable.from_index(opener(name))
+
+
+def run_search_text(args: argparse.Namespace) -> int:
+    """Run ``search-text``; return its exit code."""
+    from ..models.textsearch import search_text
+
+    if not 1 <= args.top <= 1000:
+        raise ParameterError(f"--top must be between 1 and 1000, got {args.top}")
+    index = open_text_index(args.index) if args.index else None
+    result = search_text(args.query, index=index, k=args.top, top=args.top)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"query: {result['query']}")
+    print("tags (cosine similarity of the tag name with the query):")
+    for d in result["tags"]:
+        print(f"  {d['score']:.3f}  {d['label']}  ({d['model']})")
+    if index is not None:
+        tracks = result["tracks"]
+        if tracks:
+            matched = ", ".join(f"{m['label']} ({m['model']})" for m in tracks[0]["matched"])
+            print(f"tracks (similarity-weighted scores on: {matched}):")
+            for t in tracks:
+                print(f"  {t['score']:.3f}  {t['path']}")
+        else:
+            print("tracks: none (the index holds no tracks or no scores on the matching tags)")
+    return 0
