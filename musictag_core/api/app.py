@@ -15,7 +15,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.security import HTTPBearer
 
 from .. import __version__
-from ..uploads.limits import MB, limits
+from ..uploads.limits import limits
 from .errors import install_handlers
 from .guard import BearerAuth, BodyLimit
 from .schemas import Health
@@ -27,11 +27,11 @@ __all__ = ["create_app", "request_body_limit"]
 log = logging.getLogger("musictag.api")
 
 #: Bytes a request may carry beyond one upload's limit (multipart framing, form fields).
-FRAMING_BYTES = 1 * MB
+FRAMING_BYTES = 64 * 1024
 
 
 def request_body_limit() -> int:
-    """Largest request body: the app's upload limit (``MUSICTAG_MAX_UPLOAD_MB``) plus 1 MiB of framing."""
+    """Largest request body: the app's upload limit (``MUSICTAG_MAX_UPLOAD_MB``) plus 64 KiB of framing."""
     return limits().max_upload_bytes + FRAMING_BYTES
 
 
