@@ -118,9 +118,9 @@ def tag_dataset(svc: Service, req: TagDatasetRequest, progress: Progress) -> dic
     from ..paths import resolve_data_path
     from ..uploads.limits import limits
 
-    tagger = svc.tagger(req.model)
     spec = req.path.strip()
     target = spec if spec == "demo" else resolve_data_path(spec)
+    tagger = svc.tagger(req.model)
     progress(message="reading the dataset")
     index = open_dataset(target)
     paths = [p for p in index.tracks["path"].tolist() if p][: req.limit]
