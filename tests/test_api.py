@@ -409,3 +409,31 @@ def test_run_errors(client, tones):
     assert r.status_code == 422 and "outside the allowed data folders" in r.json()["detail"]
     r = client.post("/v1/runs", json={"dataset": str(tones), "model": "logreg", "epochz": 3})
     assert r.status_code == 422 and "epochz" in r.json()["detail"]
+
+
+def test_sync_route_helper_answers_from_the_pool_and_maps_core_errors():
+    """The helper the analysis routes (similar, search-text) are written with, on a router of its own."""
+    from fastapi import APIRouter
+    from pydantic import BaseModel
+
+    from musictag_core.api.routes_analysis import sync_route
+    from musictag_core.errors import DatasetError
+
+    class Query(BaseModel):
+        x: int
+
+    def double(svc, q: Query) -> dict:
+        if q.x < 0:
+            raise DatasetError(f"x must be >= 0, got {q.x}")
+        return {"y": 2 * q.x, "thread": threading.current_thread().name}
+
+    extra = APIRouter(prefix="/v1")
+    sync_route("/double", Query, double, summary="double x", on=extra)
+    app = create_app(ApiSettings(warm=()))
+    app.include_router(extra)
+    with TestClient(app) as c:
+        r = c.post("/v1/double", json={"x": 21})
+        assert r.status_code == 200 and r.json()["y"] == 42 and r.json()["thread"].startswith("musictag-api")
+        r = c.post("/v1/double", json={"x": -1})
+        assert r.status_code == 422 and r.json() == {"error": "bad dataset", "detail": "x must be >= 0, got -1"}
+        assert c.post("/v1/double", json={"x": "many"}).status_code == 422

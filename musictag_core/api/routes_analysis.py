@@ -55,7 +55,8 @@ def _accepted(job: Job) -> dict:
     return {"job_id": job.job_id, "kind": job.kind, "state": job.state, "links": {"status": base, "events": f"{base}/events"}}
 
 
-def job_route(path: str, kind: str, model: type[BaseModel], fn: Callable[[Service, Any, Progress], Any], *, summary: str) -> None:
+def job_route(path: str, kind: str, model: type[BaseModel], fn: Callable[[Service, Any, Progress], Any], *, summary: str,
+              on: APIRouter = router) -> None:
     """Register ``POST /v1<path>`` (JSON body ``model``) that starts job ``kind`` running ``fn(svc, request, progress)``."""
 
     async def start(request: Request, body: model) -> dict:  # type: ignore[valid-type]
@@ -64,11 +65,11 @@ def job_route(path: str, kind: str, model: type[BaseModel], fn: Callable[[Servic
         return _accepted(job)
 
     start.__doc__ = fn.__doc__
-    router.post(path, status_code=202, response_model=JobAccepted, responses=ERRORS, summary=summary)(start)
+    on.post(path, status_code=202, response_model=JobAccepted, responses=ERRORS, summary=summary)(start)
 
 
 def upload_job_route(path: str, kind: str, model: type[BaseModel], fn: Callable[[Service, list[Upload], Any, Progress], Any], *,
-                     summary: str) -> None:
+                     summary: str, on: APIRouter = router) -> None:
     """Register ``POST /v1<path>`` (multipart ``files`` + form ``params``, JSON of ``model``) starting job ``kind``.
 
     The uploads are read into memory before the 202 (the request's temporary files end with it);
@@ -90,19 +91,22 @@ def upload_job_route(path: str, kind: str, model: type[BaseModel], fn: Callable[
         return _accepted(job)
 
     start.__doc__ = fn.__doc__
-    router.post(path, status_code=202, response_model=JobAccepted, responses=ERRORS, summary=summary)(start)
+    on.post(path, status_code=202, response_model=JobAccepted, responses=ERRORS, summary=summary)(start)
 
 
 def sync_route(path: str, model: type[BaseModel], fn: Callable[[Service, Any], dict], *, summary: str,
-               response_model: type[BaseModel] | None = None) -> None:
-    """Register ``POST /v1<path>`` (JSON body ``model``) answered with ``fn(svc, request)``, run in the pool."""
+               response_model: type[BaseModel] | None = None, on: APIRouter = router) -> None:
+    """Register ``POST /v1<path>`` (JSON body ``model``) answered with ``fn(svc, request)``, run in the pool.
+
+    ``on`` is the router (default this module's, included by :func:`~musictag_core.api.app.create_app`).
+    """
 
     async def answer(request: Request, body: model) -> dict:  # type: ignore[valid-type]
         svc = service(request)
         return await svc.pool.run(fn, svc, body)
 
     answer.__doc__ = fn.__doc__
-    router.post(path, response_model=response_model, responses=ERRORS, summary=summary)(answer)
+    on.post(path, response_model=response_model, responses=ERRORS, summary=summary)(answer)
 
 
 # ---------------------------------------------------------------- live job kinds
