@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     for name in COMMAND_MODULES:
         importlib.import_module(f"{__package__}.commands.{name}").register(sub)
+    importlib.import_module(f"{__package__}.api.command").register(sub)  # `serve`: the REST API
     return parser
 
 

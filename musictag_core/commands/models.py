@@ -7,7 +7,7 @@ import json
 
 from . import add_output_options
 
-__all__ = ["register", "run"]
+__all__ = ["model_info", "register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,18 +24,7 @@ def run(args: argparse.Namespace) -> int:
 
     entries = list_models(runs_dir=args.runs_dir)
     for e in entries:
-        card = e.card
-        info = {
-            "name": e.name,
-            "source": e.source,
-            "path": e.path,
-            "format": card.get("format"),
-            "architecture": card.get("architecture"),
-            "n_labels": len(card.get("labels") or []),
-            "n_genres": len(card.get("genres") or []),
-            "sr": card.get("sr"),
-            "licence": card.get("licence"),
-        }
+        info = model_info(e)
         if args.json:
             print(json.dumps(info))
         else:
@@ -46,3 +35,23 @@ def run(args: argparse.Namespace) -> int:
     if not entries and not args.json:
         print("no models found (assets/models is empty and no finished runs)")
     return 0
+
+
+def model_info(entry) -> dict:  # noqa: ANN001 - a models.loading.ModelEntry
+    """One model's listing row (``musictag models --json`` and ``GET /v1/models``).
+
+    Keys: ``name``, ``source`` (shipped or run), ``path``, ``format``, ``architecture``,
+    ``n_labels``, ``n_genres``, ``sr``, ``licence``.
+    """
+    card = entry.card
+    return {
+        "name": entry.name,
+        "source": entry.source,
+        "path": entry.path,
+        "format": card.get("format"),
+        "architecture": card.get("architecture"),
+        "n_labels": len(card.get("labels") or []),
+        "n_genres": len(card.get("genres") or []),
+        "sr": card.get("sr"),
+        "licence": card.get("licence"),
+    }

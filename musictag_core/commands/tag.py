@@ -6,11 +6,15 @@ import argparse
 import csv
 import json
 import sys
+from typing import TYPE_CHECKING
 
-from ..errors import AudioError, MusictagError, ParameterError
+from ..errors import AudioError, ParameterError
 from . import add_output_options
 
-__all__ = ["register", "run"]
+if TYPE_CHECKING:
+    from ..predict import TrackPrediction
+
+__all__ = ["file_result", "register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,7 +47,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the subcommand; return its exit code."""
     from ..models.loading import load_tagger
-    from ..predict import tag_file
     from ..uploads import limits
 
     max_duration = args.max_duration if args.max_duration is not None else limits().max_duration_s
@@ -59,17 +62,15 @@ def run(args: argparse.Namespace) -> int:
         writer.writerow(["path", "model", "rank", "label", "score", "is_genre", "error"])
     failed = 0
     for path in args.files:
-        try:
-            pred = tag_file(path, tagger, overlap=args.overlap, max_duration=max_duration)
-        except AudioError as exc:
+        obj, pred = file_result(path, tagger, overlap=args.overlap, max_duration=max_duration,
+                                top_k=args.top_k, decimals=args.decimals)
+        if pred is None:
             failed += 1
             if writer is not None:
-                writer.writerow([path, tagger.name, "", "", "", "", exc.reason])
+                writer.writerow([path, tagger.name, "", "", "", "", obj["error"]])
             else:
-                print(json.dumps({"path": path, "model": tagger.name, "error": exc.reason}))
+                print(json.dumps(obj))
             continue
-        except MusictagError:
-            raise
         for warning in pred.warnings:
             print(f"warning: {path}: {warning}", file=sys.stderr)
         if writer is not None:
@@ -77,6 +78,41 @@ def run(args: argparse.Namespace) -> int:
             for rank, (label, score) in enumerate(pred.top(args.top_k), start=1):
                 writer.writerow([path, pred.model, rank, label, f"{score:.{args.decimals}f}", int(label in genres), ""])
         else:
-            print(json.dumps(pred.to_dict(top_k=args.top_k, decimals=args.decimals)))
+            print(json.dumps(obj))
         sys.stdout.flush()
     return 1 if failed else 0
+
+
+def file_result(
+    source, tagger, *, overlap: float = 0.0, max_duration: float | None = None, top_k: int | None = None, decimals: int = 5,
+) -> tuple[dict, TrackPrediction | None]:
+    """Tag one file and build its JSON object: the one per-file result of ``musictag tag`` and ``POST /v1/tag``.
+
+    Parameters
+    ----------
+    source : str, path, bytes or binary file-like (with a ``name``)
+    tagger : Tagger
+        A loaded model (:func:`~musictag_core.models.loading.load_tagger`).
+    overlap, max_duration
+        As for :func:`~musictag_core.predict.tag_file`.
+    top_k : int or None
+        Keep the ``top_k`` best tags and genres.
+    decimals : int
+        Decimal places of every score and time.
+
+    Returns
+    -------
+    obj : dict
+        :meth:`TrackPrediction.to_dict`, or ``{"path", "model", "error"}`` when the file cannot be
+        tagged (an :class:`AudioError`; any other :class:`MusictagError` is raised).
+    pred : TrackPrediction or None
+        None when the file failed.
+    """
+    from ..audio import source_name
+    from ..predict import tag_file
+
+    try:
+        pred = tag_file(source, tagger, overlap=overlap, max_duration=max_duration)
+    except AudioError as exc:
+        return {"path": source_name(source), "model": tagger.name, "error": exc.reason}, None
+    return pred.to_dict(top_k=top_k, decimals=decimals), pred

@@ -1,0 +1,176 @@
+"""Pydantic models of the API's requests and answers: they generate ``/openapi.json`` and ``/docs``.
+
+Score lists are ``[{label, score}]``, as Hugging Face audio-classification pipelines
+return them, beside our taggram fields (``labels`` and ``segments``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "DatasetSummary", "EmbedFileResult", "EmbedResponse", "ErrorResponse", "Health", "JobAccepted", "JobStatus",
+    "LabelScore", "ModelInfo", "ModelsResponse", "RunAccepted", "RunStatus", "RunSummary", "RunsResponse",
+    "Segment", "TagDatasetRequest", "TagFileResult", "TagResponse",
+]  # fmt: skip
+
+
+class ErrorResponse(BaseModel):
+    """Every error: a short kind and what was wrong (naming the file or value)."""
+
+    error: str = Field(examples=["bad audio file"])
+    detail: str = Field(examples=["notes.mp3: not a readable audio file (wav, flac, ogg, mp3)"])
+
+
+class LabelScore(BaseModel):
+    label: str
+    score: float
+
+
+class Segment(BaseModel):
+    start_s: float
+    scores: list[float] = Field(description="one score per label, in the order of `labels`")
+
+
+class TagFileResult(BaseModel):
+    """One file: exactly the JSON object ``musictag tag`` prints for it (``error`` instead of scores when it failed)."""
+
+    path: str
+    model: str
+    duration_s: float | None = None
+    sr: int | None = None
+    truncated: bool | None = Field(None, description="only the first MUSICTAG_MAX_DURATION_S seconds were tagged")
+    summary: str | None = Field(None, examples=["mostly blues, some country"])
+    tags: list[LabelScore] | None = Field(None, description="every tag (or the top_k best), best first")
+    genres: list[LabelScore] | None = None
+    warnings: list[str] | None = None
+    labels: list[str] | None = None
+    segments: list[Segment] | None = Field(None, description="the taggram: scores per segment over time")
+    error: str | None = Field(None, description="why this file could not be tagged (the others still were)")
+
+
+class TagResponse(BaseModel):
+    results: list[TagFileResult]
+
+
+class EmbedFileResult(BaseModel):
+    path: str
+    model: str
+    duration_s: float | None = None
+    truncated: bool | None = None
+    embeddings: dict[str, list[float]] | None = Field(
+        None, description="track-level embeddings by name (musicnn: pooled 1506-d, penultimate 200-d)")
+    error: str | None = None
+
+
+class EmbedResponse(BaseModel):
+    results: list[EmbedFileResult]
+
+
+class ModelInfo(BaseModel):
+    name: str
+    source: str = Field(description="shipped or run")
+    format: str | None = None
+    architecture: str | None = None
+    n_labels: int
+    n_genres: int
+    sr: int | None = None
+    licence: str | None = None
+
+
+class ModelsResponse(BaseModel):
+    models: list[ModelInfo]
+
+
+class RunAccepted(BaseModel):
+    run_id: str
+    state: str
+    links: dict[str, str]
+
+
+class RunSummary(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    run_id: str
+    state: str | None = None
+    model: str | None = None
+    dataset: str | None = None
+    created: str | None = None
+    metrics: dict[str, Any] = {}
+    model_file: str | None = None
+    error: str | None = None
+
+
+class RunsResponse(BaseModel):
+    runs: list[RunSummary]
+
+
+class RunStatus(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    run_id: str
+    state: str
+    model: str | None = None
+    dataset: str | None = None
+    created: str | None = None
+    started: str | None = None
+    ended: str | None = None
+    error: str | None = None
+    stop_requested: bool = False
+    progress: dict[str, Any] = Field(description="phase, fraction (0-1 or null), eta_s, epoch, epochs_total, step, loss, message")
+    metrics: dict[str, Any] = Field(description="test metrics once the run finished")
+    cv: dict[str, Any] | None = None
+
+
+class JobAccepted(BaseModel):
+    job_id: str
+    kind: str
+    state: str
+    links: dict[str, str]
+
+
+class JobStatus(BaseModel):
+    job_id: str
+    kind: str
+    state: str = Field(description="queued, running, finished or failed")
+    params: dict[str, Any]
+    created: str
+    started: str | None = None
+    ended: str | None = None
+    progress: dict[str, Any] = Field(description="done, total, message of the last progress event")
+    error: dict[str, Any] | None = Field(None, description="{error, detail, status} when the job failed")
+    result: Any = None
+
+
+class TagDatasetRequest(BaseModel):
+    """Tag every audio file of a dataset under the server's data folders (a long job)."""
+
+    model_config = ConfigDict(extra="forbid")
+    path: str = Field(description="a dataset path under the data roots (any form `musictag` reads), or a folder of audio")
+    model: str = "MSD_musicnn"
+    overlap: float = Field(0.0, ge=0, lt=3)
+    top_k: int | None = Field(None, ge=1)
+    limit: int = Field(1000, ge=1, le=100_000, description="tag at most this many files")
+
+
+class DatasetSummary(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    path: str
+    format: str
+    name: str
+    tracks: int
+    n_labels: int
+    task: str
+    artists: int
+    splits: dict[str, int]
+    per_label: list[dict[str, Any]]
+    notes: list[str]
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+    models_loaded: list[str]
+    workers: int
+    queued: int
+    max_queue: int
