@@ -58,6 +58,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--run-dir", metavar="DIR")
     add_output_options(r)
     r.set_defaults(func=run_runs)
+    from .runs_compare import register_compare
+
+    register_compare(r)
 
 
 def _cv_value(text: str) -> int | str:

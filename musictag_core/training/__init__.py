@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = [
     "RunConfig",
     "compare_metrics",
+    "compare_runs",
     "create_run",
     "default_run",
     "evaluate_run",
@@ -45,6 +46,7 @@ _LAZY = {
     "runs_table": "compare",
     "default_run": "compare",
     "compare_metrics": "compare",
+    "compare_runs": "compare",
 }
 
 

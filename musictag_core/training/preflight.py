@@ -294,7 +294,7 @@ def _plan_kfold(cfg: RunConfig, index, task: str, plan: Preflight, smallest: int
     if k < wanted:
         low = [lab for lab, c in plan.counts_in_unit.items() if c < wanted]
         why = (
-            f"the smallest label(s) {_names(low, plan.counts_in_unit)} have only {k} {plan.unit}"
+            f"label(s) with fewer than {wanted} {plan.unit}: {_names(low, plan.counts_in_unit)}; the smallest has {smallest}"
             if low else f"there are only {n_units} {plan.unit}"
         )
         plan.notes.append(
