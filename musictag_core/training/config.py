@@ -14,7 +14,7 @@ from ..models.registry import MODEL_CARDS, model_card
 __all__ = ["TUNABLE_MODELS", "RunConfig", "parse_set"]
 
 #: Models ``tune`` applies to (:mod:`musictag_core.training.tuning` holds their search spaces).
-TUNABLE_MODELS = ("logreg", "svc", "gboost", "voting", "stacked", "transfer")
+TUNABLE_MODELS = ("logreg", "svc", "gboost", "voting", "stacked")
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ class RunConfig(Config):
         Keep each artist's tracks inside one fold or split ("auto": whenever
         the dataset names artists).
     tune : bool
-        Classical models and the transfer head: a budgeted hyperparameter search
+        Classical models: a budgeted hyperparameter search
         by inner cross-validation on each fold's training tracks
         (:mod:`~musictag_core.training.tuning`); the search space and the chosen
         values go in the run card.
@@ -193,8 +193,6 @@ class RunConfig(Config):
             raise ParameterError(
                 f"tune applies to {', '.join(TUNABLE_MODELS)}; model {self.model!r} has no search space"
             )
-        if self.tune and self.fine_tune:
-            raise ParameterError("tune searches the transfer head on cached embeddings; it does not combine with fine_tune")
         for name in ("val_fraction", "test_fraction"):
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or not 0 < v < 0.5:
