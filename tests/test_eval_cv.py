@@ -201,3 +201,26 @@ def test_runs_compare_pairs_the_folds_and_refuses_different_ones(tmp_path, runs,
     other = _run(RunConfig(dataset=str(table), model="logreg", cv=4, seed=7), runs)
     assert main(["runs", "compare", a.run_id, other.run_id, "--run-dir", str(runs)]) == 2
     assert "not evaluated on the same folds" in capsys.readouterr().err
+
+
+def test_runs_page_shows_the_paired_comparison_of_two_selected_runs(tmp_path, runs):
+    """The Runs page (run headless with Streamlit's AppTest) pairs two selected runs' folds, as the CLI does."""
+    from streamlit.testing.v1 import AppTest
+
+    table = small_table(tmp_path / "t.csv", {"a": 6, "b": 6, "c": 6})
+    a = _run(RunConfig(dataset=str(table), model="logreg", cv=3), runs)
+    b = _run(RunConfig(dataset=str(table), model="gboost", cv=3), runs)
+    res = compare_runs(a.path, b.path)
+    root = Path(__file__).resolve().parents[1]
+    at = AppTest.from_file(str(root / "pages" / "runs.py"), default_timeout=60)
+    at.session_state["runs_compare"] = [a.run_id, b.run_id]
+    at.run()
+    assert not at.exception
+    text = " ".join(m.value for m in at.markdown)
+    assert "Paired comparison" in text and f"{res['mean_diff']:+.3f}" in text and "bootstrap interval" in text
+    # runs on different folds: the page says why instead of pairing them
+    other = _run(RunConfig(dataset=str(table), model="logreg", cv=3, seed=5), runs)
+    at.session_state["runs_compare"] = [a.run_id, other.run_id]
+    at.run()
+    assert not at.exception
+    assert any("not evaluated on the same folds" in i.value for i in at.info)
