@@ -224,3 +224,25 @@ def test_runs_page_shows_the_paired_comparison_of_two_selected_runs(tmp_path, ru
     at.run()
     assert not at.exception
     assert any("not evaluated on the same folds" in i.value for i in at.info)
+
+
+@pytest.mark.slow
+def test_multi_label_thresholds_come_from_inner_cv_on_train_plus_validation(tmp_path, runs):
+    """Multi-label classical folds fit on train + validation; per-label thresholds from inner-CV predictions."""
+    from .helpers import write_tone_dataset
+
+    root = write_tone_dataset(tmp_path / "tones", n_per_genre=8, seconds=1.0)
+    rows = ["path,low,high,odd"]
+    for i, wav in enumerate(sorted(root.rglob("*.wav"))):
+        low = 100 if wav.parent.name == "low" else 0
+        rows.append(f"{wav},{low},{100 - low},{100 if i % 2 else 0}")
+    table = tmp_path / "tags.csv"
+    table.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    run = _run(RunConfig(dataset=str(table), model="logreg", cv=2, preset="fast"), runs)
+    card, metrics = run.read_card(), run.read_metrics()
+    assert card["task"] == "multi" and card["fitted_on"] == "train+validation"
+    assert card["thresholds"] is not None and len(card["thresholds"]) == 3
+    assert metrics["cv"]["k"] == 2 and metrics["metrics"]["map_macro"] > 0.5
+    # the validation predictions are the inner out-of-fold ones on every non-test track of fold 1
+    ids, *_ = read_predictions(run.output_path("predictions_validation.csv"))
+    assert len(ids) == 8  # 16 tracks, 2 folds: 8 non-test tracks
