@@ -254,7 +254,6 @@ def test_internal_folds_follow_the_smallest_class(name):
     assert "SoftmaxSVC" in kinds and "CalibratedClassifierCV" not in kinds
     scores = predict_scores(model, X, task="single")
     assert scores.shape == (9, 3) and np.allclose(scores.sum(axis=1), 1)
-    assert np.argmax(scores[8]) == 2  # the lone jazz track is still scored as jazz in-sample
 
 
 def test_model_card_rejects_an_unknown_input_kind():

@@ -160,9 +160,10 @@ def train_sklearn(ctx: RunContext, index, split: dict[str, np.ndarray], task: st
     """Fit a scikit-learn pipeline on one split's per-track matrix; return the model and its scores.
 
     Classical models neither early-stop nor tune anything on the validation split,
-    so they fit on train + validation (every non-test track). Multi-label
-    thresholds, which a validation split would tune, come from inner
-    cross-validation predictions on those tracks instead (``result["val"]``).
+    so they fit on train + validation (every non-test track). The validation
+    scores (``result["val"]``: the epoch event's validation metrics, and the
+    multi-label thresholds a validation split would tune) are inner 3-fold
+    out-of-fold predictions on those tracks instead.
     With ``tune`` the hyperparameters are searched by inner cross-validation on
     the same tracks (:func:`~musictag_core.training.tuning.tune_classical`).
     """
@@ -213,9 +214,13 @@ def train_sklearn(ctx: RunContext, index, split: dict[str, np.ndarray], task: st
     fit_s = time.perf_counter() - t0
     for note in notes:
         ctx.log(note)
+    # validation scores of a model fitted on train + validation: inner 3-fold out-of-fold predictions
+    # (they tune multi-label thresholds; stacked, which already cross-validates a neural net, skips them
+    # unless thresholds need them)
     val_rows, sc_v = fit_rows[:0], np.empty((0, Y.shape[1]))
-    if task == "multi" and len(fit_rows) >= 4:
-        val_rows, sc_v = fit_rows, _inner_cv_scores(model, X_fit, yfit, seed=cfg.seed)
+    if len(fit_rows) >= 6 and (task == "multi" or cfg.model != "stacked"):
+        sc_v = _inner_cv_scores(model, X_fit, yfit, task=task, n_labels=Y.shape[1], seed=cfg.seed)
+        val_rows = fit_rows
     ctx.events.write("epoch", epoch=0, step=1, train={}, seconds=round(fit_s, 3), validation=(
         track_metrics(val_rows, sc_v, Y, task, labels, cfg.threshold)["metrics"] if len(val_rows) else {}
     ))
@@ -233,21 +238,33 @@ def train_sklearn(ctx: RunContext, index, split: dict[str, np.ndarray], task: st
     }
 
 
-def _inner_cv_scores(model: Any, X: np.ndarray, Y: np.ndarray, *, seed: int) -> np.ndarray:
-    """Out-of-fold scores [shape=(n, n_labels)] of ``model``'s settings on its own training rows (3 folds)."""
+def _inner_cv_scores(model: Any, X: np.ndarray, y: np.ndarray, *, task: str, n_labels: int, seed: int) -> np.ndarray:
+    """Out-of-fold scores [shape=(n, n_labels)] of ``model``'s settings on its own training rows (3 inner folds).
+
+    Single-label folds are stratified when every class has 3 tracks, else plain; a
+    class missing from an inner training fold scores 0 there.
+    """
     from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
     from sklearn.base import clone
-    from threadpoolctl import threadpool_limits
+    from sklearn.model_selection import KFold, StratifiedKFold
 
-    from ..models.classical import predict_scores
+    from ..models.classical import fit_classical, predict_scores
 
     k = min(3, len(X))
-    folds = MultilabelStratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
-    out = np.zeros(Y.shape, dtype=np.float64)
-    with threadpool_limits(limits=1, user_api="openmp"):
-        for tr, te in folds.split(X, Y):
-            m = clone(model).fit(X[tr], Y[tr])
-            out[te] = predict_scores(m, X[te], task="multi")
+    if task == "multi":
+        folds = MultilabelStratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(X, y)
+    elif task == "single" and np.unique(y, return_counts=True)[1].min() >= k:
+        folds = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(X, y)
+    else:
+        folds = KFold(n_splits=k, shuffle=True, random_state=seed).split(X)
+    out = np.zeros((len(X), n_labels), dtype=np.float64)
+    for tr, te in folds:
+        m = fit_classical(clone(model), X[tr], y[tr])
+        sc = predict_scores(m, X[te], task=task)
+        if task == "single":
+            out[np.ix_(te, np.asarray(m.classes_, dtype=int))] = sc
+        else:
+            out[te] = sc
     return out
 
 
