@@ -179,6 +179,8 @@ def test_tune_searches_by_inner_cv_and_records_space_and_choice(tmp_path, runs):
     assert len(tuning["per_fold"]) == 3 and all(p for p in tuning["per_fold"])
     with pytest.raises(Exception, match="tune applies to"):
         RunConfig(dataset=str(table), model="cnn", tune=True)
+    with pytest.raises(Exception, match="also set cv"):
+        RunConfig(dataset=str(table), model="logreg", cv_repeats=3)
 
 
 # -- comparing runs ------------------------------------------------------------------------------------------------

@@ -1,12 +1,14 @@
 """``train``, ``evaluate`` and ``runs``: training runs from the command line.
 
-``train --dataset D --model M [--config FILE.yaml] [--set key=value ...] [--run-dir DIR] [--cv K]``
-trains in the foreground (``--detach``: in a background worker, prints the run id);
+``train --dataset D --model M [--config FILE.yaml] [--set key=value ...] [--run-dir DIR] [--cv K|loo]
+[--cv-repeats N] [--no-test-split] [--tune]`` checks the dataset first (the pre-flight check:
+a refusal creates no run folder) and trains in the foreground (``--detach``: in a background worker, prints the run id);
 ``train --run RUN_DIR`` runs a queued run's worker in the foreground (the app starts
 ``python -m musictag_core.training.worker RUN_DIR``).
 ``evaluate RUN`` recomputes the metrics from a run's saved predictions;
 ``evaluate RUN --dataset D`` tags dataset D with the run's model and scores it.
-``runs`` lists the runs with their state and main metrics.
+``runs`` lists the runs with their state and main metrics; ``runs compare A B`` pairs two runs' folds
+(:mod:`musictag_core.commands.runs_compare`).
 """
 
 from __future__ import annotations

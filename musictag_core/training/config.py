@@ -184,6 +184,8 @@ class RunConfig(Config):
             raise ParameterError(f"cv_repeats must be an int in 1-100, got {self.cv_repeats!r}")
         if self.cv_repeats > 1 and self.cv == "loo":
             raise ParameterError("cv_repeats does not apply to leave-one-out (its folds are always the same)")
+        if self.cv_repeats > 1 and self.cv == 0 and self.test_split:
+            raise ParameterError("cv_repeats repeats cross-validation folds: also set cv (--cv K)")
         for name in ("test_split", "tune"):
             if not isinstance(getattr(self, name), bool):
                 raise ParameterError(f"{name} must be true or false, got {getattr(self, name)!r}")
