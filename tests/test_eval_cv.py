@@ -125,16 +125,16 @@ def test_cv5_on_the_small_folder_runs_with_k_capped_and_pooled_metrics(tmp_path,
 
 
 def test_leave_one_out_and_repeats(tmp_path, runs):
-    table = small_table(tmp_path / "t.csv", {"a": 6, "b": 6, "c": 5})
+    table = small_table(tmp_path / "t.csv", {"a": 4, "b": 4, "c": 3})
     loo = _run(RunConfig(dataset=str(table), model="logreg", cv="loo"), runs)
     cv = loo.read_metrics()["cv"]
-    assert (cv["kind"], cv["k"], cv["n_folds"], cv["mean"], cv["folds"]) == ("loo", 17, 17, None, None)
+    assert (cv["kind"], cv["k"], cv["n_folds"], cv["mean"], cv["folds"]) == ("loo", 11, 11, None, None)
     assert 0.0 <= loo.read_metrics()["metrics"]["accuracy"] <= 1.0
     rep = _run(RunConfig(dataset=str(table), model="logreg", cv=3, cv_repeats=2), runs)
     cv = rep.read_metrics()["cv"]
     assert (cv["k"], cv["repeats"], cv["n_folds"], len(cv["folds"])) == (3, 2, 6, 6)
     ids, *_ = read_predictions(rep.predictions_path)
-    assert len(ids) == 17  # one pooled prediction per track (mean over repeats)
+    assert len(ids) == 11  # one pooled prediction per track (mean over repeats)
     assert len(rep.read_folds()["folds"]) == 6
     big = small_table(tmp_path / "big.csv", {"a": 110, "b": 110})
     with pytest.raises(TrainingError, match="up to 200 tracks.*220"):
@@ -170,13 +170,13 @@ def test_no_test_split_trains_on_every_track_and_is_evaluated_by_cv(tmp_path, ru
 
 
 def test_tune_searches_by_inner_cv_and_records_space_and_choice(tmp_path, runs):
-    table = small_table(tmp_path / "t.csv", {"a": 9, "b": 9, "c": 9})
-    run = _run(RunConfig(dataset=str(table), model="svc", cv=3, tune=True), runs)
+    table = small_table(tmp_path / "t.csv", {"a": 6, "b": 6, "c": 6})
+    run = _run(RunConfig(dataset=str(table), model="svc", cv=2, tune=True), runs)
     tuning = run.read_card()["tuning"]
     assert tuning["method"] == "GridSearchCV" and tuning["inner_folds"] == 3 and tuning["scoring"] == "accuracy"
     assert set(tuning["space"]) == {"model__estimator__C"}
     assert tuning["best_params"]["model__estimator__C"] in tuning["space"]["model__estimator__C"]
-    assert len(tuning["per_fold"]) == 3 and all(p for p in tuning["per_fold"])
+    assert len(tuning["per_fold"]) == 2 and all(p for p in tuning["per_fold"])
     with pytest.raises(Exception, match="tune applies to"):
         RunConfig(dataset=str(table), model="cnn", tune=True)
     with pytest.raises(Exception, match="also set cv"):

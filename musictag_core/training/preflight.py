@@ -302,7 +302,8 @@ def _plan_kfold(cfg: RunConfig, index, task: str, plan: Preflight, smallest: int
             + (f" (or use --cv loo on up to {MAX_LOO_TRACKS} tracks)" if plan.n_tracks <= MAX_LOO_TRACKS else "")
         )
     if not cfg.test_split:
-        plan.notes.append(f"no test split: the saved model trains on every track; the metrics come from {k}-fold cross-validation")
+        saved = "trains on every track" if cfg.family == "sklearn" else "is fold 1's (it early-stops on a validation part)"
+        plan.notes.append(f"no test split: the metrics come from {k}-fold cross-validation; the saved model {saved}")
     plan.evaluation, plan.k, plan.k_requested, plan.repeats = "kfold", k, requested, cfg.cv_repeats
     key = stratify_key(index, task)
     splits = []
