@@ -124,9 +124,10 @@ def test_cv5_on_the_small_folder_runs_with_k_capped_and_pooled_metrics(tmp_path,
     assert folds["evaluation"] == "kfold" and sorted(sum(folds["folds"], [])) == sorted(ids.tolist())
 
 
-def test_leave_one_out_and_repeats(tmp_path, runs):
+def test_leave_one_out_and_repeats(tmp_path, runs, capsys):
     table = small_table(tmp_path / "t.csv", {"a": 4, "b": 4, "c": 3})
-    loo = _run(RunConfig(dataset=str(table), model="logreg", cv="loo"), runs)
+    assert main(["train", "--dataset", str(table), "--model", "logreg", "--cv", "loo", "--json"]) == 0
+    loo = Run(runs / json.loads(capsys.readouterr().out)["run_id"])
     cv = loo.read_metrics()["cv"]
     assert (cv["kind"], cv["k"], cv["n_folds"], cv["mean"], cv["folds"]) == ("loo", 11, 11, None, None)
     assert 0.0 <= loo.read_metrics()["metrics"]["accuracy"] <= 1.0
@@ -136,6 +137,9 @@ def test_leave_one_out_and_repeats(tmp_path, runs):
     ids, *_ = read_predictions(rep.predictions_path)
     assert len(ids) == 11  # one pooled prediction per track (mean over repeats)
     assert len(rep.read_folds()["folds"]) == 6
+    with pytest.raises(SystemExit):
+        main(["train", "--dataset", str(table), "--model", "logreg", "--cv", "many"])
+    assert "expected a number of folds (2 or more) or 'loo'" in capsys.readouterr().err
     big = small_table(tmp_path / "big.csv", {"a": 110, "b": 110})
     with pytest.raises(TrainingError, match="up to 200 tracks.*220"):
         preflight(RunConfig(dataset=str(big), model="logreg", cv="loo"))
