@@ -25,6 +25,7 @@ from musictag_core.models.registry import CLASSICAL_MODELS, MODEL_CARDS, NEURAL_
 from musictag_core.paths import data_roots, resolve_data_path, runs_dir
 from musictag_core.runs import ACTIVE_STATES, Run, RunWatcher, format_duration, run_duration_s
 from musictag_core.training import RunConfig, default_run, runs_table, start_run
+from musictag_core.training.config import TUNABLE_MODELS
 from musictag_core.viz.train import (
     curve_metrics,
     curves_figure,
@@ -35,6 +36,7 @@ from musictag_core.viz.train import (
 from pages._ui.cache import cached_models
 from pages._ui.columns import render_excluded_columns
 from pages._ui.errors import app_limits, show_error
+from pages._ui.evaluation import TUNE_HELP, cv_caption
 from pages._ui.session import session_workspace, startup
 
 LIVE_REFRESH_S = 1.5
@@ -220,12 +222,15 @@ with st.container(border=True, key="train_form"):
                               help=f"Empty: the preset's {preset.dropout:g}.")
     c1, c2, c3, c4 = st.columns([1, 1, 1.3, 2.7], vertical_alignment="bottom")
     seed = c1.number_input("Seed", min_value=0, step=1, key="train_seed")
-    cv = c2.selectbox("Cross-validation", [0, 3, 5, 10], key="train_cv",
-                      format_func=lambda k: "off" if k == 0 else f"{k} folds",
-                      help="off: one train/validation/test split (the dataset's own when it has one).")
+    cv = c2.selectbox("Cross-validation", [0, 3, 5, 10, "loo"], key="train_cv",
+                      format_func=lambda k: "off" if k == 0 else "leave-one-out" if k == "loo" else f"{k} folds",
+                      help="off: one train/validation/test split (the dataset's own when it has one). K folds are "
+                           "lowered to the smallest label's track count; leave-one-out: up to 200 tracks.")
     class_weights = c3.toggle("Class weights", key="train_class_weights",
                               help="Weight tracks inversely to their label frequency.")
     name = c4.text_input("Run name (optional)", key="train_name", max_chars=80)
+    tune = st.checkbox("Tune hyperparameters (inner cross-validation)", key="train_tune",
+                       disabled=model not in TUNABLE_MODELS, help=TUNE_HELP)
 
     input_kind = card.input_kind
     segments: dict = {}
@@ -332,7 +337,8 @@ with st.container(border=True, key="train_form"):
                 epochs=epochs, batch_size=batch_size, optimizer=optimizer,
                 learning_rate=None if lr is None else float(lr), patience=int(patience), dropout=dropout,
                 class_weights=bool(class_weights), augment=augment or AugmentConfig(), n_variants=int(n_variants),
-                segments=segments or None, features=features or None, seed=int(seed), cv=int(cv),
+                segments=segments or None, features=features or None, seed=int(seed), cv=cv if cv == "loo" else int(cv),
+                tune=bool(tune) and model in TUNABLE_MODELS,
                 max_tracks=None if max_tracks is None else int(max_tracks), name=name.strip(),
             )  # fmt: skip
             run_id = start_run(config, check=True, keep_dataset_file=uploaded)
@@ -456,12 +462,7 @@ def final_panel(run_id: str, status: dict, config: dict) -> None:
         st.subheader("Evaluation on the test split", anchor=False)
         cv = evaluation.get("cv") or {}
         if cv.get("k"):
-            done = cv.get("completed", cv["k"])
-            st.caption(
-                f":material/repeat: {cv['k']}-fold cross-validation ({done} of {cv['k']} folds completed): the "
-                "*cv mean* and *cv std* columns summarise every fold's test split; *value*, the figures and the "
-                "saved model are fold 1's."
-            )
+            st.caption(cv_caption(cv))
         name, value = headline_metric(evaluation.get("metrics") or {}, task)
         number = st.column_config.NumberColumn(format="%.4f")
         table = metrics_table(evaluation).drop(columns="key")
@@ -470,7 +471,7 @@ def final_panel(run_id: str, status: dict, config: dict) -> None:
             if name:
                 mean = ((cv.get("mean") or {}).get(name), (cv.get("std") or {}).get(name))
                 c_head.metric(
-                    metric_label(name), f"{value:.3f}", help=f"fold 1: {evaluation.get('n_tracks')} test tracks",
+                    metric_label(name), f"{value:.3f}", help=f"pooled out-of-fold predictions of {evaluation.get('n_tracks')} tracks",
                     delta=None if mean[0] is None else f"cv {mean[0]:.3f} ± {mean[1] or 0:.3f}", delta_color="off",
                     delta_arrow="off",
                 )

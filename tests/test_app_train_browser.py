@@ -493,6 +493,7 @@ def test_cross_validated_run_from_the_page_reports_every_fold(train_app, page, s
     assert json.loads((runs / run_id / "config.json").read_text())["cv"] == 3
     text = page.locator(EVALUATION).inner_text()
     assert "3-fold cross-validation (3 of 3 folds completed)" in text
+    assert "pooled out-of-fold predictions" in text  # the headline is the pooled out-of-fold predictions (#13)
     screenshot(page, "train-cv-evaluation")
 
 

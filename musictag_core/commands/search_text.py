@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 from pathlib import Path
 
 from ..errors import ParameterError
 from . import add_output_options
 
-__all__ = ["register", "run_search_text", "open_text_index", "INDEX_MODULE"]
-
-#: Module of the similarity index. The adapter :func:`open_text_index` calls its
-#: ``open_index(name)``, whose result carries ``paths``, ``tag_scores`` and ``tag_labels``.
-#: Point this (or the adapter) at the real module once the similarity index is merged.
-INDEX_MODULE = "musictag_core.index"
-
+__all__ = ["register", "run_search_text", "open_text_index"]
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the subcommand's parser to ``sub``."""
@@ -43,7 +36,7 @@ def open_text_index(name: str):  # noqa: ANN201
     """Adapter: open what ``--index NAME`` names as an object with ``paths``, ``tag_scores``, ``tag_labels``.
 
     A ``.json`` file is read as a tag-score table; any other name is opened with
-    ``open_index(name)`` of :data:`INDEX_MODULE` (the similarity index).
+    ``musictag_core.similarity.open_index(name)``.
 
     Raises
     ------
@@ -64,14 +57,9 @@ def open_text_index(name: str):  # noqa: ANN201
                 f"{Path(name).name}: not a tag-score table ({type(exc).__name__}: {exc}); "
                 'expected JSON {"paths": [...], "tag_scores": [[...]], "tag_labels": [{"label", "model"}]}'
             ) from None
-    try:
-        module = importlib.import_module(INDEX_MODULE)
-        opener = module.open_index
-    except (ImportError, AttributeError):
-        raise ParameterError(
-            f"--index {name!r}: this build has no similarity index to open; pass a tag-score table .json instead"
-        ) from None
-    return TagScoreTable.from_index(opener(name))
+    from ..similarity import open_index
+
+    return TagScoreTable.from_index(open_index(name))
 
 
 def run_search_text(args: argparse.Namespace) -> int:

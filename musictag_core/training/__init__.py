@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = [
     "RunConfig",
     "compare_metrics",
+    "compare_runs",
     "create_run",
     "default_run",
     "evaluate_run",
@@ -45,6 +46,7 @@ _LAZY = {
     "runs_table": "compare",
     "default_run": "compare",
     "compare_metrics": "compare",
+    "compare_runs": "compare",
 }
 
 
@@ -61,8 +63,17 @@ def create_run(config: RunConfig, *, runs_dir: str | os.PathLike | None = None) 
     -------
     Path
         The run folder; :func:`execute_run` trains it in this process.
+
+    Raises
+    ------
+    TrainingError
+        The pre-flight check (:func:`~musictag_core.training.preflight.preflight`)
+        refuses the dataset for these settings; no folder is created.
     """
     from ..runs import Run
+    from .preflight import preflight
+
+    preflight(config)
 
     return Run.create(config.to_dict(), model=config.model, runs_dir=runs_dir).path
 
@@ -95,8 +106,16 @@ def start_run(
     run_id : str
         The folder name; the run is ``runs_dir / run_id``. It starts as
         ``queued`` and becomes ``running`` once no other run trains.
+
+    Raises
+    ------
+    TrainingError
+        The pre-flight check refuses the dataset for these settings; no folder is created.
     """
     from ..runs import launch_run
+    from .preflight import preflight
+
+    preflight(config)
 
     return launch_run(
         config.to_dict(), model=config.model, runs_dir=runs_dir, python=python, check=check,
