@@ -82,7 +82,8 @@ def _execute_locked(run: Run, config_data: dict[str, Any]) -> str:
         cfg = RunConfig.from_dict(config_data)
         ctx = RunContext(run, cfg)
         ctx.log("started", pid=os.getpid())
-        index = open_dataset(cfg.dataset, threshold=cfg.threshold, keep=cfg.keep_columns, drop=cfg.drop_columns)
+        index = open_dataset(cfg.dataset, threshold=cfg.threshold, keep=cfg.keep_columns, drop=cfg.drop_columns,
+                             missing=cfg.missing, audio_dir=cfg.audio_dir)
         if index.kind == "features":
             ctx.log("columns", feature_columns=index.meta.get("feature_columns"),
                     excluded_columns=index.meta.get("excluded_columns"))
