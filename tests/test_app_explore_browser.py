@@ -67,6 +67,8 @@ def _open_explore(page, url: str) -> None:
     page.wait_for_selector(APP, timeout=60_000)
     page.get_by_role("heading", name="Explore", exact=True).first.wait_for(timeout=60_000)
     wait_idle(page)
+    page.locator(RADIO, has_text="Dataset").get_by_text("Demo corpus", exact=True).click()  # the easy corpus
+    wait_idle(page)
     generate = page.get_by_role("button", name="Generate the demo corpus")
     if generate.count():  # a fresh machine: the demo corpus is made once, on request
         generate.click()

@@ -96,7 +96,7 @@ class DemoVariant:
 #: The corpora by spec. ``demo`` stays today's corpus, so old runs stay reproducible.
 DEMO_VARIANTS: dict[str, DemoVariant] = {
     "demo": DemoVariant("demo", DEMO_VERSION, 0.15, (10.0, 30.0), False, "the demo corpus"),
-    "demo-hard": DemoVariant("demo-hard", "demo-hard-v1", 0.4, (8.0, 20.0), True, "the hard demo corpus"),
+    "demo-hard": DemoVariant("demo-hard", "demo-hard-v1", 0.3, (8.0, 20.0), True, "the hard demo corpus"),
 }
 
 
@@ -254,7 +254,7 @@ def _render_task(task: dict, out_dir: str, seed: int, sr: int, duration_range: t
     )
     production = task.get("production")
     if production is not None:  # demo-hard: tempi pulled towards a common range, shared drums, production
-        params = replace(params, tempo=0.5 * (params.tempo + production["tempo"]))
+        params = replace(params, tempo=0.6 * params.tempo + 0.4 * production["tempo"])
         y = render_clip(params, rng=rng, sr=sr, drum_style=production["drums_from"], production=production)
     else:
         y = render_clip(params, rng=rng, sr=sr)

@@ -8,10 +8,10 @@ collections are:
   *neighbouring* style with probability :data:`SHARE_HARMONY` (its label does not change),
   and a style without drums borrows a neighbour's kit, played softly, with probability
   :data:`SHARE_DRUMS`;
-* **overlapping tempi**: each clip's tempo is pulled halfway towards a common 80–140 BPM draw;
+* **overlapping tempi**: each clip's tempo is pulled 40 % of the way towards a common 80–140 BPM draw;
 * **per-clip production** (:func:`draw_production`, :func:`apply_production`): a spectral
-  tilt and a peaking EQ band, an RMS compressor, and a coloured noise floor at 14–34 dB SNR;
-* **more blends**: 40 % extra two-style clips instead of 15 %.
+  tilt and a peaking EQ band, an RMS compressor, and a coloured noise floor at 18–38 dB SNR;
+* **more blends**: 30 % extra two-style clips instead of 15 %.
 
 Neighbours (:data:`NEIGHBOURS`) give the confusion matrix its structure: electronic sits
 beside hip-hop, rock and ambient; jazz beside hip-hop and classical; classical beside ambient.
@@ -38,10 +38,10 @@ NEIGHBOURS: dict[str, tuple[str, ...]] = {
 }
 
 #: Probability that a single-style clip takes its harmony layer from a neighbour.
-SHARE_HARMONY = 0.4
+SHARE_HARMONY = 0.25
 
 #: Probability that a style without drums borrows a neighbour's drums (played softly).
-SHARE_DRUMS = 0.45
+SHARE_DRUMS = 0.35
 
 #: Styles whose parts include a drum kit.
 _DRUM_STYLES = ("electronic", "jazz", "rock", "hiphop")
@@ -79,13 +79,13 @@ def draw_production(seed: int, style: str, index: int, *, single: bool) -> dict:
         "harmony_from": harmony_from,
         "drums_from": drums_from,
         "tempo": round(float(rng.uniform(80, 140)), 3),
-        "tilt_db_per_octave": round(float(rng.uniform(-3.5, 3.0)), 3),
+        "tilt_db_per_octave": round(float(rng.uniform(-2.5, 2.0)), 3),
         "peak_hz": round(float(np.exp(rng.uniform(np.log(150), np.log(6000)))), 1),
-        "peak_db": round(float(rng.uniform(-9, 9)), 3),
+        "peak_db": round(float(rng.uniform(-7, 7)), 3),
         "peak_octaves": round(float(rng.uniform(0.5, 2.0)), 3),
         "comp_threshold_db": round(float(rng.uniform(-30, -10)), 3),
-        "comp_ratio": round(float(rng.uniform(1.0, 6.0)), 3),
-        "snr_db": round(float(rng.uniform(14, 34)), 3),
+        "comp_ratio": round(float(rng.uniform(1.0, 4.0)), 3),
+        "snr_db": round(float(rng.uniform(18, 38)), 3),
         "noise_colour": int(rng.integers(3)),
     }
 
