@@ -579,6 +579,11 @@ if run_id is None:
     st.info("No run selected: start one above, or pick one in the list.", icon=":material/info:")
     st.stop()
 st.query_params["run"] = run_id
+# a session keeps the event log and figures of the run it shows only: switching through many runs
+# used to keep every run's watcher (all its events) and plotly figures in the session (#13, memory creep)
+for _k in [k for k in ss.keys() if isinstance(k, str) and k.startswith(("train_watch_", "train_figs_"))]:
+    if not _k.endswith(f"_{run_id}"):
+        del ss[_k]
 run = Run.open(run_id)
 try:
     status = run.status()
