@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the subcommand's parser to ``sub``."""
     p = sub.add_parser("dataset", help="look at a dataset (dataset describe DATASET)", description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    actions = p.add_subparsers(dest="dataset_action", metavar="ACTION")
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True
     d = actions.add_parser("describe", help="form, tracks, labels, splits, artists and audio of a dataset",
                            description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
