@@ -266,8 +266,8 @@ def bench_demo(models: list[str] | None = None, *, dataset: str = "demo") -> dic
     for name in models or list(MODEL_CARDS):
         row = {}
         for attempt in ("first", "cached"):
-            if attempt == "cached" and row["first_run_s"] < 120:
-                break  # already under the target with extraction included
+            if attempt == "cached" and (row["first_run_s"] < 120 or dataset != "demo"):
+                break  # already under the target with extraction included (demo-hard: accuracy is the point)
             cfg = RunConfig(dataset=dataset, model=name, preset="fast", task="single", seed=0)
             t0 = time.perf_counter()
             run_dir = create_run(cfg, runs_dir=runs)

@@ -56,7 +56,7 @@ from pages._ui.session import session_workspace, startup
 
 SOURCES = ["Hard demo corpus", "Demo corpus", "Path", "Upload zip", "Upload feature table"]
 DEMOS = {  # source -> (dataset spec, what it is)
-    "Hard demo corpus": ("demo-hard", "The hard demo corpus (156 synthesised clips in six close styles that share "
+    "Hard demo corpus": ("demo-hard", "The hard demo corpus (150 synthesised clips in six close styles that share "
                          "instruments and tempi, with varied production and many blends)"),
     "Demo corpus": ("demo", "The demo corpus (138 synthesised clips in six distinct styles)"),
 }

@@ -46,7 +46,7 @@ SOURCES = {
     "upload": "Upload a feature table (CSV)",
 }  # fmt: skip
 DEMO_CAPTIONS = {
-    "demo-hard": "The hard demo corpus: 156 synthesised clips in 6 close styles that share instruments and tempi, "
+    "demo-hard": "The hard demo corpus: 150 synthesised clips in 6 close styles that share instruments and tempi, "
     "with varied EQ, compression and noise and many two-style blends, so models differ. Generated on first use "
     "(about a minute) and cached.",
     "demo": "The easy demo corpus: 138 synthesised clips in 6 distinct styles (some blends of two); almost any "

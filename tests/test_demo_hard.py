@@ -74,7 +74,7 @@ def test_demo_hard_is_a_dataset_spec_with_its_own_cache_folder(tmp_path, monkeyp
     assert demo_folder_name(variant="demo-hard") == "demo-hard-v1-seed0" and demo_folder_name() == "demo-v1-seed0"
     assert DEMO_VARIANTS["demo"].version == "demo-v1"  # the easy corpus keeps its name: old runs stay reproducible
     plan = demo_plan_index(variant="demo-hard")
-    assert len(plan) == 156 and plan.kind == "demo"
+    assert len(plan) == 150 and plan.kind == "demo"
     assert plan.tracks["path"].iloc[0].startswith(str(tmp_path / "demo-hard-v1-seed0"))
     with pytest.raises(ParameterError, match="unknown demo corpus"):
         demo_plan_index(variant="demo-medium")

@@ -127,10 +127,10 @@ def test_demo_corpora_are_described_without_generating_them(tmp_path, monkeypatc
     easy = describe_dataset("demo")
     hard = describe_dataset("demo-hard")
     assert easy["form"] == hard["form"] == "demo"
-    assert easy["n_tracks"] == 138 and hard["n_tracks"] == 156  # 15 % and 30 % blends over 120 clips
+    assert easy["n_tracks"] == 138 and hard["n_tracks"] == 150  # 15 % and 25 % blends over 120 clips
     assert set(hard["labels"]) == {"electronic", "jazz", "rock", "ambient", "hiphop", "classical"}
     assert hard["labels_per_track"]["max"] == 2 and hard["n_artists"] > 6
-    assert hard["audio"] == {"present": 0, "missing": 156}
+    assert hard["audio"] == {"present": 0, "missing": 150}
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.wav"))
 
 

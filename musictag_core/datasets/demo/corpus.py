@@ -96,7 +96,7 @@ class DemoVariant:
 #: The corpora by spec. ``demo`` stays today's corpus, so old runs stay reproducible.
 DEMO_VARIANTS: dict[str, DemoVariant] = {
     "demo": DemoVariant("demo", DEMO_VERSION, 0.15, (10.0, 30.0), False, "the demo corpus"),
-    "demo-hard": DemoVariant("demo-hard", "demo-hard-v1", 0.3, (8.0, 20.0), True, "the hard demo corpus"),
+    "demo-hard": DemoVariant("demo-hard", "demo-hard-v1", 0.25, (8.0, 20.0), True, "the hard demo corpus"),
 }
 
 
@@ -204,11 +204,13 @@ def _plan(*, n_per_style: int, n_blends: int, seed: int, hard: bool = False) -> 
     """One task per clip: names, styles, strengths and the seed stream of its audio.
 
     With ``hard`` each task also carries its ``production`` (:func:`~.hard.draw_production`):
-    a single-style clip may take its harmony from a neighbouring style."""
+    a single-style clip may take its harmony from a neighbouring style; each style has
+    ``2 * N_ARTISTS`` artists instead of ``N_ARTISTS``."""
     tasks = []
+    n_artists = 2 * N_ARTISTS if hard else N_ARTISTS  # more, smaller artists: held-out artists are fairer tests
     for style in DEMO_STYLES:
         for i in range(n_per_style):
-            k = i % N_ARTISTS
+            k = i % n_artists
             production = draw_production(seed, style, i, single=True) if hard else None
             tasks.append({
                 "track_id": f"{style}.{i:03d}",
@@ -236,7 +238,7 @@ def _plan(*, n_per_style: int, n_blends: int, seed: int, hard: bool = False) -> 
             "harmony_style": harmony,
             "production": draw_production(seed, rhythm, j, single=False) if hard else None,
             "strengths": {rhythm: s_r, harmony: s_h},
-            "artist": f"blend_{j % N_ARTISTS}",
+            "artist": f"blend_{j % n_artists}",
             "traits": None,
             "stream": ("blend", j),
             "harmony_gain_db": 0.15 * (s_h - s_r),
@@ -254,7 +256,7 @@ def _render_task(task: dict, out_dir: str, seed: int, sr: int, duration_range: t
     )
     production = task.get("production")
     if production is not None:  # demo-hard: tempi pulled towards a common range, shared drums, production
-        params = replace(params, tempo=0.6 * params.tempo + 0.4 * production["tempo"])
+        params = replace(params, tempo=0.7 * params.tempo + 0.3 * production["tempo"])
         y = render_clip(params, rng=rng, sr=sr, drum_style=production["drums_from"], production=production)
     else:
         y = render_clip(params, rng=rng, sr=sr)
@@ -545,7 +547,7 @@ def demo_plan_index(
 
     spec = _variant(variant)
     n_blends = int(round(spec.blend_share * n_per_style * len(DEMO_STYLES)))
-    tasks = _plan(n_per_style=int(n_per_style), n_blends=n_blends, seed=int(seed), hard=False)  # names only
+    tasks = _plan(n_per_style=int(n_per_style), n_blends=n_blends, seed=int(seed), hard=spec.hard)
     folder = cache_dir() / demo_folder_name(seed=seed, n_per_style=n_per_style, variant=variant)
     tracks = pd.DataFrame({
         "track_id": [t["track_id"] for t in tasks],
