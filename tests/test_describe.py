@@ -144,3 +144,39 @@ def test_describe_index_refuses_unknown_form_and_audio_dir_where_meaningless(tmp
     with pytest.raises(DatasetError, match="does not exist"):
         describe_dataset(tmp_path / "nothing")
     assert "folder dataset, 1 tracks" in describe_text(describe_index(index))
+
+
+def test_cli_audio_options_replace_the_library_only_missing_option(tmp_path, capsys):
+    """The readers' messages name --audio-dir / --missing, and extract, explore and train take them."""
+    folder = need("mtt")
+    out = str(tmp_path / "stats.csv")
+    code = main(["extract", str(folder), "--features", "stats", "--out", out])
+    err = capsys.readouterr().err
+    assert code == 2 and "26 of 26 listed audio files do not exist" in err
+    assert "--audio-dir" in err and "--missing skip" in err and "pass missing=" not in err
+    code = main(["extract", str(folder), "--features", "stats", "--out", out, "--missing", "skip"])
+    assert code == 2 and "none of the 26 mp3 files exists" in capsys.readouterr().err  # skipped, then nothing left
+    code = main(["explore", str(folder), "--missing", "skip", "--audio-dir", str(tmp_path), "--quiet"])
+    assert code == 2 and str(tmp_path) in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["extract", str(folder), "--features", "stats", "--out", out, "--missing", "keep"])  # not for extraction
+
+
+def test_run_config_carries_the_audio_options():
+    from musictag_core.training import RunConfig
+
+    cfg = RunConfig.from_dict({"dataset": "x", "model": "logreg", "audio_dir": "/data/mtt/mp3", "missing": "skip"})
+    assert RunConfig.from_dict(cfg.to_dict()) == cfg and cfg.missing == "skip"
+    assert RunConfig(dataset="x", model="logreg").missing is None  # the reader's default: an error naming the files
+    with pytest.raises(ParameterError, match="missing must be"):
+        RunConfig(dataset="x", model="logreg", missing="keep")
+
+
+def test_train_takes_the_audio_options_into_its_run(tmp_path, capsys):
+    folder = need("mtt")
+    code = main(["train", "--dataset", str(folder), "--model", "logreg", "--missing", "skip",
+                 "--run-dir", str(tmp_path)])
+    captured = capsys.readouterr()
+    assert code == 2 and "none of the 26 mp3 files exists" in captured.out + captured.err
+    (config,) = tmp_path.glob("*/config.json")
+    assert json.loads(config.read_text())["missing"] == "skip"
