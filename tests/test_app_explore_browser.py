@@ -137,7 +137,7 @@ def test_explore_feature_table_upload(explore_server, page, screenshot, tmp_path
     wait_idle(page)
     assert_no_exception(page)
     main = page.locator('[data-testid="stMain"]').inner_text()
-    assert "feature table table.csv: 60 tracks, 6 features" in main and "standardised;" in main
+    assert "feature table features_small.csv: 60 tracks, 6 features" in main and "standardised;" in main  # the upload's name (#13)
     assert "Feature table: excluded columns: filename (row ids (id column)); length (identifier or file metadata" in main
     assert "title (non-numeric and unique per row)" in main
     # a widget left out of a run (no dataset yet) still shows the value the page uses
