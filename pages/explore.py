@@ -236,7 +236,7 @@ if source is None:
 try:
     index = _open(source)
 except Exception as exc:  # noqa: BLE001
-    show_error(exc, context=source.describe())
+    show_error(exc, context=None if source.upload_name else source.describe())  # an upload's message names it
     st.stop()
 source_key = source.key()
 if index.kind == "features":
