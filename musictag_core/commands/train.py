@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 
 from ..errors import ParameterError, TrainingError
-from . import add_column_options, add_output_options
+from . import add_audio_options, add_column_options, add_output_options
 
 __all__ = ["register"]
 
@@ -45,6 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", choices=["fast", "full"], help="model preset")
     p.add_argument("--detach", action="store_true", help="start a background worker and print the run id")
     add_column_options(p)
+    add_audio_options(p, missing_choices=("error", "skip"))
     p.add_argument("--run", metavar="RUN_DIR", help=argparse.SUPPRESS)  # a queued run's worker, in the foreground
     add_output_options(p)
     p.set_defaults(func=run_train)
@@ -99,6 +100,9 @@ def _config_from_args(args: argparse.Namespace):  # noqa: ANN202
     for key in ("keep_columns", "drop_columns"):
         if getattr(args, key, ()):
             data[key] = list(getattr(args, key))
+    for key in ("audio_dir", "missing"):
+        if getattr(args, key, None) is not None:
+            data[key] = getattr(args, key)
     data = parse_set(args.set, data)
     missing = [k for k in ("dataset", "model") if not data.get(k)]
     if missing:

@@ -9,6 +9,7 @@ A run is a folder owned by :class:`musictag_core.runs.Run`; this package fills i
 * :mod:`~musictag_core.training.worker`: the worker process (``python -m musictag_core.training.worker RUN_DIR``).
 * :mod:`~musictag_core.training.evaluation`: a finished run's full evaluation (:func:`evaluate_run`).
 * :mod:`~musictag_core.training.compare`: runs side by side (:func:`runs_table`, :func:`compare_metrics`).
+* :mod:`~musictag_core.training.form`: the Train form's numeric fields, their bounds and parsing.
 
 Names resolve on first use, so importing this package imports neither Keras nor scikit-learn.
 """

@@ -99,6 +99,12 @@ class RunConfig(Config):
     holdout : tuple of str
         ``tagtext`` only: tags held out of training and retrieved zero-shot (empty: a
         seeded quarter of the labels).
+    audio_dir : str or None
+        FMA, MagnaTagATune and MTG-Jamendo metadata: the folder holding the audio files
+        (None: the reader looks beside the metadata).
+    missing : {"error", "skip"} or None
+        Listed audio files that do not exist: an error naming them (None, the default), or
+        leave those tracks out.
     """
 
     dataset: str
@@ -135,8 +141,14 @@ class RunConfig(Config):
     keep_columns: tuple[str, ...] = ()
     drop_columns: tuple[str, ...] = ()
     holdout: tuple[str, ...] = ()
+    audio_dir: str | None = None
+    missing: str | None = None
 
     def __post_init__(self) -> None:
+        if self.audio_dir is not None and (not isinstance(self.audio_dir, str) or not self.audio_dir.strip()):
+            raise ParameterError(f"audio_dir must be a folder path or None, got {self.audio_dir!r}")
+        if self.missing not in (None, "error", "skip"):
+            raise ParameterError(f"missing must be 'error', 'skip' or None, got {self.missing!r}")
         for name in ("keep_columns", "drop_columns", "holdout"):
             v = getattr(self, name)
             if isinstance(v, str) or not isinstance(v, (list, tuple)) or not all(isinstance(c, str) and c.strip() for c in v):

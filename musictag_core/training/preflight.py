@@ -98,7 +98,8 @@ def load_dataset(cfg: RunConfig):  # noqa: ANN201 - (DatasetIndex, task)
     """Open the run's dataset (with its column rule) and apply ``max_tracks``; returns ``(index, task)``."""
     from ..datasets import open_dataset
 
-    index = open_dataset(cfg.dataset, threshold=cfg.threshold, keep=cfg.keep_columns, drop=cfg.drop_columns)
+    index = open_dataset(cfg.dataset, threshold=cfg.threshold, keep=cfg.keep_columns, drop=cfg.drop_columns,
+                         missing=cfg.missing, audio_dir=cfg.audio_dir)
     task = cfg.task or index.task
     if cfg.max_tracks is not None and cfg.max_tracks < len(index):
         from sklearn.model_selection import train_test_split
