@@ -45,6 +45,8 @@ COMMAND_MODULES: list[str] = [
     "demo",
     "train",
     "explore",
+    "robustness",
+    "explain",
 ]
 
 
