@@ -99,6 +99,8 @@ class Explanation:
         What to draw under the heatmap: the model's own input (spectrogram models)
         or the track's log-mel in dB with the model's display settings.
     mel_times_s : np.ndarray [shape=(n_frames,)]
+    band_bins : np.ndarray [shape=(n_groups + 1,)]
+        Edges of the band groups in rows of ``mel``.
     seconds : float
         Time taken by the occlusion and the deletion test (decoding excluded).
     n_masked : int
@@ -117,6 +119,7 @@ class Explanation:
     deletion: dict[str, Any]
     mel: np.ndarray = field(repr=False)
     mel_times_s: np.ndarray = field(repr=False)
+    band_bins: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, dtype=int))
     seconds: float = 0.0
     n_masked: int = 0
 
@@ -316,6 +319,7 @@ def explain_array(
         ex = _explain_waveform(tagger, y, j=j, time_s=float(time_s), fractions=deletion_fractions, seeds=int(seeds))
         ex["mel"] = S_db
         ex["mel_times_s"] = np.arange(S_db.shape[1]) * params["hop_length"] / tagger.sr
+        ex["band_bins"] = np.array([0, S_db.shape[0]])
     return Explanation(path=name, model=tagger.name, tag=tag, seconds=time.perf_counter() - t0, **ex)
 
 
@@ -355,6 +359,7 @@ def _explain_grid(grid: _Grid, *, j: int, time_s: float, bands: int, fractions, 
         "score": float(base.mean()), "saliency": sal[:, order], "bands_hz": band_edges, "times_s": times[order],
         "cell_s": float(t_cells[0][1] - t_cells[0][0]) * grid.frame_s, "method": "spectrogram", "deletion": deletion,
         "mel": mel, "mel_times_s": mel_times, "n_masked": len(cells),
+        "band_bins": np.array([b0 for b0, _ in b_cells] + [n_bands]),
     }
 
 
@@ -520,9 +525,9 @@ def render_png(explanation: Explanation, path: str | os.PathLike, *, width: int 
     sal = np.where(inside[None, :], ex.saliency[:, col], 0.0)
     peak = float(sal.max()) if sal.size and sal.max() > 0 else 1.0
     heat = np.clip(sal / peak, 0, 1)
-    # band groups to mel rows: equal groups of the mel's rows (the groups' own split of the bands)
+    # band groups to mel rows
     n_rows = mel.shape[0]
-    edges = np.linspace(0, n_rows, heat.shape[0] + 1).round().astype(int)
+    edges = ex.band_bins if len(ex.band_bins) == heat.shape[0] + 1 else np.linspace(0, n_rows, heat.shape[0] + 1).round().astype(int)
     rows = np.zeros((n_rows, heat.shape[1]))
     for g in range(heat.shape[0]):
         rows[edges[g] : edges[g + 1]] = heat[g]

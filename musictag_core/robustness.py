@@ -41,6 +41,7 @@ from .predict import DEFAULT_MAX_DURATION_S, TrackPrediction, tag_array
 
 __all__ = [
     "KINDS",
+    "ROBUSTNESS_FILE",
     "PERTURBATIONS",
     "PerturbationResult",
     "RobustnessReport",
@@ -62,6 +63,9 @@ PERTURBATIONS: tuple[tuple[str, float], ...] = (
     ("gain", -6.0), ("gain", 6.0),
     ("noise", 30.0),
 )  # fmt: skip
+
+#: File name of a run's saved robustness curve (:func:`robustness_run` with ``save=True``).
+ROBUSTNESS_FILE = "robustness.json"
 
 #: audiomentations' algorithm for pitch and tempo (the one training augmentation uses by default).
 METHOD = "signalsmith_stretch"
@@ -434,6 +438,7 @@ def robustness_run(
     seed: int = 0,
     perturbations: tuple[tuple[str, float], ...] = PERTURBATIONS,
     progress: Callable[[int, int], None] | None = None,
+    save: bool = False,
 ) -> dict[str, Any]:
     """A finished run's test-split metric under each perturbation (the robustness curve).
 
@@ -451,6 +456,8 @@ def robustness_run(
     perturbations : sequence of (kind, value)
     progress : callable(done, total), optional
         Called after each test track.
+    save : bool
+        Also write the result to the run folder as ``robustness.json`` (the Train page shows it).
 
     Returns
     -------
@@ -540,7 +547,7 @@ def robustness_run(
         {"kind": kind, "value": value, "metric": score(P[:, j, :])}
         for j, (kind, value) in enumerate(perturbations)
     ]
-    return {
+    result = {
         "run": folder.name,
         "model": card.get("model"),
         "task": task,
@@ -552,3 +559,8 @@ def robustness_run(
         "failures": failures,
         "seconds": round(time.perf_counter() - t0, 3),
     }
+    if save:
+        from .fileio import atomic_write_json
+
+        atomic_write_json(r.output_path(ROBUSTNESS_FILE), result)
+    return result

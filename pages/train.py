@@ -35,6 +35,7 @@ from musictag_core.viz.train import (
 from pages._ui.cache import cached_models
 from pages._ui.columns import render_excluded_columns
 from pages._ui.errors import app_limits, show_error
+from pages._ui.robustness import render_run_robustness
 from pages._ui.session import session_workspace, startup
 
 LIVE_REFRESH_S = 1.5
@@ -505,6 +506,7 @@ def final_panel(run_id: str, status: dict, config: dict) -> None:
             query_params={"model": run_id},
             help="Opens the Tag page; the model is listed in its Model picker under this run's name.",
         )  # fmt: skip
+        render_run_robustness(run_id)
 
 
 st.divider()

@@ -155,3 +155,25 @@ def test_run_curve_starts_at_the_runs_own_test_metric(tone_run, capsys):
     assert json.loads(capsys.readouterr().out)["curve"][0]["kind"] == "pitch_shift"
     assert main(["robustness", "--run", "no-such-run", "--runs-dir", str(tone_run.parent)]) == 2
     assert "not a finished run" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_train_page_shows_the_saved_curve(tone_run, tmp_path):
+    """`robustness --run` saved robustness.json above; the Train page helper draws it without recomputing."""
+    pytest.importorskip("streamlit")
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    if not (tone_run / "robustness.json").exists():
+        robustness_run(tone_run, save=True)
+    repo = str(Path(__file__).resolve().parents[1])
+    script = tmp_path / "page.py"
+    script.write_text(
+        f"import sys\nsys.path.insert(0, {repo!r})\nfrom pages._ui.robustness import render_run_robustness\n"
+        f"render_run_robustness({tone_run.name!r})\n"
+    )
+    at = AppTest.from_file(str(script), default_timeout=60).run()
+    assert not at.exception
+    assert len(at.get("plotly_chart")) == 1 and not at.button
+    assert any("accuracy on" in c.value and "test tracks" in c.value for c in at.caption)

@@ -19,7 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="tag a file under pitch, tempo, gain and noise perturbations (or a run's test split with --run)",
         description="Tag each FILE unperturbed and under pitch shifts of -2, -1, +1, +2 semitones, tempo changes of "
         "0.9x, 0.95x, 1.05x, 1.1x, gain of -6 and +6 dB and noise at 30 dB SNR (seeded), and say whether the top "
-        "genre survives. With --run RUN_ID: the run's test-split accuracy (or mAP) under each perturbation.",
+        "genre survives. With --run RUN_ID: the run's test-split accuracy (or mAP) under each perturbation, also saved in the run folder "
+        "as robustness.json (the Train page shows it).",
     )
     p.add_argument("files", nargs="*", metavar="FILE")
     p.add_argument("--run", default=None, metavar="RUN_ID", help="a finished training run: its test-split metric per perturbation")
@@ -66,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
             raise ParameterError("give either FILE... or --run RUN_ID, not both")
         from ..robustness import robustness_run
 
-        result = robustness_run(args.run, runs_dir=args.runs_dir, seed=args.seed)
+        result = robustness_run(args.run, runs_dir=args.runs_dir, seed=args.seed, save=True)
         if args.json:
             print(json.dumps(result))
         else:
