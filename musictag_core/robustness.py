@@ -293,8 +293,6 @@ def stability_summary(top: str, rows: list[PerturbationResult]) -> str:
         ]
         prefix = f"{top} loses first place under every {words}: " if len(changed) == len(group) else ""
         parts.append(prefix + ", ".join(clauses))
-    if not parts:
-        return f"{top} stays first under every perturbation ({_join([s.removeprefix('under every ') for s in stable])})"
     head = [f"{top} stays first {_join(stable)}"] if stable else [f"{top} is first unperturbed"]
     return "; ".join(head + parts)
 
