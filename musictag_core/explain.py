@@ -26,9 +26,12 @@ several fractions.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
+import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from .audio import AudioSource, source_name
-from .errors import ParameterError
+from .errors import ModelError, ParameterError
 from .models.loading import Tagger, load_tagger
 from .predict import DEFAULT_MAX_DURATION_S, display_params
 from .robustness import decode_like_tagging
@@ -58,6 +61,8 @@ DELETION_FRACTION = 0.1
 DELETION_SEEDS = 5
 #: Masked copies per forward call (bounds memory: a musicnn patch is 72 kB).
 BATCH = 512
+#: Patches whose unmasked front end :class:`_MusicnnOcclusion` holds at once.
+OCCLUDER_SEGMENTS = 8
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,7 @@ class _Grid:
     frame_s: float
     band_hz: np.ndarray  # (bands + 1,) lower edge of every band, then the top
     score: Callable[[np.ndarray], np.ndarray]  # (m, frames, bands) -> (m, n_labels)
+    occluder: Any = None  # _MusicnnOcclusion for musicnn taggers: one-cell masks without a full forward pass
 
 
 @dataclass(frozen=True)
@@ -181,7 +187,7 @@ def _spectrogram_grid(tagger: Tagger, y: np.ndarray) -> _Grid | None:
         return _Grid(
             x=np.asarray(x, np.float32), starts_s=np.asarray(starts, np.float64),
             frame_s=tagger.hop_length / tagger.sr, band_hz=_mel_edges(n_mels=tagger.n_mels, sr=tagger.sr),
-            score=lambda batch: forward(batch)["tags"],
+            score=lambda batch: forward(batch)["tags"], occluder=_occluder(tagger),
         )
     score_inputs = getattr(tagger, "score_inputs", None)
     if not callable(score_inputs):
@@ -262,6 +268,7 @@ def explain_array(
     bands: int = DEFAULT_BANDS,
     deletion_fractions: Sequence[float] = (),
     seeds: int = DELETION_SEEDS,
+    incremental: bool = True,
     runs_dir: str | os.PathLike | None = None,
 ) -> Explanation:
     """Occlusion saliency of ``tag`` on a waveform.
@@ -284,6 +291,10 @@ def explain_array(
         Also compute the deletion curve at these fractions (``deletion["curve"]``).
     seeds : int
         Random deletions averaged per fraction (default 5).
+    incremental : bool
+        For musicnn taggers, recompute only the part of the network a masked cell
+        changes (the same scores to float32 rounding, about 3x less work); ``False``
+        runs every masked patch through the whole network (the reference).
     runs_dir : str or Path, optional
 
     Returns
@@ -311,6 +322,8 @@ def explain_array(
         y = resample(y, orig_sr=int(sr), target_sr=tagger.sr)
     t0 = time.perf_counter()
     grid = _spectrogram_grid(tagger, y)
+    if grid is not None and not incremental:
+        grid = dataclasses.replace(grid, occluder=None)
     if grid is not None:
         ex = _explain_grid(grid, j=j, time_s=float(time_s), bands=int(bands), fractions=deletion_fractions, seeds=int(seeds))
     else:
@@ -331,21 +344,29 @@ def _explain_grid(grid: _Grid, *, j: int, time_s: float, bands: int, fractions, 
     base = _score_batches(grid.score, x, j)  # (n_seg,)
     # every masked copy: one segment with one cell at its mean
     cells = [(s, t0, t1, b0, b1) for s in range(n_seg) for (t0, t1) in t_cells for (b0, b1) in b_cells]
-    masked = np.empty((len(cells), n_frames, n_bands), dtype=np.float32)
-    for k, (s, t0, t1, b0, b1) in enumerate(cells):
-        masked[k] = x[s]
-        masked[k, t0:t1, b0:b1] = x[s, t0:t1, b0:b1].mean()
-    scores = np.empty(len(cells))
-    for i in range(0, len(cells), BATCH):  # fill and score in slices, so memory stays bounded
-        scores[i : i + BATCH] = _score_batches(grid.score, masked[i : i + BATCH], j)
     n_t, n_b = len(t_cells), len(b_cells)
+    scores = np.empty(len(cells))
+    if grid.occluder is not None:
+        per_seg = n_t * n_b
+        for s0 in range(0, n_seg, OCCLUDER_SEGMENTS):  # a few patches at a time bounds the front-end copies
+            s1 = min(n_seg, s0 + OCCLUDER_SEGMENTS)
+            parts = grid.occluder.prepare(x[s0:s1], b_cells)
+            sub = [(s - s0, t0, t1, k % n_b, b0, b1) for k, (s, t0, t1, b0, b1) in
+                   enumerate(cells[s0 * per_seg : s1 * per_seg], start=s0 * per_seg)]
+            scores[s0 * per_seg : s1 * per_seg] = grid.occluder.score(parts, sub, j)
+    else:
+        for i in range(0, len(cells), BATCH):  # fill and score in slices, so memory stays bounded
+            chunk = cells[i : i + BATCH]
+            masked = np.repeat(x[[c[0] for c in chunk]], 1, axis=0)
+            for k, (s, t0, t1, b0, b1) in enumerate(chunk):
+                masked[k, t0:t1, b0:b1] = x[s, t0:t1, b0:b1].mean()
+            scores[i : i + BATCH] = _score_batches(grid.score, masked, j)
     drop = (np.repeat(base, n_t * n_b) - scores) / n_seg  # loss of the track score
     sal = drop.reshape(n_seg, n_t, n_b).transpose(2, 0, 1).reshape(n_b, n_seg * n_t)
     times = (grid.starts_s[:, None] + np.array([t0 for t0, _ in t_cells])[None, :] * grid.frame_s).ravel()
     order = np.argsort(times, kind="stable")
-    all_cells = [c for c in cells]  # in (segment, time, band) order
-    # column-major index of sal (band, seg*n_t + t) -> cell tuple
-    cell_of = {(bi, s * n_t + ti): all_cells[(s * n_t + ti) * n_b + bi] for s in range(n_seg) for ti in range(n_t) for bi in range(n_b)}
+    # saliency index (band group, segment * n_t + time cell) -> cell, before sorting by time
+    cell_of = {(bi, s * n_t + ti): cells[(s * n_t + ti) * n_b + bi] for s in range(n_seg) for ti in range(n_t) for bi in range(n_b)}
 
     def track_score(deleted: list[tuple[int, int]]) -> float:
         xm = _mask(x, [cell_of[c] for c in deleted])
@@ -546,3 +567,153 @@ def render_png(explanation: Explanation, path: str | os.PathLike, *, width: int 
         draw.line([(x, top + height), (x, top + height + 4)], fill="black")
         draw.text((min(x + 2, width - 30), top + height + 6), f"{s} s", fill="black")
     atomic_save(path, lambda p: canvas.save(p, format="PNG"))
+
+
+# ---------------------------------------------------------------- musicnn: recompute only what a cell changes
+
+
+class _MusicnnOcclusion:
+    """Scores of musicnn patches with one time-frequency cell masked, recomputing only what the cell changes.
+
+    musicnn's front end is ``max_f post(conv)`` per frame for every branch. The timbral
+    convolutions (81 % of the 2.8 GFLOP of a patch) are 7 frames long, so a cell of
+    frames ``[t0, t1)`` changes their output only in frames ``[t0 - 3, t1 + 3)``: that
+    window is recomputed and spliced into the unmasked front end. The temporal
+    convolutions are one band wide, so only the cell's bands are convolved again and
+    their max is combined with the unmasked max over the other bands. The mid-end and
+    back-end (4 % of the FLOPs) then run on the whole patch. The scores equal a full
+    forward pass of the masked patches to float32 rounding (tested).
+    """
+
+    def __init__(self, model) -> None:  # noqa: ANN001 - keras.Model
+        import tensorflow as tf
+
+        from .models.musicnn.fast import fold_musicnn
+
+        w = fold_musicnn(model)  # ModelError when not a standard musicnn graph
+        self.s0, self.t0 = (float(v) for v in w["input"])
+        const = tf.constant
+        timbral = [(const(b["kernel"]), b) for b in w["timbral"]]
+        temporal = [(const(b["kernel"]), b) for b in w["temporal"]]
+        self.pads = [(b["kernel"].shape[0] - 1) // 2 for b in w["timbral"]]
+        if len(set(self.pads)) != 1:
+            raise ModelError(f"timbral kernels of different lengths {sorted(self.pads)}: no incremental occlusion")
+        midend = [tuple(const(a) for a in layer) for layer in w["midend"]]
+        pooled_bn = tuple(const(a) for a in w["pooled_bn"])
+        dense = tuple(const(a) for a in w["dense"])
+        penult = tuple(const(a) for a in w["penultimate"])
+        logits = tuple(const(a) for a in w["logits"])
+
+        def post(mx, b):
+            return tf.nn.relu(mx * const(b["sign"]) + const(b["bias"])) * const(b["scale"]) + const(b["shift"])
+
+        spec4 = tf.TensorSpec([None, None, None, 1], tf.float32)
+        spec3 = tf.TensorSpec([None, None, None], tf.float32)
+
+        @tf.function(input_signature=[spec4], autograph=False)
+        def timbral_max(xp):  # time-padded input (b, t + 2 pad, f, 1) -> per branch (b, t, c) after post
+            return [post(tf.reduce_max(tf.nn.conv2d(xp, k, strides=1, padding="VALID"), axis=2), b) for k, b in timbral]
+
+        @tf.function(input_signature=[spec4], autograph=False)
+        def temporal_raw(x):  # (b, t, f', 1) -> per branch (b, t, f', c) raw convolutions (before the max and post)
+            return [tf.nn.conv2d(x, k, strides=1, padding="SAME") for k, _ in temporal]
+
+        @tf.function(input_signature=[spec3] * len(temporal), autograph=False)
+        def temporal_post(*maxes):
+            return [post(m, b) for m, (_, b) in zip(maxes, temporal)]
+
+        c_front = sum(int(b["kernel"].shape[3]) for b in [*w["timbral"], *w["temporal"]])
+
+        @tf.function(input_signature=[tf.TensorSpec([None, None, c_front], tf.float32)], autograph=False)
+        def tail(h):  # front end (b, t, c) -> tags (b, n_labels)
+            mids = [h]
+            for i, (kernel, bias, scale, shift) in enumerate(midend):
+                pad = (kernel.shape[0] - 1) // 2
+                z = tf.nn.conv1d(tf.pad(h, [[0, 0], [pad, pad], [0, 0]]), kernel, stride=1, padding="VALID")
+                z = tf.nn.relu(z + bias) * scale + shift
+                h = z if i == 0 else z + h
+                mids.append(h)
+            mid = tf.concat(mids, axis=-1)
+            pooled = tf.reshape(tf.stack([tf.reduce_max(mid, axis=1), tf.reduce_mean(mid, axis=1)], axis=-1),
+                                [-1, 2 * mid.shape[-1]])
+            h = tf.nn.relu(tf.matmul(pooled * pooled_bn[0] + pooled_bn[1], dense[0]) + dense[1])
+            return tf.sigmoid(tf.matmul(h * penult[0] + penult[1], logits[0]) + logits[1])
+
+        self._timbral, self._temporal_raw, self._temporal_post, self._tail = timbral_max, temporal_raw, temporal_post, tail
+
+    def _norm(self, x: np.ndarray) -> np.ndarray:
+        return (x * np.float32(self.s0) + np.float32(self.t0)).astype(np.float32)[..., None]
+
+    def prepare(self, x: np.ndarray, band_cells: list[tuple[int, int]]) -> dict[str, Any]:
+        """Unmasked front-end pieces of the patches ``x`` [shape=(n, t, f)]."""
+        xn = self._norm(x)
+        p = max(self.pads)
+        timbral = [np.asarray(v) for v in self._timbral(np.pad(xn, [(0, 0), (p, p), (0, 0), (0, 0)]))]
+        excl = []  # per temporal branch: max over the bands outside each band group (n, groups, t, c)
+        for raw in self._temporal_raw(xn):
+            raw = np.asarray(raw)
+            lo = np.maximum.accumulate(raw, axis=2)
+            hi = np.maximum.accumulate(raw[:, :, ::-1], axis=2)[:, :, ::-1]
+            groups = []
+            for b0, b1 in band_cells:
+                parts = ([lo[:, :, b0 - 1]] if b0 > 0 else []) + ([hi[:, :, b1]] if b1 < raw.shape[2] else [])
+                groups.append(np.maximum(*parts) if len(parts) == 2 else parts[0] if parts else np.full_like(lo[:, :, 0], -np.inf))
+            excl.append(np.stack(groups, axis=1))
+        return {"xn": xn, "timbral": timbral, "excl": excl}
+
+    def score(self, base: dict[str, Any], cells: list[tuple[int, int, int, int, int, int]], j: int) -> np.ndarray:
+        """Score ``j`` of each patch with one cell ``(seg, t0, t1, group, b0, b1)`` set to its mean."""
+        xn, n_t = base["xn"], base["xn"].shape[1]
+        widths = {b1 - b0 for *_, b0, b1 in cells}
+        width_t = max(t1 - t0 for _, t0, t1, *_ in cells)
+        p = max(self.pads)
+        win = min(n_t, width_t + 2 * p)  # output frames recomputed per copy
+        out = np.empty(len(cells))
+        for bw in sorted(widths):
+            idx = [i for i, c in enumerate(cells) if c[5] - c[4] == bw]
+            for k in range(0, len(idx), BATCH):
+                chunk = [cells[i] for i in idx[k : k + BATCH]]
+                m = len(chunk)
+                o0 = np.array([min(max(t0 - p, 0), n_t - win) for _, t0, *_ in chunk])
+                xp_win = np.empty((m, win + 2 * p, xn.shape[2], 1), np.float32)
+                bands = np.empty((m, n_t, bw, 1), np.float32)
+                for i, (s, t0, t1, _, b0, b1) in enumerate(chunk):
+                    patch = xn[s].copy()
+                    patch[t0:t1, b0:b1] = patch[t0:t1, b0:b1].mean()
+                    padded = np.pad(patch, [(p, p), (0, 0), (0, 0)])
+                    xp_win[i] = padded[o0[i] : o0[i] + win + 2 * p]
+                    bands[i] = patch[:, b0:b1]
+                fronts = []
+                for t_full, t_win in zip(base["timbral"], self._timbral(xp_win)):
+                    full = t_full[[c[0] for c in chunk]].copy()
+                    t_win = np.asarray(t_win)
+                    for i in range(m):
+                        full[i, o0[i] : o0[i] + win] = t_win[i]
+                    fronts.append(full)
+                maxes = []
+                for ex, raw in zip(base["excl"], self._temporal_raw(bands)):
+                    other = ex[[c[0] for c in chunk], [c[3] for c in chunk]]
+                    maxes.append(np.maximum(other, np.asarray(raw).max(axis=2)))
+                fronts += [np.asarray(v) for v in self._temporal_post(*maxes)]
+                tags = np.asarray(self._tail(np.concatenate(fronts, axis=-1)))
+                for i, ci in enumerate(idx[k : k + BATCH]):
+                    out[ci] = tags[i, j]
+        return out
+
+
+_OCCLUDERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_OCCLUDERS_LOCK = threading.Lock()
+
+
+def _occluder(tagger: Tagger) -> _MusicnnOcclusion | None:
+    """The incremental occlusion of a float32 musicnn tagger (built once per tagger), or None."""
+    model = getattr(tagger, "model_", None)
+    if model is None or getattr(tagger, "precision", "float32") != "float32" or not getattr(tagger, "fast", False):
+        return None
+    with _OCCLUDERS_LOCK:
+        if tagger not in _OCCLUDERS:
+            try:
+                _OCCLUDERS[tagger] = _MusicnnOcclusion(model)
+            except ModelError:
+                _OCCLUDERS[tagger] = None
+        return _OCCLUDERS[tagger]

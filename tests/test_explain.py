@@ -74,6 +74,16 @@ def test_saliency_is_aligned_with_the_models_mel_and_its_track_score(tagger, exp
 
 
 @pytest.mark.slow
+def test_incremental_occlusion_equals_full_forward_passes(tagger, clips_dir):
+    y, sr = load_audio(clips_dir / "metal.00000.wav", sr=tagger.sr, duration=3.2)
+    fast = explain_array(y, sr=sr, tag="metal", model=tagger)
+    full = explain_array(y, sr=sr, tag="metal", model=tagger, incremental=False)
+    assert fast.saliency.shape == full.saliency.shape == (12, 6)
+    np.testing.assert_allclose(fast.saliency, full.saliency, rtol=0, atol=1e-6)
+    assert np.abs(full.saliency).max() > 1e-3
+
+
+@pytest.mark.slow
 def test_json_has_the_issue_shape(explained):
     _, ex = explained["metal.00000.wav"]
     d = json.loads(json.dumps(ex.to_dict()))
