@@ -7,7 +7,9 @@ setting each cell to its mean, and records how much the tag's **track score**
 (the mean of the segment scores, as in plain tagging) drops. A masked cell
 changes only its own segment, so each segment is occluded on its own and only
 the segments the track score reads are occluded; all masked copies go through
-the model in large batches. The result is a heatmap (band groups x time cells)
+the model in large batches. For musicnn taggers only the part of the network a
+cell changes is recomputed (:class:`_MusicnnOcclusion`: about 2.4x less CPU, the
+same scores to float32 rounding). The result is a heatmap (band groups x time cells)
 aligned with the mel spectrogram the model saw.
 
 Models reading raw audio, statistics, MFCCs or musicnn embeddings get
