@@ -63,8 +63,10 @@ DELETION_FRACTION = 0.1
 DELETION_SEEDS = 5
 #: Masked copies per forward call (bounds memory: a musicnn patch is 72 kB).
 BATCH = 512
-#: Patches whose unmasked front end :class:`_MusicnnOcclusion` holds at once.
-OCCLUDER_SEGMENTS = 8
+#: Patches whose unmasked front end :class:`_MusicnnOcclusion` holds at once, and masked copies it
+#: scores per call: the same peak memory as the tagger's own forward pass of 32 patches (~300 MB).
+OCCLUDER_SEGMENTS = 2
+OCCLUDER_BATCH = 32
 
 
 @dataclass(frozen=True)
@@ -673,8 +675,8 @@ class _MusicnnOcclusion:
         out = np.empty(len(cells))
         for bw in sorted(widths):
             idx = [i for i, c in enumerate(cells) if c[5] - c[4] == bw]
-            for k in range(0, len(idx), BATCH):
-                chunk = [cells[i] for i in idx[k : k + BATCH]]
+            for k in range(0, len(idx), OCCLUDER_BATCH):
+                chunk = [cells[i] for i in idx[k : k + OCCLUDER_BATCH]]
                 m = len(chunk)
                 o0 = np.array([min(max(t0 - p, 0), n_t - win) for _, t0, *_ in chunk])
                 xp_win = np.empty((m, win + 2 * p, xn.shape[2], 1), np.float32)
@@ -698,7 +700,7 @@ class _MusicnnOcclusion:
                     maxes.append(np.maximum(other, np.asarray(raw).max(axis=2)))
                 fronts += [np.asarray(v) for v in self._temporal_post(*maxes)]
                 tags = np.asarray(self._tail(np.concatenate(fronts, axis=-1)))
-                for i, ci in enumerate(idx[k : k + BATCH]):
+                for i, ci in enumerate(idx[k : k + OCCLUDER_BATCH]):
                     out[ci] = tags[i, j]
         return out
 
