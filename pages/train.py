@@ -40,6 +40,7 @@ from pages._ui.columns import render_excluded_columns
 from pages._ui.errors import app_limits, show_error
 from pages._ui.evaluation import TUNE_HELP, cv_caption
 from pages._ui.form import number_field, show_form_errors
+from pages._ui.robustness import render_run_robustness
 from pages._ui.session import session_workspace, startup
 
 LIVE_REFRESH_S = 1.5
@@ -556,6 +557,7 @@ def final_panel(run_id: str, status: dict, config: dict) -> None:
             query_params={"model": run_id},
             help="Opens the Tag page; the model is listed in its Model picker under this run's name.",
         )  # fmt: skip
+        render_run_robustness(run_id)
 
 
 st.divider()

@@ -49,6 +49,8 @@ COMMAND_MODULES: list[str] = [
     "similar",
     "search_text",
     "dataset",
+    "robustness",
+    "explain",
 ]
 
 
