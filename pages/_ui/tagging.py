@@ -60,8 +60,9 @@ __all__ = [
 
 #: Slots of the gate around decoding, tagging and figure building (``MUSICTAG_TAG_WORKERS``).
 DEFAULT_WORKERS = 2
-#: Waveforms waiting between the two steps of a card (each at most a few tens of MB).
-_HANDOFF_ENTRIES = 4
+#: Waveforms waiting between the two steps of a card (11.5 MB for 3 min at 16 kHz). Enough
+#: for six sessions whose scores all finish before the first figures are built.
+_HANDOFF_ENTRIES = 8
 
 
 def _workers() -> int:
@@ -80,6 +81,7 @@ def _workers() -> int:
 _GATE = threading.BoundedSemaphore(_workers())
 _HANDOFF = BoundedCache(max_entries=_HANDOFF_ENTRIES)
 _HANDOFF_LOCK = threading.Lock()
+_USER_WORK = threading.Event()  # a real upload has been tagged: the warm-up need not run its own clip
 
 
 @contextlib.contextmanager
@@ -127,6 +129,8 @@ def compute_prediction(data: bytes, *, name: str, digest: str, model: str, overl
     """
     from musictag_core.predict import decode_track, tag_decoded
 
+    if digest != _WARMUP_DIGEST:
+        _USER_WORK.set()
     with tag_slot():
         tagger = get_tagger(model)
         track = decode_track(named_buffer(data, name), tagger, max_duration=max_duration)
@@ -305,20 +309,26 @@ def _short_mp3() -> bytes | None:
         return None
 
 
+_WARMUP_DIGEST = "warm-up"
+
+
 def _warm(model: str, state: _Warmup) -> None:
     from musictag_core.audio import load_audio
 
     try:
         log(f"warm-up of {model} started (pid {os.getpid()})")
         get_tagger(model)
-        data = _synthetic_clip()
-        name = "<warm-up>"
-        compute_prediction(data, name=name, digest="warm-up", model=model, overlap=0.0, max_duration=None)
-        figs = compute_signal_figures(data, name=name, digest="warm-up", model=model, max_duration=None)
-        figs.payload_bytes()  # plotly's JSON encoder
-        mp3 = _short_mp3()
-        if mp3 is not None:
-            load_audio(io.BytesIO(mp3), sr=16000)
+        if _USER_WORK.is_set():  # a user's upload is already being tagged: it warms the rest itself
+            log(f"warm-up of {model}: a user's track is being tagged, synthetic card skipped")
+        else:
+            mp3 = _short_mp3()
+            if mp3 is not None:
+                load_audio(io.BytesIO(mp3), sr=16000)
+            data = _synthetic_clip()
+            name = "<warm-up>"
+            compute_prediction(data, name=name, digest=_WARMUP_DIGEST, model=model, overlap=0.0, max_duration=None)
+            figs = compute_signal_figures(data, name=name, digest=_WARMUP_DIGEST, model=model, max_duration=None)
+            figs.payload_bytes()  # plotly's JSON encoder
         from musictag_core.viz import genre_bar_figure, taggram_figure  # noqa: F401 (imports plotly's validators)
 
         state.seconds = time.perf_counter() - state.started
