@@ -30,7 +30,13 @@ from musictag_core.viz import genre_bar_figure, taggram_figure
 from pages._ui.cache import cached_models, file_hash
 from pages._ui.errors import app_limits, show_error
 from pages._ui.session import DEFAULT_MODEL, log, startup
-from pages._ui.tagging import TrackAnalysis, cached_prediction, start_warmup, warmup_state
+from pages._ui.tagging import (
+    TrackAnalysis,
+    cached_prediction,
+    preload_chart_library,
+    start_warmup,
+    warmup_state,
+)
 
 UPLOAD_TYPES = ["wav", "mp3", "flac", "ogg"]
 OVERLAPS = [0.0, 0.25, 0.5, 0.75]  # fractions of the model's segment length
@@ -286,3 +292,5 @@ if state == "failed":
     show_error(error, context=f"loading model {model}")
 elif state == "warming" and not tracks:
     st.caption(f":material/hourglass_top: Loading {model} in the background; the first tag waits for it.")
+if not tracks:
+    preload_chart_library()  # the first card's charts then draw as soon as they arrive

@@ -10,10 +10,11 @@ A card is computed in two cached steps so its scores appear before its figures:
    for a screen: a ~2,000-point waveform envelope and the mel spectrogram and MFCC as
    PNG images of at most 1,000 time columns (tens of kB instead of megabytes of JSON).
 
-Both run inside :func:`tag_slot`, a process-wide gate of ``MUSICTAG_TAG_WORKERS`` slots
-(default 2, one per core): concurrent sessions queue there instead of oversubscribing
-the CPU, and one session's decode overlaps another's inference (the tagger serialises
-its own forward passes). Results are cached by content digest, model and settings;
+Decoding and tagging run inside :func:`tag_slot`, a process-wide gate of
+``MUSICTAG_TAG_WORKERS`` slots (default 2, one per core): concurrent sessions queue there
+instead of oversubscribing the CPU, and one session's decode overlaps another's inference
+(the tagger serialises its own forward passes). Step 2 (a few tenths of a second of
+numpy) is not gated, so each card's figures follow its scores at once. Results are cached by content digest, model and settings;
 only compact results (scores, small figures) are kept, never waveforms.
 
 :func:`start_warmup` loads a model in a background thread and runs the whole card
@@ -52,6 +53,7 @@ __all__ = [
     "cached_signal_figures",
     "compute_prediction",
     "compute_signal_figures",
+    "preload_chart_library",
     "start_warmup",
     "tag_slot",
     "trim_memory",
@@ -179,19 +181,21 @@ def compute_signal_figures(data: bytes, *, name: str, digest: str, model: str, m
         if track is not None:
             _HANDOFF.put(key, None)  # taken: drop the reference so the waveform can be freed
     try:
-        with tag_slot():
-            tagger = get_tagger(model)
-            if track is None:
+        tagger = get_tagger(model)
+        if track is None:
+            with tag_slot():
                 track = decode_track(named_buffer(data, name), tagger, max_duration=max_duration)
-            view = track_view(track, tagger)
-            sr, hop = view.sr, view.hop_length
-            figs = SignalFigures(
-                sr=sr,
-                n_mels=view.n_mels,
-                waveform=waveform_figure(view.y, sr=sr, max_points=2000, title=None),
-                mel=mel_figure(view.S_db, sr=sr, hop_length=hop, max_frames=1000, title=None, image=True),
-                mfcc=mfcc_figure(view.mfcc, sr=sr, hop_length=hop, max_frames=1000, title=None, image=True),
-            )
+        # Not gated: a few tenths of a second of numpy, and a card waiting here for a slot
+        # behind other sessions' tagging would hold its waveform and finish last.
+        view = track_view(track, tagger)
+        sr, hop = view.sr, view.hop_length
+        figs = SignalFigures(
+            sr=sr,
+            n_mels=view.n_mels,
+            waveform=waveform_figure(view.y, sr=sr, max_points=2000, title=None),
+            mel=mel_figure(view.S_db, sr=sr, hop_length=hop, max_frames=1000, title=None, image=True),
+            mfcc=mfcc_figure(view.mfcc, sr=sr, hop_length=hop, max_frames=1000, title=None, image=True),
+        )
     finally:
         del track
         trim_memory()
@@ -364,3 +368,23 @@ def warmup_state(model: str) -> tuple[str, BaseException | None]:
     if state.error is not None:
         return "failed", state.error
     return ("warming" if state.thread is not None and state.thread.is_alive() else "ready"), None
+
+
+# ---------------------------------------------------------------- the browser side
+
+
+def preload_chart_library() -> None:
+    """Draw an empty, invisible 10-pixel plotly chart, so the browser loads plotly.js now.
+
+    Streamlit fetches and compiles its plotly chart code (several MB of JavaScript) the first
+    time a page shows a plotly chart. Without this, the first card's scores wait for it
+    after they arrive: 3 s of a 10 s card on a busy 2-core machine. Call it on a page with
+    no chart yet (the Tag page before an upload).
+    """
+    import plotly.graph_objects as go
+
+    fig = go.Figure(layout=dict(
+        height=10, margin=dict(l=0, r=0, t=0, b=0), paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
+        xaxis=dict(visible=False), yaxis=dict(visible=False),
+    ))  # fmt: skip
+    st.plotly_chart(fig, key="tag_plotly_preload", config={"staticPlot": True, "displayModeBar": False})
