@@ -16,16 +16,18 @@ Measured, in this order:
   soon as the server answers its health check and drops song 0 as soon as the uploader is
   there. Times to the genre scores and to the complete card (scores, taggram, waveform,
   mel, MFCC), from the drop, against ``naive_cold_cli``.
-* ``in_process``: in a separate warm process (model loaded, one track tagged),
-  ``tag_file`` on each song: the baseline of the warm and concurrent cases. It also builds
-  the page's figures for song 0 and records the plotly JSON bytes of each.
+* ``in_process``: a separate warm process (model loaded, one track tagged) that times
+  ``tag_file`` on request, right before and right after each page measurement (the mean of
+  the two is the baseline, so both see the same machine load). It also builds the page's
+  figures for song 0 and records the plotly JSON bytes of each.
 * ``warm_page``: two fresh sessions on the warm server, each dropping a song the server
-  has not seen. Times to scores and to the complete card, against ``tag_file`` on the
-  same file; the bytes the browser received over the WebSocket for the card.
+  has not seen. Times to scores and to the complete card, in the browser and from the
+  server log's stamps (``[musictag] card scores|done <key> t=<epoch>``), against
+  ``tag_file`` on the same file; the bytes the browser received over the WebSocket.
 * ``concurrent``: six sessions drop six other songs at the same moment. Latencies from
-  the browsers, and from the server log's per-card stamps (``[musictag] card done <key>
-  t=<epoch>``), against tagging the six one after another in the warm process; errors
-  shown; the server's RSS before, at the peak and after.
+  the browsers and from the server's per-card stamps, against tagging the six one after
+  another in the warm process (before and after); errors shown; the server's RSS before,
+  at the peak, and after (once the sequential baseline after it has run, 10-30 s).
 
 Server CPU seconds (user + system of the server process tree) are recorded for every
 phase: the machine is shared, and they say what the work cost whatever the load.
@@ -94,41 +96,66 @@ def _naive_cold(path: str) -> None:
     print(json.dumps({"top": float(np.max(np.mean(scores, axis=0)))}))
 
 
-def _in_process(paths: list[str], concurrent: list[str]) -> None:
-    """Warm ``tag_file`` per song, the concurrent songs one after another, and the page's figure sizes."""
+def _in_process_worker() -> None:
+    """A warm process answering requests on stdin, so each baseline is measured next to its page figure.
+
+    ``tag PATH`` times ``tag_file`` on one song (wall and CPU), ``seq PATH...`` tags the songs one
+    after another, ``sizes PATH`` builds the page's figures and reports their plotly JSON bytes.
+    """
     from musictag_core.models.loading import load_tagger
     from musictag_core.predict import tag_file
     from musictag_core.viz import genre_bar_figure, taggram_figure
     from pages._ui.tagging import compute_prediction, compute_signal_figures
 
     tagger = load_tagger("MSD_musicnn")
-    tag_file(paths[0], tagger)  # warm: first full-size forward pass, librosa, MP3 decoding
-    out: dict = {"tag_file_s": {}, "tag_file_cpu_s": {}}
-    for p in paths:
-        walls, cpus = [], []
-        for _ in range(2):
+    print("READY", flush=True)
+    for line in sys.stdin:
+        cmd, *paths = line.split()
+        if cmd == "tag" or cmd == "seq":
             c0, t0 = time.process_time(), time.perf_counter()
-            tag_file(p, tagger)
-            walls.append(time.perf_counter() - t0)
-            cpus.append(time.process_time() - c0)
-        out["tag_file_s"][Path(p).name] = round(min(walls), 3)
-        out["tag_file_cpu_s"][Path(p).name] = round(min(cpus), 3)
-    c0, t0 = time.process_time(), time.perf_counter()
-    for p in concurrent:
-        tag_file(p, tagger)
-    out["sequential_s"] = round(time.perf_counter() - t0, 3)
-    out["sequential_cpu_s"] = round(time.process_time() - c0, 3)
-    # the page's own figures for song 0: plotly JSON bytes per figure
-    data = Path(paths[0]).read_bytes()
-    pred = compute_prediction(data, name="song", digest="bench", model="MSD_musicnn", overlap=0.0, max_duration=600.0)
-    figs = compute_signal_figures(data, name="song", digest="bench", model="MSD_musicnn", max_duration=600.0)
-    scores, seg, labels = pred.subset(genres_only=True)
-    sizes = figs.payload_bytes()
-    sizes["genre_bars"] = len(genre_bar_figure(scores, threshold=0.25, top_k=10).to_json())
-    sizes["taggram"] = len(taggram_figure(pred.segment_starts_s, seg, labels, top_k=10).to_json())
-    sizes["card_total"] = sum(sizes.values())
-    out["plotly_json_bytes"] = sizes
-    print("RESULT " + json.dumps(out))
+            for p in paths:
+                tag_file(p, tagger)
+            out = {"wall_s": round(time.perf_counter() - t0, 3), "cpu_s": round(time.process_time() - c0, 3)}
+        elif cmd == "sizes":
+            data = Path(paths[0]).read_bytes()
+            kw = dict(name="song", digest="bench", model="MSD_musicnn", max_duration=600.0)
+            pred = compute_prediction(data, overlap=0.0, **kw)
+            figs = compute_signal_figures(data, **kw)
+            scores, seg, labels = pred.subset(genres_only=True)
+            out = figs.payload_bytes()
+            out["genre_bars"] = len(genre_bar_figure(scores, threshold=0.25, top_k=10).to_json())
+            out["taggram"] = len(taggram_figure(pred.segment_starts_s, seg, labels, top_k=10).to_json())
+            out["card_total"] = sum(out.values())
+        else:
+            return
+        print("RESULT " + json.dumps(out), flush=True)
+
+
+class _Baseline:
+    """The in-process worker (:func:`_in_process_worker`) in its own warm process."""
+
+    def __init__(self) -> None:
+        env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2")
+        self.proc = subprocess.Popen([sys.executable, __file__, "--in-process-worker"], cwd=ROOT, env=env, text=True,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)  # fmt: skip
+        while self.proc.stdout.readline().strip() != "READY":
+            if self.proc.poll() is not None:
+                raise RuntimeError("the in-process baseline worker failed to start")
+
+    def ask(self, cmd: str, *paths: Path) -> dict:
+        self.proc.stdin.write(" ".join([cmd, *map(str, paths)]) + "\n")
+        self.proc.stdin.flush()
+        while True:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise RuntimeError("the in-process baseline worker died")
+            if line.startswith("RESULT "):
+                return json.loads(line[7:])
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            self.proc.wait(30)
 
 
 # ---------------------------------------------------------------- process bookkeeping
@@ -277,13 +304,13 @@ def _drop_and_time(page, song: Path, *, timeout_s: float = 300) -> dict:
 def main() -> None:  # noqa: PLR0915 - one linear script
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--naive-cold", help=argparse.SUPPRESS)
-    ap.add_argument("--in-process", nargs="+", help=argparse.SUPPRESS)
+    ap.add_argument("--in-process-worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, default=RESULT)
     args = ap.parse_args()
     if args.naive_cold:
         return _naive_cold(args.naive_cold)
-    if args.in_process:
-        return _in_process(args.in_process[:3], args.in_process[3:])
+    if args.in_process_worker:
+        return _in_process_worker()
 
     from playwright.sync_api import sync_playwright
 
@@ -323,7 +350,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             t_start = time.time()
             server = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-            contexts = []
+            contexts, baseline = [], None
             try:
                 while not _healthy(url):
                     if server.poll() is not None or time.time() - t_start > 120:
@@ -348,6 +375,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
                     "warmup_s": float(m.group(1)) if m else None,
                     "errors": cold["errors"],
                     "server_cpu_s_since_start": cpu_cold,
+                    "load_average_1min": round(os.getloadavg()[0], 2),
                     "ratio_scores_vs_naive_cold_cli": _ratio(cold["scores_s"], result["naive_cold_cli"]["wall_s"]),
                 }
                 print("cold page", result["cold_page"], flush=True)
@@ -358,10 +386,11 @@ def main() -> None:  # noqa: PLR0915 - one linear script
                 while "warm-up of MSD_musicnn done" not in log.read_text(errors="replace") and time.time() < deadline:
                     time.sleep(0.5)
 
-                # ---- the in-process baseline, with the server idle
+                # ---- the in-process baseline: a warm process of its own, asked right beside each page figure
                 conc = songs[3 : 3 + N_CONCURRENT]
-                _, _, out = _child(["--in-process", str(songs[0]), str(songs[1]), str(songs[2]), *map(str, conc)])
-                inproc = json.loads(out.split("RESULT ", 1)[1])
+                baseline = _Baseline()
+                baseline.ask("tag", songs[0])  # its first full-size track: warm
+                inproc = {"plotly_json_bytes": baseline.ask("sizes", songs[0])}
                 result["in_process"] = inproc
                 print("in-process", inproc, flush=True)
 
@@ -372,9 +401,13 @@ def main() -> None:  # noqa: PLR0915 - one linear script
                     page.wait_for_selector(UPLOAD_INPUT, state="attached")
                     page.wait_for_function(IDLE_JS)
                     received[0] = 0
+                    before = baseline.ask("tag", song)
                     c0 = _cpu_s(server.pid)
                     r = _drop_and_time(page, song)
-                    base = inproc["tag_file_s"][song.name]
+                    cpu_card = round(_cpu_s(server.pid) - c0, 2)
+                    after = baseline.ask("tag", song)
+                    base = round((before["wall_s"] + after["wall_s"]) / 2, 3)
+                    base_cpu = round((before["cpu_s"] + after["cpu_s"]) / 2, 3)
                     stamps = dict(_stamps(log, "done"))
                     scored = dict(_stamps(log, "scores"))
                     key = "0_" + hashlib.sha256(song.read_bytes()).hexdigest()[:12]
@@ -384,8 +417,10 @@ def main() -> None:  # noqa: PLR0915 - one linear script
                         "server_scores_s": round(scored[key] - r["dropped_at"], 2) if key in scored else None,
                         "server_card_s": round(stamps[key] - r["dropped_at"], 2) if key in stamps else None,
                         "ratio_scores": _ratio(r["scores_s"], base), "ratio_card": _ratio(r["card_s"], base),
-                        "websocket_bytes_received": received[0], "server_cpu_s": round(_cpu_s(server.pid) - c0, 2),
-                        "errors": r["errors"],
+                        "tag_file_before_after_s": [before["wall_s"], after["wall_s"]], "tag_file_cpu_s": base_cpu,
+                        "websocket_bytes_received": received[0], "server_cpu_s": cpu_card,
+                        "ratio_server_cpu_vs_tag_file_cpu": _ratio(cpu_card, base_cpu),
+                        "errors": r["errors"], "load_average_1min": round(os.getloadavg()[0], 2),
                     })  # fmt: skip
                     print("warm", warm[-1], flush=True)
                     ctx.close()
@@ -397,6 +432,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
                 for _, page, _ in sessions:
                     page.wait_for_selector(UPLOAD_INPUT, state="attached")
                     page.wait_for_function(IDLE_JS)
+                seq_before = baseline.ask("seq", *conc)
                 time.sleep(2)
                 rss_before = _rss_mib(server.pid)
                 peak = _Peak(server.pid)
@@ -426,9 +462,11 @@ def main() -> None:  # noqa: PLR0915 - one linear script
                 for ctx, _, _ in sessions:
                     ctx.close()
                     contexts.remove(ctx)
-                time.sleep(10)
+                seq_after = baseline.ask("seq", *conc)  # also gives the server 10+ s to settle
                 rss_after = _rss_mib(server.pid)
-                seq = inproc["sequential_s"]
+                baseline.close()
+                seq = round((seq_before["wall_s"] + seq_after["wall_s"]) / 2, 2)
+                seq_cpu = round((seq_before["cpu_s"] + seq_after["cpu_s"]) / 2, 2)
                 last_server = max(server_s) if server_s else None
                 last_browser = max(v for v in browser_s if v is not None) if any(v is not None for v in browser_s) else None
                 result["concurrent"] = {
@@ -438,18 +476,23 @@ def main() -> None:  # noqa: PLR0915 - one linear script
                     "server_card_done_s": server_s,
                     "server_scores_s": sorted(round(t - t0, 2) for _, t in scored if t >= t0),
                     "sequential_in_process_s": seq,
+                    "sequential_in_process_before_after_s": [seq_before["wall_s"], seq_after["wall_s"]],
                     "ratio_last_server_vs_sequential": _ratio(last_server, seq),
                     "ratio_last_browser_vs_sequential": _ratio(last_browser, seq),
                     "errors_shown": errors,
                     "server_cpu_s": cpu_conc,
-                    "sequential_in_process_cpu_s": inproc["sequential_cpu_s"],
+                    "sequential_in_process_cpu_s": seq_cpu,
                     "server_rss_before_mib": rss_before,
                     "server_rss_peak_mib": peak_mib,
                     "server_rss_after_mib": rss_after,
                     "rss_after_vs_before": round(rss_after / rss_before - 1, 3),
+                    "ratio_server_cpu_vs_sequential_cpu": _ratio(cpu_conc, seq_cpu),
+                    "load_average_1min": round(os.getloadavg()[0], 2),
                 }
                 print("concurrent", result["concurrent"], flush=True)
             finally:
+                if baseline is not None and baseline.proc.poll() is None:
+                    baseline.proc.kill()
                 for ctx in contexts:
                     ctx.close()
                 browser.close()
@@ -463,14 +506,21 @@ def main() -> None:  # noqa: PLR0915 - one linear script
 
     w = result["warm_page"]
     c = result["concurrent"]
+    for x in w:
+        x["ratio_server_scores"] = _ratio(x["server_scores_s"], x["tag_file_s"])
+        x["ratio_server_card"] = _ratio(x["server_card_s"], x["tag_file_s"])
     result["summary"] = {
         "warm_card_ratio_median": statistics.median(x["ratio_card"] for x in w),
         "warm_scores_ratio_median": statistics.median(x["ratio_scores"] for x in w),
         "cold_scores_ratio": result["cold_page"]["ratio_scores_vs_naive_cold_cli"],
         "concurrent_ratio_server": c["ratio_last_server_vs_sequential"],
         "concurrent_ratio_browser": c["ratio_last_browser_vs_sequential"],
+        "concurrent_ratio_server_cpu": c["ratio_server_cpu_vs_sequential_cpu"],
+        "warm_card_ratio_server_median": statistics.median(x["ratio_server_card"] for x in w),
+        "warm_scores_ratio_server_median": statistics.median(x["ratio_server_scores"] for x in w),
         "rss_after_vs_before": c["rss_after_vs_before"],
         "plotly_json_bytes_per_card": result["in_process"]["plotly_json_bytes"]["card_total"],
+        "warm_card_ratio_server_cpu_median": statistics.median(x["ratio_server_cpu_vs_tag_file_cpu"] for x in w),
     }
     result["machine"]["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
     result["bench_wall_s"] = round(time.perf_counter() - t_bench, 1)
