@@ -67,3 +67,22 @@ def test_fifty_uploads_through_the_page_path_do_not_grow_memory(clips_dir, tmp_p
     print(f"RSS after {N_WARM}: {rss[N_WARM]:.0f} MiB, after {N_TOTAL}: {rss[N_TOTAL]:.0f} MiB (+{growth:.0f})")
     assert np.all(np.isfinite(tops))
     assert growth < MAX_GROWTH_MIB, f"RSS grew by {growth:.0f} MiB between upload {N_WARM} and {N_TOTAL}"
+
+
+def test_the_page_steps_equal_tag_file_and_analyse_file(clips_dir):
+    """decode_track → tag_decoded → track_view gives tag_file's scores and analyse_file's view."""
+    from musictag_core.models.loading import load_tagger
+    from musictag_core.predict import analyse_file, decode_track, tag_decoded, tag_file, track_view
+
+    msd = load_tagger("MSD_musicnn")
+    clip = clips_dir / "blues.00000.wav"
+    track = decode_track(clip, msd, max_duration=10.0)
+    assert track.truncated and track.sr == 16000 and len(track.y) == 160000
+    pred = tag_decoded(track, msd, overlap=1.5)
+    ref = tag_file(clip, msd, overlap=1.5, max_duration=10.0)
+    np.testing.assert_allclose(pred.segment_scores, ref.segment_scores, atol=1e-6)
+    assert pred.truncated and pred.path == ref.path
+    view = track_view(track, msd)
+    _, ref_view = analyse_file(clip, msd, overlap=1.5, max_duration=10.0)
+    np.testing.assert_allclose(view.S_db, ref_view.S_db, atol=1e-4)
+    assert view.n_mels == 96 and view.hop_length == ref_view.hop_length
