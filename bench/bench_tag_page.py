@@ -29,6 +29,11 @@ Measured, in this order:
   another in the warm process (before and after); errors shown; the server's RSS before,
   at the peak, and after (once the sequential baseline after it has run, 10-30 s).
 
+``--gate-only`` measures the gate alone and adds ``gate`` to the JSON: in a warm process
+without a browser, six threads run the page's two steps on the six concurrent songs with
+``MUSICTAG_TAG_WORKERS`` = 1, 2 and 6, against ``tag_file`` on the six one after another in
+the same process.
+
 Server CPU seconds (user + system of the server process tree) are recorded for every
 phase: the machine is shared, and they say what the work cost whatever the load.
 """
@@ -129,6 +134,56 @@ def _in_process_worker() -> None:
         else:
             return
         print("RESULT " + json.dumps(out), flush=True)
+
+
+def _gate_worker(paths: list[str]) -> None:
+    """Six threads run the page's two steps on six songs at once, through the gate (``MUSICTAG_TAG_WORKERS``)."""
+    from musictag_core.models.loading import load_tagger
+    from musictag_core.predict import tag_file
+    from pages._ui.tagging import compute_prediction, compute_signal_figures
+
+    tag_file(paths[0], load_tagger("MSD_musicnn"))  # warm
+    done: list[float] = []
+    lock = threading.Lock()
+
+    def card(i: int, p: str) -> None:
+        data = Path(p).read_bytes()
+        kw = dict(name=Path(p).name, digest=f"gate-{i}", model="MSD_musicnn", max_duration=600.0)
+        compute_prediction(data, overlap=0.0, **kw)
+        compute_signal_figures(data, **kw)
+        with lock:
+            done.append(time.perf_counter() - t0)
+
+    c0, t0 = time.process_time(), time.perf_counter()
+    threads = [threading.Thread(target=card, args=(i, p)) for i, p in enumerate(paths)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    cpu = time.process_time() - c0
+    c1, t1 = time.process_time(), time.perf_counter()
+    for p in paths:
+        tag_file(p, load_tagger("MSD_musicnn"))
+    seq = {"wall_s": round(time.perf_counter() - t1, 2), "cpu_s": round(time.process_time() - c1, 2)}
+    print("RESULT " + json.dumps({"cards_done_s": sorted(round(v, 2) for v in done), "cpu_s": round(cpu, 2),
+                                  "tag_file_one_after_another": seq}))  # fmt: skip
+
+
+def _gate_phase(songs: list[Path]) -> dict:
+    """The page's steps for six songs at once, in-process (no browser), with 1, 2 and 6 slots."""
+    out = {"load_average_at_start": [round(v, 2) for v in os.getloadavg()]}
+    for workers in (1, 2, 6):
+        env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2", MUSICTAG_TAG_WORKERS=str(workers))
+        proc = subprocess.run([sys.executable, __file__, "--gate-worker", *map(str, songs)], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=400)  # fmt: skip
+        if proc.returncode != 0:
+            raise RuntimeError(f"gate worker failed:\n{proc.stderr[-3000:]}")
+        r = json.loads(proc.stdout.split("RESULT ", 1)[1])
+        r["ratio_last_vs_one_after_another"] = _ratio(r["cards_done_s"][-1], r["tag_file_one_after_another"]["wall_s"])
+        out[f"workers_{workers}"] = r
+        print("gate", workers, r, flush=True)
+    out["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
+    return out
 
 
 class _Baseline:
@@ -305,12 +360,25 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--naive-cold", help=argparse.SUPPRESS)
     ap.add_argument("--in-process-worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--gate-worker", nargs="+", help=argparse.SUPPRESS)
+    ap.add_argument("--gate-only", action="store_true",
+                    help="only measure the gate in-process (1, 2 and 6 slots) and add it to the existing JSON")
     ap.add_argument("--out", type=Path, default=RESULT)
     args = ap.parse_args()
     if args.naive_cold:
         return _naive_cold(args.naive_cold)
     if args.in_process_worker:
         return _in_process_worker()
+    if args.gate_worker:
+        return _gate_worker(args.gate_worker)
+    if args.gate_only:
+        with tempfile.TemporaryDirectory(prefix="bench-tag-gate-") as tmp:
+            songs = _make_songs(Path(tmp))[3 : 3 + N_CONCURRENT]
+            gate = _gate_phase(songs)
+        result = json.loads(args.out.read_text()) if args.out.exists() else {"benchmark": "tag_page"}
+        result["gate"] = {"when": time.strftime("%Y-%m-%dT%H:%M:%S"), **gate}
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+        return None
 
     from playwright.sync_api import sync_playwright
 
