@@ -12,9 +12,13 @@ import os
 import streamlit as st
 
 from pages._ui.session import freeze_new_imports, version_text
+from pages._ui.tagging import start_warmup
 from pages._ui.uploads import show_refused_uploads
 
 st.set_page_config(page_title="musictag", page_icon=":material/music_note:", layout="wide")
+# Load the default tagger and run one synthetic card through it in a background thread, once
+# per server process, from the first connection on (no page waits for it).
+start_warmup()
 
 PAGES = [
     st.Page("pages/tag.py", title="Tag", icon=":material/label:", url_path="tag", default=True),

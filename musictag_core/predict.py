@@ -41,6 +41,10 @@ __all__ = [
     "MIN_DURATION_S",
     "TrackView",
     "analyse_file",
+    "DecodedTrack",
+    "decode_track",
+    "tag_decoded",
+    "track_view",
     "display_params",
     "segment_seconds",
 ]
@@ -499,3 +503,81 @@ def analyse_file(
     params = display_params(tagger)
     S_db, M = display_features(y, sr=sr, n_mfcc=n_mfcc, **params)
     return pred, TrackView(y=y, sr=int(sr), S_db=S_db, mfcc=M, hop_length=params["hop_length"])
+
+
+# ---------------------------------------------------------------- the same, in steps (the Tag page)
+
+
+@dataclass(frozen=True)
+class DecodedTrack:
+    """One upload decoded once at a model's rate: what :func:`tag_decoded` and :func:`track_view` share.
+
+    Attributes
+    ----------
+    name : str
+        The source's name (``path`` of the prediction).
+    y : np.ndarray [shape=(n,)]
+        Mono float32 waveform at ``sr``.
+    sr : int
+        The model's rate.
+    truncated : bool
+        The file is longer than the ``max_duration`` it was decoded with.
+    """
+
+    name: str
+    y: np.ndarray
+    sr: int
+    truncated: bool = False
+
+
+def decode_track(
+    source: AudioSource,
+    model: str | os.PathLike | Tagger = "MSD_musicnn",
+    *,
+    max_duration: float | None = DEFAULT_MAX_DURATION_S,
+    runs_dir: str | os.PathLike | None = None,
+) -> DecodedTrack:
+    """Decode a file at the model's rate, at most ``max_duration`` seconds (the first step of :func:`analyse_file`).
+
+    :func:`analyse_file` is ``decode_track`` → :func:`tag_decoded` → :func:`track_view`;
+    the steps let a caller show the scores before the spectrogram view is computed.
+
+    Raises
+    ------
+    AudioError
+        The file cannot be decoded.
+    """
+    _check_max_duration(max_duration)
+    tagger = _resolve(model, runs_dir)
+    y, sr, truncated = _decode(source, tagger=tagger, max_duration=max_duration)
+    return DecodedTrack(name=source_name(source), y=y, sr=int(sr), truncated=bool(truncated))
+
+
+def tag_decoded(
+    track: DecodedTrack,
+    model: str | os.PathLike | Tagger = "MSD_musicnn",
+    *,
+    overlap: float = 0.0,
+    runs_dir: str | os.PathLike | None = None,
+) -> TrackPrediction:
+    """Tag a :class:`DecodedTrack`: equal to :func:`tag_file` on the file it was decoded from."""
+    tagger = _resolve(model, runs_dir)
+    pred = tag_array(track.y, sr=track.sr, model=tagger, overlap=overlap, name=track.name)
+    return dataclasses.replace(pred, truncated=True) if track.truncated else pred
+
+
+def track_view(
+    track: DecodedTrack,
+    model: str | os.PathLike | Tagger = "MSD_musicnn",
+    *,
+    n_mfcc: int = 20,
+    runs_dir: str | os.PathLike | None = None,
+) -> TrackView:
+    """The spectrogram view of a :class:`DecodedTrack` with the model's own frame settings (see :func:`analyse_file`)."""
+    from .inputs import display_features
+
+    tagger = _resolve(model, runs_dir)
+    params = display_params(tagger)
+    y = np.asarray(track.y, dtype=np.float32)
+    S_db, M = display_features(y, sr=track.sr, n_mfcc=n_mfcc, **params)
+    return TrackView(y=y, sr=int(track.sr), S_db=S_db, mfcc=M, hop_length=params["hop_length"])

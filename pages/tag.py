@@ -1,16 +1,22 @@
 """Tag page: upload or record audio, see what a model hears.
 
-Inputs (files, microphone, model, overlap) → ``musictag_core.predict.analyse_file``
-(one decode per upload at the model's rate: the scores, and the waveform, mel
-spectrogram and MFCC with the model's own mel bands; cached per file content,
-model and overlap) → figures from ``musictag_core.viz``. A file that cannot be decoded, or is over the upload
-limit, shows an error naming it; the others carry on. Only the first
+Inputs (files, microphone, model, overlap) → ``pages._ui.tagging`` (one decode per upload
+at the model's rate; cached per file content, model and overlap) → figures from
+``musictag_core.viz``. Every card is drawn in two passes: first the scores and taggram of
+every track (and the results table), then each card's waveform, mel spectrogram and MFCC,
+computed from the same decoded waveform. A file that cannot be decoded, or is over the
+upload limit, shows an error naming it; the others carry on. Only the first
 ``MUSICTAG_MAX_DURATION_S`` seconds of a track are decoded.
+
+Card sections added later (similar tracks, stability, saliency ...) are one call each in
+:func:`_card_details` to a ``pages/_ui/<feature>.py`` function taking the card's
+:class:`~pages._ui.tagging.TrackAnalysis`.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,13 +26,20 @@ import streamlit as st
 from musictag_core.fileio import json_default
 from musictag_core.predict import segment_seconds
 from musictag_core.uploads import check_upload_size
-from musictag_core.viz import genre_bar_figure, mel_figure, mfcc_figure, taggram_figure, waveform_figure
-from pages._ui.cache import cached_analysis, cached_models, file_hash, get_tagger
+from musictag_core.viz import genre_bar_figure, taggram_figure
+from pages._ui.cache import cached_models, file_hash
 from pages._ui.errors import app_limits, show_error
 from pages._ui.explain import render_explanation
 from pages._ui.robustness import render_stability
-from pages._ui.session import DEFAULT_MODEL, startup
+from pages._ui.session import DEFAULT_MODEL, log, startup
 from pages._ui.similar import render_tracks_like_this
+from pages._ui.tagging import (
+    TrackAnalysis,
+    cached_prediction,
+    preload_chart_library,
+    start_warmup,
+    warmup_state,
+)
 from pages._ui.text_search import render_text_search
 
 UPLOAD_TYPES = ["wav", "mp3", "flac", "ogg"]
@@ -42,6 +55,7 @@ ss.setdefault("tag_overlap", 0.0)
 ss.setdefault("tag_threshold", DEFAULT_SCORE_THRESHOLD)
 ss.setdefault("tag_top_k", 10)
 ss.setdefault("tag_genres_only", True)
+RUN_STARTED = time.time()  # this script run's start: the server-side stamps count from it
 
 
 @dataclass(frozen=True)
@@ -51,17 +65,35 @@ class Track:
     mime: str | None
 
 
-def _signal_tabs(view, key: str) -> None:
+def _signal_tabs(analysis: TrackAnalysis) -> None:
     """Waveform, mel spectrogram and MFCC of the waveform the model tagged, with the model's own mel bands."""
-    tabs = st.tabs(["Waveform", f"Mel spectrogram ({view.n_mels} bands, {view.sr / 1000:g} kHz)", "MFCC"])
-    sr, hop = view.sr, view.hop_length
+    key = analysis.key
+    try:
+        with st.spinner("Drawing the waveform and spectrograms…"):
+            figs = analysis.signal_figures()
+    except Exception as exc:  # noqa: BLE001 - the scores above stay
+        show_error(exc, context=f"{analysis.name} (waveform and spectrograms)")
+        return
+    tabs = st.tabs(["Waveform", f"Mel spectrogram ({figs.n_mels} bands, {figs.sr / 1000:g} kHz)", "MFCC"])
     with tabs[0]:
-        st.plotly_chart(waveform_figure(view.y, sr=sr, title=None), key=f"tag_fig_wave_{key}")
+        st.plotly_chart(figs.waveform, key=f"tag_fig_wave_{key}")
     with tabs[1]:
-        fig = mel_figure(view.S_db, sr=sr, hop_length=hop, title=None, colorbar_title="dB")
-        st.plotly_chart(fig, key=f"tag_fig_mel_{key}")
+        st.plotly_chart(figs.mel, key=f"tag_fig_mel_{key}")
     with tabs[2]:
-        st.plotly_chart(mfcc_figure(view.mfcc, sr=sr, hop_length=hop, title=None), key=f"tag_fig_mfcc_{key}")
+        st.plotly_chart(figs.mfcc, key=f"tag_fig_mfcc_{key}")
+
+
+@st.fragment
+def _card_details(analysis: TrackAnalysis) -> None:
+    """The slower part of a card, drawn after every card's scores; a widget in it reruns only this card."""
+    _signal_tabs(analysis)
+    # Further card sections: one call each to a pages/_ui/<feature>.py function taking `analysis`.
+    a = analysis
+    render_tracks_like_this(a.data, digest=a.digest, key=a.key)
+    render_stability(a.data, name=a.name, digest=a.digest, model=a.model, key=a.key, max_duration=a.max_duration)
+    render_explanation(a.data, name=a.name, digest=a.digest, model=a.model, key=a.key, max_duration=a.max_duration,
+                       default_tag=a.prediction.result_row()["top genre"])
+    log(f"card done {analysis.key} t={time.time():.3f} run_s={time.time() - RUN_STARTED:.2f}")
 
 
 def _track_card(
@@ -76,19 +108,24 @@ def _track_card(
     genres_only: bool,
     max_duration: float,
 ):
-    """Draw one track's card; return its row for the results table and its JSON record."""
+    """Draw one track's card up to its scores and taggram.
+
+    Returns its row for the results table, its JSON record (None for a bad file), and
+    its analysis and the container its remaining sections go into (None for a bad file).
+    """
     digest = file_hash(track.data)
     key = f"{i}_{digest[:12]}"
-    with st.container(border=True, key=f"tag_card_{key}"):
+    card = st.container(border=True, key=f"tag_card_{key}")
+    with card:
         st.subheader(track.name, anchor=False)
         try:
             with st.spinner(f"Tagging {track.name}…"):
-                pred, view = cached_analysis(
+                pred = cached_prediction(
                     digest, track.data, _name=track.name, model=model, overlap=overlap, max_duration=max_duration
                 )
         except Exception as exc:  # noqa: BLE001 - a bad file never stops the others
             show_error(exc, context=track.name)
-            return {"file": track.name, "model": model, "summary": f"error: {exc}"}, None
+            return {"file": track.name, "model": model, "summary": f"error: {exc}"}, None, None
         if getattr(pred, "truncated", False):
             st.info(
                 f"Only the first {pred.duration_s:.0f} s of this track were decoded and tagged "
@@ -116,13 +153,14 @@ def _track_card(
                 title=f"Taggram ({pred.duration_s:.1f} s)",
             )
             st.plotly_chart(gram, key=f"tag_fig_taggram_{key}")
-        _signal_tabs(view, key)
-        render_tracks_like_this(track.data, digest=digest, key=key)
-        render_stability(track.data, name=track.name, digest=digest, model=model, key=key, max_duration=max_duration)
-        render_explanation(track.data, name=track.name, digest=digest, model=model, key=key, max_duration=max_duration,
-                           default_tag=pred.result_row()["top genre"])
+        details = st.container()
+    log(f"card scores {key} t={time.time():.3f} run_s={time.time() - RUN_STARTED:.2f}")
+    analysis = TrackAnalysis(
+        name=track.name, data=track.data, mime=track.mime, digest=digest, key=key, model=model,
+        overlap=overlap, max_duration=max_duration, prediction=pred,
+    )  # fmt: skip
     row = {**pred.result_row(), "file": track.name}
-    return row, {**pred.to_dict(), "file": track.name}
+    return row, {**pred.to_dict(), "file": track.name}, (analysis, details)
 
 
 startup()
@@ -213,9 +251,9 @@ else:
     genres_only = d3.toggle("Genres only", key="tag_genres_only", help="Off: show every tag (moods, eras, instruments).")
 
     results = st.container()
-    rows, records = [], []
-    for i, track in enumerate(tracks):
-        row, record = _track_card(
+    rows, records, pending = [], [], []
+    for i, track in enumerate(tracks):  # first pass: every card's scores
+        row, record, rest = _track_card(
             i,
             track,
             model=model,
@@ -229,6 +267,8 @@ else:
         rows.append(row)
         if record is not None:
             records.append(record)
+        if rest is not None:
+            pending.append(rest)
 
     with results:
         st.subheader("Results", anchor=False)
@@ -250,9 +290,17 @@ else:
         )
         render_text_search(records)
 
-# Warm-up: load the model now (once per process), so the first tag is fast.
-try:
-    with st.spinner("Loading the model (the first time takes a while)…"):
-        get_tagger(model)
-except Exception as exc:  # noqa: BLE001
-    show_error(exc, context=f"loading model {model}")
+    for analysis, details in pending:  # second pass: the figures, card by card
+        with details:
+            _card_details(analysis)
+
+# Warm-up: the selected model is loaded in the background (once per process; app.py starts
+# the default model's at the first connection), so the first tag does not wait for it.
+start_warmup(model)
+state, error = warmup_state(model)
+if state == "failed":
+    show_error(error, context=f"loading model {model}")
+elif state == "warming" and not tracks:
+    st.caption(f":material/hourglass_top: Loading {model} in the background; the first tag waits for it.")
+if not tracks:
+    preload_chart_library()  # the first card's charts then draw as soon as they arrive

@@ -4,4 +4,5 @@
 * :mod:`.columns`: the feature-table column rule's exclusions (Explore, Train).
 * :mod:`.errors`: errors shown as messages, configuration limits.
 * :mod:`.session`: routing through ``app.py``, start-up clean-up, the session workspace.
+* :mod:`.tagging`: the Tag page's cards (scores first, screen-sized figures), its gate and warm-up.
 """
