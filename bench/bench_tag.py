@@ -250,6 +250,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="in-process repetitions")
     parser.add_argument("--no-bfloat16", action="store_true", help="skip the opt-in bfloat16 tagger")
     parser.add_argument("--skip-whole", action="store_true", help="only the in-process figures")
+    parser.add_argument("--out", type=Path, default=RESULT, help=f"JSON to write (default {RESULT.relative_to(ROOT)})")
     args = parser.parse_args()
 
     t_start = time.perf_counter()
@@ -277,10 +278,10 @@ def main() -> None:
     result["machine"]["load_average_at_end"] = _load()
     result["targets"] = _targets(result)
     result["bench_wall_s"] = round(time.perf_counter() - t_start, 1)
-    RESULT.parent.mkdir(parents=True, exist_ok=True)
-    RESULT.write_text(json.dumps(result, indent=2) + "\n")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result["targets"], indent=2))
-    print(f"wrote {RESULT}")
+    print(f"wrote {args.out}")
 
 
 def _targets(result: dict) -> dict:

@@ -77,9 +77,15 @@ def mel_filters(*, sr: int, n_fft: int, n_mels: int) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=8)
-def _mel_filters_t(*, sr: int, n_fft: int, n_mels: int) -> np.ndarray:
-    """:func:`mel_filters` transposed, C-contiguous [shape=(1 + n_fft // 2, n_mels)] (a BLAS matmul)."""
-    return np.ascontiguousarray(mel_filters(sr=sr, n_fft=n_fft, n_mels=n_mels).T)
+def _mel_filters_t(*, sr: int, n_fft: int, n_mels: int):  # noqa: ANN202
+    """:func:`mel_filters` transposed [shape=(1 + n_fft // 2, n_mels)], as a sparse CSR matrix.
+
+    The bank is 98 % zeros (502 of 24,672 weights for musicnn): the sparse product
+    costs 25x less CPU than a dense BLAS one, whose threads spin on a busy machine.
+    """
+    import scipy.sparse
+
+    return scipy.sparse.csr_matrix(mel_filters(sr=sr, n_fft=n_fft, n_mels=n_mels).T)
 
 
 @functools.lru_cache(maxsize=8)
@@ -134,7 +140,7 @@ def musicnn_mel(
     for a in range(0, len(frames), _MEL_BLOCK_FRAMES):
         spec = scipy.fft.rfft(frames[a : a + _MEL_BLOCK_FRAMES] * window, axis=-1)
         power = np.square(spec.real) + np.square(spec.imag)
-        out[a : a + _MEL_BLOCK_FRAMES] = power @ basis_t
+        out[a : a + _MEL_BLOCK_FRAMES] = power @ basis_t  # sparse: no BLAS threads
     out *= np.float32(10000.0)
     out += np.float32(1.0)
     return np.log10(out, out=out)
