@@ -20,8 +20,12 @@ from .errors import DEBUG_ENV, MusictagError
 __all__ = ["build_parser", "main"]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Build the argument parser with every registered subcommand."""
+def build_parser(*, only: str | None = None) -> argparse.ArgumentParser:
+    """Build the argument parser with every registered subcommand (or only the one named ``only``).
+
+    ``main`` registers only the command on the command line when it names one, so
+    ``musictag tag`` does not import the modules of every other command.
+    """
     parser = argparse.ArgumentParser(
         prog="musictag",
         description="musictag: music genre tagging from the command line.",
@@ -32,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name in COMMAND_MODULES:
+    for name in [only] if only in COMMAND_MODULES else COMMAND_MODULES:
         importlib.import_module(f"{__package__}.commands.{name}").register(sub)
     importlib.import_module(f"{__package__}.api.command").register(sub)  # `serve`: the REST API
     return parser
@@ -46,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = [a for a in argv if a != "--debug"]
     if debug:
         os.environ[DEBUG_ENV] = "1"  # the training worker (a child process too) inherits it
-    parser = build_parser()
+    first = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(only=first if first in COMMAND_MODULES and "-h" not in argv[:1] else None)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)

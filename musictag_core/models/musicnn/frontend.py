@@ -7,11 +7,13 @@ float16, so loud audio overflows to ``inf``), and clips shorter than one patch
 are repeat-padded (the training setting ``"pad_short": "repeat-pad"``) instead
 of crashing.
 
-librosa is imported when a spectrogram is computed, not when this module is.
+The spectrogram is computed with numpy and scipy.fft (equal to librosa's to float32
+rounding), so the tagging path imports neither librosa nor numba.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -24,6 +26,7 @@ __all__ = [
     "MUSICNN_HOP_LENGTH",
     "MUSICNN_N_MELS",
     "MUSICNN_PATCH_FRAMES",
+    "mel_filters",
     "musicnn_mel",
     "musicnn_patches",
     "patch_hop_frames",
@@ -39,6 +42,64 @@ MUSICNN_PATCH_FRAMES = 187
 #: TF1 layers' BatchNorm epsilon (Keras 3 uses the same default; stated for clarity).
 
 
+@functools.lru_cache(maxsize=8)
+def mel_filters(*, sr: int, n_fft: int, n_mels: int) -> np.ndarray:
+    """librosa's default mel filter bank (Slaney scale and area norm, 0 Hz to ``sr / 2``), in numpy.
+
+    Equal to ``librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels)`` (computed
+    the same way in float64, then rounded to float32), without importing librosa.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_mels, 1 + n_fft // 2)], float32, read-only
+    """
+    f_sp, min_log_hz = 200.0 / 3, 1000.0
+    min_log_mel, logstep = min_log_hz / f_sp, np.log(6.4) / 27.0
+
+    def hz_to_mel(f: float) -> float:
+        return f / f_sp if f < min_log_hz else min_log_mel + float(np.log(f / min_log_hz)) / logstep
+
+    mels = np.linspace(hz_to_mel(0.0), hz_to_mel(sr / 2.0), n_mels + 2)
+    mel_f = f_sp * mels
+    log_t = mels >= min_log_mel
+    mel_f[log_t] = min_log_hz * np.exp(logstep * (mels[log_t] - min_log_mel))
+    fftfreqs = np.fft.rfftfreq(n=n_fft, d=1.0 / sr)
+    fdiff = np.diff(mel_f)
+    ramps = np.subtract.outer(mel_f, fftfreqs)
+    weights = np.zeros((n_mels, 1 + n_fft // 2), dtype=np.float32)
+    for i in range(n_mels):
+        lower = -ramps[i] / fdiff[i]
+        upper = ramps[i + 2] / fdiff[i + 1]
+        weights[i] = np.maximum(0, np.minimum(lower, upper))
+    weights *= (2.0 / (mel_f[2 : n_mels + 2] - mel_f[:n_mels]))[:, None]
+    weights.setflags(write=False)
+    return weights
+
+
+@functools.lru_cache(maxsize=8)
+def _mel_filters_t(*, sr: int, n_fft: int, n_mels: int):  # noqa: ANN202
+    """:func:`mel_filters` transposed [shape=(1 + n_fft // 2, n_mels)], as a sparse CSR matrix.
+
+    The bank is 98 % zeros (502 of 24,672 weights for musicnn): the sparse product
+    costs 25x less CPU than a dense BLAS one, whose threads spin on a busy machine.
+    """
+    import scipy.sparse
+
+    return scipy.sparse.csr_matrix(mel_filters(sr=sr, n_fft=n_fft, n_mels=n_mels).T)
+
+
+@functools.lru_cache(maxsize=8)
+def _hann(n_fft: int) -> np.ndarray:
+    """Periodic Hann window (``scipy.signal.get_window("hann", n_fft)``), float32."""
+    w = (0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n_fft) / n_fft)).astype(np.float32)
+    w.setflags(write=False)
+    return w
+
+
+#: Frames per FFT block in :func:`musicnn_mel` (keeps the working set in cache).
+_MEL_BLOCK_FRAMES = 1024
+
+
 def musicnn_mel(
     y: np.ndarray,
     *,
@@ -49,8 +110,10 @@ def musicnn_mel(
 ) -> np.ndarray:
     """Log-compressed mel spectrogram as musicnn computes it, in float32.
 
-    ``log10(10000 * S + 1)`` of librosa's power mel spectrogram (its defaults
-    otherwise: centred frames, Hann window, Slaney mel filters).
+    ``log10(10000 * S + 1)`` of librosa's power mel spectrogram with its defaults
+    (centred frames padded with zeros, periodic Hann window, Slaney mel filters),
+    computed with scipy's FFT in float32 so that tagging imports neither librosa
+    nor numba. Equal to the librosa computation to float32 rounding (tested).
 
     Parameters
     ----------
@@ -63,16 +126,24 @@ def musicnn_mel(
     np.ndarray [shape=(frames, n_mels)], float32
         ``frames = 1 + n // hop_length``.
     """
-    import librosa
+    import scipy.fft  # 3x faster than numpy's FFT in float32; ~0.1 s to import, librosa + numba ~1.5 s
 
     y = np.asarray(y)
     if y.ndim != 1 or y.size == 0:
         raise AudioError("<array>", f"expected a non-empty mono waveform, got shape {y.shape}")
-    S = librosa.feature.melspectrogram(
-        y=y.astype(np.float32, copy=False), sr=sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels
-    )
-    S = S.T.astype(np.float32, copy=False)
-    return np.log10(np.float32(10000.0) * S + np.float32(1.0)).astype(np.float32, copy=False)
+    pad = n_fft // 2
+    yp = np.zeros(y.size + 2 * pad, dtype=np.float32)
+    yp[pad : pad + y.size] = y
+    frames = np.lib.stride_tricks.sliding_window_view(yp, n_fft)[::hop_length]
+    window, basis_t = _hann(n_fft), _mel_filters_t(sr=sr, n_fft=n_fft, n_mels=n_mels)
+    out = np.empty((len(frames), n_mels), dtype=np.float32)
+    for a in range(0, len(frames), _MEL_BLOCK_FRAMES):
+        spec = scipy.fft.rfft(frames[a : a + _MEL_BLOCK_FRAMES] * window, axis=-1)
+        power = np.square(spec.real) + np.square(spec.imag)
+        out[a : a + _MEL_BLOCK_FRAMES] = power @ basis_t  # sparse: no BLAS threads
+    out *= np.float32(10000.0)
+    out += np.float32(1.0)
+    return np.log10(out, out=out)
 
 
 def patch_hop_frames(

@@ -1,10 +1,16 @@
 """The tagger of the shipped musicnn / VGG models (card format ``"musicnn-keras"``).
 
-Keras and TensorFlow are imported when a tagger is created, not when this module is.
+TensorFlow is imported when a tagger is created, not when this module is. Keras
+is imported only when the Keras model itself is needed (``model_``): the
+default float32 musicnn tagger runs the folded graph of
+:mod:`~musictag_core.models.musicnn.fast`, whose weights are cached in
+``<cache>/musicnn-folded/`` under the model file's SHA-256 (written on the first
+load, about 1 s of Keras import and model loading saved on every later process).
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from pathlib import Path
 
@@ -35,12 +41,14 @@ class MusicnnTagger:
     batch_size : int
         Patches per forward pass (bounds memory for long files).
     precision : {"float32", "bfloat16"}
-        ``"float32"`` (default) reproduces musicnn. ``"bfloat16"`` computes every
-        layer but the BatchNorms in bfloat16: about 2-6x faster on CPUs with
-        AMX / AVX512-BF16, slower elsewhere; track scores move by up to about 0.01.
+        ``"float32"`` (default) reproduces musicnn. ``"bfloat16"`` computes the
+        front-end convolutions of the folded musicnn graph in bfloat16 (every layer
+        but the BatchNorms for the Keras path: VGG, or ``fast=False``): about 1.6x
+        less CPU time on CPUs with AMX / AVX512-BF16, slower elsewhere; track scores
+        move by up to about 0.005 (0.01 for the Keras path), so it is opt-in.
     fast : bool
-        Use the folded musicnn graph (float32 musicnn models only; others always
-        run the Keras model). ``False`` runs the Keras model itself.
+        Use the folded musicnn graph (musicnn models only; others always run the
+        Keras model). ``False`` runs the Keras model itself.
     warmup : bool
         Trace the inference function and run it once on a silent patch now.
     """
@@ -65,17 +73,62 @@ class MusicnnTagger:
         self.hop_length = int(card["hop_length"])
         self.n_mels = int(card["n_mels"])
         self.patch_frames = int(card["patch_frames"])
-        self.model_ = load_keras_model(self.path / card.get("weights", "model.keras"))
-        if precision == "bfloat16":
-            self.model_ = to_bfloat16(self.model_)
-        self.fast = bool(fast) and precision == "float32" and card.get("architecture", "musicnn") == "musicnn"
+        self.weights_path = self.path / card.get("weights", "model.keras")
+        self.fast = bool(fast) and card.get("architecture", "musicnn") == "musicnn"
+        self._model = None
         self._fn = None
         self._lock = threading.Lock()
+        self._model_lock = threading.Lock()
+        if not self.fast:
+            self.model_  # noqa: B018 - load now: a broken file fails here, not at the first song
         if warmup:
             self.forward(np.zeros((1, self.patch_frames, self.n_mels), dtype=np.float32))
 
     def __repr__(self) -> str:
         return f"MusicnnTagger(name={self.name!r}, path={str(self.path)!r})"
+
+    @property
+    def model_(self):  # noqa: ANN201
+        """The Keras model (in bfloat16 when ``precision="bfloat16"``), loaded on first use."""
+        with self._model_lock:
+            if self._model is None:
+                model = load_keras_model(self.weights_path)
+                self._model = to_bfloat16(model) if self.precision == "bfloat16" and not self.fast else model
+            return self._model
+
+    def folded_weights(self) -> dict:
+        """The folded musicnn weights (:func:`~musictag_core.models.musicnn.fast.fold_musicnn`), cached on disk.
+
+        Read from ``<cache>/musicnn-folded/<sha256 of the weights file>-v<layout>.npz``
+        when present (no Keras import); otherwise folded from the Keras model and
+        written there (silently skipped when the cache is not writable).
+        """
+        from ...paths import cache_dir
+        from .fast import FOLDED_VERSION, fold_musicnn, load_folded, save_folded
+
+        try:
+            digest = hashlib.sha256(self.weights_path.read_bytes()).hexdigest()[:32]
+        except OSError:
+            raise ModelError(
+                f"{self.weights_path.name}: model weights are missing or unreadable; re-create them "
+                "(see card.json 'source')"
+            ) from None
+        try:
+            cached = cache_dir() / "musicnn-folded" / f"{digest}-v{FOLDED_VERSION}.npz"
+        except OSError:
+            cached = None
+        if cached is not None and cached.is_file():
+            try:
+                return load_folded(cached)
+            except ModelError:
+                pass  # a partial or foreign file: fold again and overwrite it
+        folded = fold_musicnn(self.model_)
+        if cached is not None:
+            try:
+                save_folded(folded, cached)
+            except OSError:
+                pass
+        return folded
 
     def forward(self, patches: np.ndarray) -> dict[str, np.ndarray]:
         """Run mel patches through the network.
@@ -109,12 +162,15 @@ class MusicnnTagger:
         import tensorflow as tf
 
         if self.fast:
-            from .fast import musicnn_forward
+            from .fast import folded_forward
 
             try:
-                return musicnn_forward(self.model_)
+                return folded_forward(self.folded_weights(), front_dtype=self.precision)
             except ModelError:  # not a standard musicnn graph: run the Keras model
                 self.fast = False
+                with self._model_lock:
+                    if self.precision == "bfloat16":
+                        self._model = None  # reloaded below as the bfloat16 Keras copy
         model = self.model_
         spec = tf.TensorSpec([None, self.patch_frames, self.n_mels], tf.float32)
         return tf.function(lambda x: model(x, training=False), input_signature=[spec])
