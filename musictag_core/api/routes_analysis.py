@@ -17,14 +17,21 @@ a 500 with no traceback. ``svc.tagger(name)`` gives a loaded model (404 if unkno
 ``svc.settings.runs_dir`` the runs folder; ``resolve_data_path`` keeps server paths under the
 data roots.
 
-Live today (the machinery is tested with them): ``POST /v1/tag-dataset`` (JSON: tag every
-audio file of a dataset under the data roots) and ``POST /v1/tag-batch`` (multipart: tag
-uploads in the background).
+Every route answers what the matching command prints with ``--json``, built by the same function:
 
-Waiting for the core functions built on other branches: see :func:`register_pending`, where
-each of ``POST /v1/robustness``, ``/v1/explain``, ``/v1/indexes`` (jobs), ``/v1/similar`` and
-``/v1/search-text`` (quick) is written out as the call it will make; uncomment it once the core
-function exists.
+* ``POST /v1/tag-dataset`` (job, JSON: tag every audio file of a dataset under the data roots)
+  and ``POST /v1/tag-batch`` (job, multipart: tag uploads in the background), each result
+  :func:`musictag_core.commands.tag.file_result`'s object;
+* ``POST /v1/indexes`` (job: build or update a named similarity index of a folder or dataset under
+  the data roots; result ``musictag index --json``'s update report), ``GET /v1/indexes`` (``index
+  list --json`` without the server folder) and ``DELETE /v1/indexes/{name}``;
+* ``POST /v1/similar`` (quick, multipart: uploads and/or ``paths`` of tracks of the index), each
+  result :func:`musictag_core.commands.similar.query_result`'s object;
+* ``POST /v1/search-text`` (quick, JSON), :func:`musictag_core.commands.search_text.search_result`.
+
+An index is named, never given as a folder: :func:`open_named_index` answers 404 for an unknown
+one without showing where the indexes live. ``POST /v1/robustness`` and ``/v1/explain`` wait for
+their core functions: see :func:`register_pending`.
 """
 
 # No ``from __future__ import annotations`` here: FastAPI reads the request models of the
