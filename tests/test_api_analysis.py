@@ -129,6 +129,15 @@ def test_index_job_then_similar_and_search_text_answer_what_the_cli_prints(lib, 
     assert c.post("/v1/search-text", json={"query": "rock", "index": "nope"}).status_code == 404
     r = c.post("/v1/search-text", json={"query": "   "})
     assert r.status_code == 422 and "query is empty" in r.json()["detail"]
+    from musictag_core.similarity import open_index
+
+    idx = open_index("lib")  # the same scores as a tag-score table under the data root: the same answer
+    table = lib["root"] / "table.json"
+    table.write_text(json.dumps({"paths": idx.paths, "tag_scores": idx.tag_scores.tolist(), "tag_labels": idx.tag_labels}))
+    r = c.post("/v1/search-text", json={"query": "heavy distorted guitars", "index": str(table), "top": 3})
+    assert r.status_code == 200 and r.json() == cli_text
+    r = c.post("/v1/search-text", json={"query": "rock", "index": "/etc/table.json"})
+    assert r.status_code == 403 and "outside the allowed data folders" in r.json()["detail"]
 
     # -- an update: one file gone, one new; then DELETE
     (folder / LIBRARY[2]).unlink()

@@ -343,8 +343,15 @@ def search_text(svc: Service, req: SearchTextRequest) -> dict:
     This maps text onto the models' tags; it is not a joint audio-text model.
     """
     from ..commands.search_text import search_result
+    from ..errors import ParameterError
+    from ..paths import resolve_data_path
 
-    if req.index is not None:
+    if req.index is not None and req.index.endswith(".json"):  # a tag-score table, as the CLI reads it
+        try:
+            resolve_data_path(req.index, must_exist=False)
+        except ParameterError as exc:
+            raise ApiError(403, "path not allowed", str(exc)) from None
+    elif req.index is not None:
         open_named_index(req.index)  # 404 for an unknown index, without the server folder
     return search_result(req.query, index=req.index, top=req.top)
 

@@ -215,7 +215,8 @@ class SearchTextRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     query: str = Field(examples=["dark slow guitar music"])
-    index: str | None = Field(None, description="an index name (GET /v1/indexes): rank its tracks too")
+    index: str | None = Field(None, description="an index name (GET /v1/indexes), or a tag-score table .json under the "
+                              "data roots, as `search-text --index` takes: rank its tracks too")
     top: int = Field(10, ge=1, le=1000, description="how many tags and tracks")
 
 
