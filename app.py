@@ -12,6 +12,7 @@ import os
 import streamlit as st
 
 from pages._ui.session import freeze_new_imports, version_text
+from pages._ui.uploads import show_refused_uploads
 
 st.set_page_config(page_title="musictag", page_icon=":material/music_note:", layout="wide")
 
@@ -39,6 +40,7 @@ with st.sidebar:
             "Command line: `python -m musictag_core --help`. "
             "Docs: `README.md` in the project folder."
         )
+    show_refused_uploads(limit_mb=float(st.get_option("server.maxUploadSize")))
 
 try:
     nav.run()

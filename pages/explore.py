@@ -50,11 +50,17 @@ from musictag_core.explore import (
 from musictag_core.paths import data_roots, resolve_data_path
 from musictag_core.viz import explore as vx
 from pages._ui.columns import render_excluded_columns
+from pages._ui.describe import render_description
 from pages._ui.errors import app_limits, show_error
 from pages._ui.session import session_workspace, startup
 from pages._ui.similar import render_neighbourhoods, render_point_neighbours
 
-SOURCES = ["Demo corpus", "Path", "Upload zip", "Upload feature table"]
+SOURCES = ["Hard demo corpus", "Demo corpus", "Path", "Upload zip", "Upload feature table"]
+DEMOS = {  # source -> (dataset spec, what it is)
+    "Hard demo corpus": ("demo-hard", "The hard demo corpus (150 synthesised clips in six close styles that share "
+                         "instruments and tempi, with varied production and many blends)"),
+    "Demo corpus": ("demo", "The demo corpus (138 synthesised clips in six distinct styles)"),
+}
 METHODS = {"PCA": "pca", "UMAP": "umap", "t-SNE": "tsne"}
 MAX_PLAYERS = 8  # audio players shown for a selection (the table lists all)
 
@@ -127,16 +133,20 @@ def _source() -> DatasetSource | None:
     """The dataset source chosen above the page, or None (with a hint shown) while none is ready."""
     lim = app_limits()
     choice = st.radio("Dataset", SOURCES, key="explore_source", horizontal=True)
-    if choice == "Demo corpus":
-        if not demo_ready() and not ss.get("explore_demo_go"):
-            st.info(
-                "The demo corpus (138 synthesised clips in six styles) is generated once, into the cache "
-                "folder; that takes a minute or two.", icon=":material/library_music:",
-            )
-            if not st.button("Generate the demo corpus", key="explore_demo_button", icon=":material/play_arrow:"):
+    if choice in DEMOS:
+        spec, what = DEMOS[choice]
+        go_key = f"explore_demo_go_{spec}"
+        if not demo_ready(variant=spec) and not ss.get(go_key):
+            prompt = st.empty()  # the prompt goes away as soon as it is answered
+            with prompt.container():
+                st.info(f"{what} is generated once, into the cache folder; that takes a minute or two.",
+                        icon=":material/library_music:")
+                go = st.button("Generate the demo corpus", key=f"explore_demo_button_{spec}", icon=":material/play_arrow:")
+            if not go:
                 return None
-            ss["explore_demo_go"] = True
-        return DatasetSource(kind="demo")
+            prompt.empty()
+            ss[go_key] = True
+        return DatasetSource(kind="demo", path=spec)
     if choice == "Path":
         c1, c2 = st.columns([4, 1])
         text = c1.text_input(
@@ -227,7 +237,7 @@ if source is None:
 try:
     index = _open(source)
 except Exception as exc:  # noqa: BLE001
-    show_error(exc, context=source.describe())
+    show_error(exc, context=None if source.upload_name else source.describe())  # an upload's message names it
     st.stop()
 source_key = source.key()
 if index.kind == "features":
@@ -499,6 +509,7 @@ if tab_pair.open:
 
 if tab_data.open:
     with tab_data:
+        render_description(index)
         figs = _data_figures(_durations(source_key, index) if has_audio else None)
         d1, d2 = st.columns(2)
         d1.plotly_chart(figs["class_balance"], key="explore_fig_balance")

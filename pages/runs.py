@@ -18,6 +18,7 @@ from musictag_core.training import compare_metrics, runs_table
 from musictag_core.viz.train import compare_metrics_figure, curve_metrics, overlay_curves_figure
 from pages._ui.cache import cached_models
 from pages._ui.errors import show_error
+from pages._ui.evaluation import render_paired_comparison
 from pages._ui.session import startup
 
 TABLE_COLUMNS = ["run_id", "name", "model", "preset", "dataset", "state", "metric", "score", "duration_s", "epochs", "created"]
@@ -111,6 +112,8 @@ if selected:
         shown = table.rename(index=metric_label)
         st.dataframe(shown, key="runs_metrics_table", column_config={c: st.column_config.NumberColumn(format="%.4f")
                                                                      for c in shown.columns})
+    if len(selected) == 2:
+        render_paired_comparison(*selected)
 
 # -- delete -----------------------------------------------------------------
 st.subheader("Delete", anchor=False)

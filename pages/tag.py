@@ -23,6 +23,8 @@ from musictag_core.uploads import check_upload_size
 from musictag_core.viz import genre_bar_figure, mel_figure, mfcc_figure, taggram_figure, waveform_figure
 from pages._ui.cache import cached_analysis, cached_models, file_hash, get_tagger
 from pages._ui.errors import app_limits, show_error
+from pages._ui.explain import render_explanation
+from pages._ui.robustness import render_stability
 from pages._ui.session import DEFAULT_MODEL, startup
 from pages._ui.similar import render_tracks_like_this
 from pages._ui.text_search import render_text_search
@@ -116,6 +118,9 @@ def _track_card(
             st.plotly_chart(gram, key=f"tag_fig_taggram_{key}")
         _signal_tabs(view, key)
         render_tracks_like_this(track.data, digest=digest, key=key)
+        render_stability(track.data, name=track.name, digest=digest, model=model, key=key, max_duration=max_duration)
+        render_explanation(track.data, name=track.name, digest=digest, model=model, key=key, max_duration=max_duration,
+                           default_tag=pred.result_row()["top genre"])
     row = {**pred.result_row(), "file": track.name}
     return row, {**pred.to_dict(), "file": track.name}
 

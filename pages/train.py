@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,8 @@ from musictag_core.models.registry import CLASSICAL_MODELS, MODEL_CARDS, NEURAL_
 from musictag_core.paths import data_roots, resolve_data_path, runs_dir
 from musictag_core.runs import ACTIVE_STATES, Run, RunWatcher, format_duration, run_duration_s
 from musictag_core.training import RunConfig, default_run, runs_table, start_run
+from musictag_core.training.config import TUNABLE_MODELS
+from musictag_core.training.form import form_rules, train_size
 from musictag_core.viz.train import (
     curve_metrics,
     curves_figure,
@@ -35,10 +38,23 @@ from musictag_core.viz.train import (
 from pages._ui.cache import cached_models
 from pages._ui.columns import render_excluded_columns
 from pages._ui.errors import app_limits, show_error
+from pages._ui.evaluation import TUNE_HELP, cv_caption
+from pages._ui.form import number_field, show_form_errors
+from pages._ui.robustness import render_run_robustness
 from pages._ui.session import session_workspace, startup
 
 LIVE_REFRESH_S = 1.5
-SOURCES = {"demo": "Demo corpus", "path": "Folder or CSV path", "upload": "Upload a feature table (CSV)"}
+SOURCES = {
+    "demo-hard": "Hard demo corpus", "demo": "Demo corpus", "path": "Folder or CSV path",
+    "upload": "Upload a feature table (CSV)",
+}  # fmt: skip
+DEMO_CAPTIONS = {
+    "demo-hard": "The hard demo corpus: 150 synthesised clips in 6 close styles that share instruments and tempi, "
+    "with varied EQ, compression and noise and many two-style blends, so models differ. Generated on first use "
+    "(about a minute) and cached.",
+    "demo": "The easy demo corpus: 138 synthesised clips in 6 distinct styles (some blends of two); almost any "
+    "model separates them. Generated on first use (about a minute) and cached.",
+}
 TASKS = {"auto": "from the dataset", "single": "single-label", "multi": "multi-label", "regression": "strength regression"}
 STATE_ICONS = {
     "queued": ":material/schedule:", "running": ":material/sprint:", "finished": ":material/check_circle:",
@@ -48,11 +64,13 @@ PREVIEW_STYLE, PREVIEW_SECONDS = "jazz", 6.0
 
 startup()
 ss = st.session_state
-ss.setdefault("train_source", "demo")
+ss.setdefault("train_source", "demo-hard")
 ss.setdefault("train_model", "cnn")
 ss.setdefault("train_preset", "fast")
-ss.setdefault("train_patience", 5)
-ss.setdefault("train_seed", 0)
+ss.setdefault("train_patience", "5")
+ss.setdefault("train_seed", "0")
+ss.setdefault("train_threshold", "50")
+ss.setdefault("train_aug_variants", "4")
 ss.setdefault("train_aug_draw", 0)
 
 
@@ -79,6 +97,24 @@ def _dataset_format(spec: str) -> str | None:
         return detect_format(spec)
     except MusictagError:
         return None
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _dataset_size(spec: str) -> tuple[int, int | None] | None:
+    """Tracks in a dataset and in its own train split (None when it has none), from its metadata; None if unreadable."""
+    from musictag_core.datasets import open_dataset
+    from musictag_core.datasets.detect import DEMO_SPECS
+
+    try:
+        if spec in DEMO_SPECS:
+            from musictag_core.datasets.demo import demo_plan_index
+
+            index = demo_plan_index(variant=spec)
+        else:
+            index = open_dataset(spec, missing="keep")
+    except (MusictagError, OSError):
+        return None
+    return len(index), (len(index.split_indices("train")) if index.has_splits else None)
 
 
 @st.cache_data(max_entries=1, show_spinner="Synthesising a demo clip…")
@@ -136,12 +172,9 @@ with st.container(border=True, key="train_form"):
     uploaded = False  # an uploaded table lives in the session workspace: the run keeps a copy
     with c_data:
         source = st.radio("Dataset", list(SOURCES), format_func=SOURCES.get, key="train_source", horizontal=True)
-        if source == "demo":
-            dataset_spec, dataset_format = "demo", "demo"
-            st.caption(
-                "The built-in demo corpus: 138 synthesised clips in 6 styles (some blends of two), "
-                "generated on first use (about a minute) and cached."
-            )
+        if source in DEMO_CAPTIONS:
+            dataset_spec, dataset_format = source, "demo"
+            st.caption(DEMO_CAPTIONS[source])
         elif source == "path":
             roots = ", ".join(f"`{r}`" for r in data_roots())
             text = st.text_input(
@@ -172,15 +205,21 @@ with st.container(border=True, key="train_form"):
                 except OSError as exc:
                     st.error(f"could not save the upload ({exc.strerror or exc}); check free space in the cache folder")
         task = st.selectbox("Task", list(TASKS), format_func=TASKS.get, key="train_task")
+        size = _dataset_size(dataset_spec) if dataset_spec else None
         c1, c2 = st.columns(2)
-        threshold = c1.number_input(
-            "Strength threshold", 0.0, 100.0, 50.0, 5.0, key="train_threshold",
-            help="Tag strength (0-100) at or above which a label counts as present.",
+        # the bounds of the numeric fields follow from the dataset (and below, the model's preset)
+        data_rules = form_rules(preset=MODEL_CARDS["logreg"].preset("fast"), n_tracks=size[0] if size else None)
+        errors: list[str] = []  # every field's refusal; any one disables Start
+        threshold, err = number_field(
+            data_rules["threshold"], key="train_threshold", container=c1,
+            help="Tag strength (1-100) at or above which a label counts as present.",
         )  # fmt: skip
-        max_tracks = c2.number_input(
-            "Use at most N tracks", min_value=2, value=None, step=10, key="train_max_tracks",
-            placeholder="all tracks", help="A stratified sample, for quick trials.",
+        errors += [err] if err else []
+        max_tracks, err = number_field(
+            data_rules["max_tracks"], key="train_max_tracks", container=c2, placeholder="all tracks",
+            help="A stratified sample, for quick trials." + (f" The dataset has {size[0]} tracks." if size else ""),
         )  # fmt: skip
+        errors += [err] if err else []
 
     with c_model:
         tables_only = dataset_format == "features"
@@ -201,31 +240,41 @@ with st.container(border=True, key="train_form"):
         neural = card.family == "keras"
 
     st.markdown("**Training**" + ("" if neural else f" (the settings below apply to neural models; {model} fits in one go)"))
-    c1, c2, c3, c4, c5, c6 = st.columns(6)
+    c1, c2, c3, c4, c5, c6 = st.columns(6, vertical_alignment="top")
+    c1b, c2b, c3b, c4b = st.columns([1, 1, 1.3, 2.7], vertical_alignment="top")
+    cv = c2b.selectbox("Cross-validation", [0, 3, 5, 10, "loo"], key="train_cv",
+                       format_func=lambda k: "off" if k == 0 else "leave-one-out" if k == "loo" else f"{k} folds",
+                       help="off: one train/validation/test split (the dataset's own when it has one). K folds are "
+                            "lowered to the smallest label's track count; leave-one-out: up to 200 tracks.")
+    n_train = None
+    if size:
+        n_train = train_size(size[0], cv=size[0] if cv == "loo" else int(cv), n_train_split=size[1],
+                             max_tracks=int(max_tracks) if max_tracks else None)
+    rules = form_rules(preset=preset, n_tracks=size[0] if size else None, n_train=n_train)
     optimizer = c1.selectbox("Optimizer", ["adam", "sgd"], key="train_optimizer", disabled=not neural,
                              format_func=lambda o: {"adam": "Adam", "sgd": "SGD"}[o])
-    lr = c2.number_input("Learning rate", min_value=1e-7, max_value=1.0, value=None, step=1e-5, format="%.1e",
-                         key="train_lr", placeholder=f"{preset.learning_rate:.0e}", disabled=not neural,
-                         help=f"Empty: the preset's {preset.learning_rate:.0e}.")
-    epochs = c3.number_input("Epochs", min_value=1, value=None, step=1, key="train_epochs",
-                             placeholder=str(preset.epochs), disabled=not neural,
-                             help=f"Empty: the preset's {preset.epochs}.")
-    batch_size = c4.number_input("Batch size", min_value=1, value=None, step=8, key="train_batch",
-                                 placeholder=str(preset.batch_size), disabled=not neural,
-                                 help=f"Empty: the preset's {preset.batch_size}.")
-    patience = c5.number_input("Patience", min_value=0, step=1, key="train_patience",
-                               help="Early stopping: epochs without a better validation loss (0: off).", disabled=not neural)
-    dropout = c6.number_input("Dropout", min_value=0.0, max_value=0.95, value=None, step=0.05,
-                              key="train_dropout", placeholder=f"{preset.dropout:g}", disabled=not neural,
-                              help=f"Empty: the preset's {preset.dropout:g}.")
-    c1, c2, c3, c4 = st.columns([1, 1, 1.3, 2.7], vertical_alignment="bottom")
-    seed = c1.number_input("Seed", min_value=0, step=1, key="train_seed")
-    cv = c2.selectbox("Cross-validation", [0, 3, 5, 10], key="train_cv",
-                      format_func=lambda k: "off" if k == 0 else f"{k} folds",
-                      help="off: one train/validation/test split (the dataset's own when it has one).")
+    lr, err_lr = number_field(rules["learning_rate"], key="train_lr", container=c2, disabled=not neural,
+                              placeholder=f"{preset.learning_rate:.0e}",
+                              help=f"Empty: the preset's {preset.learning_rate:.0e}. From 1e-6 to 1.")
+    epochs, err_epochs = number_field(rules["epochs"], key="train_epochs", container=c3, disabled=not neural,
+                                      help=f"Empty: the preset's {preset.epochs}.")
+    batch_size, err_batch = number_field(
+        rules["batch_size"], key="train_batch", container=c4, disabled=not neural,
+        help=f"Empty: the preset's {preset.batch_size}." + (f" At most the {n_train} training tracks." if n_train else ""),
+    )  # fmt: skip
+    patience, err_patience = number_field(rules["patience"], key="train_patience", container=c5, disabled=not neural,
+                                          help="Early stopping: epochs without a better validation loss (0: off).")
+    dropout, err_dropout = number_field(rules["dropout"], key="train_dropout", container=c6, disabled=not neural,
+                                        help=f"Empty: the preset's {preset.dropout:g}. At least 0, below 1.")
+    errors += [e for e in (err_lr, err_epochs, err_batch, err_patience, err_dropout) if e]
+    seed, err = number_field(rules["seed"], key="train_seed", container=c1b)
+    errors += [err] if err else []
+    c1, c2, c3, c4 = c1b, c2b, c3b, c4b
     class_weights = c3.toggle("Class weights", key="train_class_weights",
                               help="Weight tracks inversely to their label frequency.")
     name = c4.text_input("Run name (optional)", key="train_name", max_chars=80)
+    tune = st.checkbox("Tune hyperparameters (inner cross-validation)", key="train_tune",
+                       disabled=model not in TUNABLE_MODELS, help=TUNE_HELP)
 
     input_kind = card.input_kind
     segments: dict = {}
@@ -238,12 +287,12 @@ with st.container(border=True, key="train_form"):
                 "to keep the preset's value."
             )
             c1, c2, c3, c4 = st.columns(4)
-            length = c1.number_input("Segment length (s)", min_value=0.1, value=None, step=0.5,
-                                     key="train_seg_length", placeholder=f"{seg.length_s:g}")
-            n_seg = c2.number_input("Segments per track", min_value=1, value=None, step=1, key="train_seg_n",
-                                    placeholder=str(seg.n_segments or "all"), disabled=seg.kind == "random_crop")
-            max_dur = c3.number_input("Use the first … s", min_value=1.0, value=None, step=5.0,
-                                      key="train_seg_max", placeholder=str(seg.max_duration_s or "all"))
+            length, err1 = number_field(rules["segment_length"], key="train_seg_length", container=c1)
+            n_seg, err2 = number_field(rules["n_segments"], key="train_seg_n", container=c2,
+                                       placeholder=str(seg.n_segments or "all"), disabled=seg.kind == "random_crop")
+            max_dur, err3 = number_field(rules["max_duration"], key="train_seg_max", container=c3,
+                                         placeholder=str(seg.max_duration_s or "all"))
+            errors += [e for e in (err1, err2, err3) if e]
             if length is not None:
                 segments["length_s"] = float(length)
             if n_seg is not None and seg.kind != "random_crop":
@@ -252,9 +301,10 @@ with st.container(border=True, key="train_form"):
                 segments["max_duration_s"] = float(max_dur)
             if input_kind in ("logmel", "mfcc") and preset.features is not None:
                 field = "n_mels" if input_kind == "logmel" else "n_mfcc"
-                bands = c4.number_input("Mel bands" if field == "n_mels" else "MFCCs", min_value=4, max_value=256,
-                                        value=None, step=8, key=f"train_{field}",
-                                        placeholder=str(getattr(preset.features, field)))
+                band_rule = replace(rules["bands"], label="Mel bands" if field == "n_mels" else "MFCCs")
+                bands, err = number_field(band_rule, key=f"train_{field}", container=c4,
+                                          placeholder=str(getattr(preset.features, field)))
+                errors += [err] if err else []
                 if bands is not None:
                     features[field] = int(bands)
         elif input_kind == "embedding":
@@ -285,10 +335,12 @@ with st.container(border=True, key="train_form"):
             amp = st.slider("Amplitude (σ)", 0.0, 0.1, (0.001, 0.01), 0.001, format="%.3f", key="train_aug_amp",
                             disabled=not noise)
             noise_p = st.slider("Probability", 0.0, 1.0, 0.5, 0.05, key="train_aug_noise_p", disabled=not noise)
-        n_variants = st.number_input(
-            "Augmented variants per training track", 1, 16, 4, key="train_aug_variants",
-            help="Drawn once before training (pitch shift and time stretch are slow); each epoch samples among them.",
+        n_variants, err = number_field(
+            rules["n_variants"], key="train_aug_variants",
+            help="Drawn once before training (pitch shift and time stretch are slow); each epoch samples among them. 1 to 16.",
         )  # fmt: skip
+        if err and augmentable:
+            errors.append(err)
         augment = None
         try:
             augment = AugmentConfig(
@@ -320,19 +372,24 @@ with st.container(border=True, key="train_form"):
                         ss["train_aug_draw"] = draw + 1
                         st.rerun()
 
+    show_form_errors(errors)
     start = st.button(
         "Start training", type="primary", icon=":material/play_arrow:", key="train_start",
-        disabled=dataset_spec is None or aug_error is not None,
-        help=None if dataset_spec else "Choose a dataset first.",
+        disabled=dataset_spec is None or aug_error is not None or bool(errors),
+        help="Fix the fields marked in red first." if errors else (None if dataset_spec else "Choose a dataset first."),
     )  # fmt: skip
-    if start and dataset_spec is not None:
+    if start and dataset_spec is not None and not errors:
         try:
+            # exactly what the form shows: an empty field is the preset's value (None), nothing else is substituted
             config = RunConfig(
-                dataset=dataset_spec, model=model, preset=preset_name, task=None if task == "auto" else task, threshold=float(threshold),
-                epochs=epochs, batch_size=batch_size, optimizer=optimizer,
-                learning_rate=None if lr is None else float(lr), patience=int(patience), dropout=dropout,
-                class_weights=bool(class_weights), augment=augment or AugmentConfig(), n_variants=int(n_variants),
-                segments=segments or None, features=features or None, seed=int(seed), cv=int(cv),
+                dataset=dataset_spec, model=model, preset=preset_name, task=None if task == "auto" else task,
+                threshold=float(threshold), epochs=epochs, batch_size=batch_size, optimizer=optimizer,
+                learning_rate=None if lr is None else float(lr), patience=5 if patience is None else int(patience),
+                dropout=None if dropout is None else float(dropout),
+                class_weights=bool(class_weights), augment=augment or AugmentConfig(),
+                n_variants=4 if n_variants is None else int(n_variants),
+                segments=segments or None, features=features or None, seed=0 if seed is None else int(seed), cv=cv if cv == "loo" else int(cv),
+                tune=bool(tune) and model in TUNABLE_MODELS,
                 max_tracks=None if max_tracks is None else int(max_tracks), name=name.strip(),
             )  # fmt: skip
             run_id = start_run(config, check=True, keep_dataset_file=uploaded)
@@ -456,12 +513,7 @@ def final_panel(run_id: str, status: dict, config: dict) -> None:
         st.subheader("Evaluation on the test split", anchor=False)
         cv = evaluation.get("cv") or {}
         if cv.get("k"):
-            done = cv.get("completed", cv["k"])
-            st.caption(
-                f":material/repeat: {cv['k']}-fold cross-validation ({done} of {cv['k']} folds completed): the "
-                "*cv mean* and *cv std* columns summarise every fold's test split; *value*, the figures and the "
-                "saved model are fold 1's."
-            )
+            st.caption(cv_caption(cv))
         name, value = headline_metric(evaluation.get("metrics") or {}, task)
         number = st.column_config.NumberColumn(format="%.4f")
         table = metrics_table(evaluation).drop(columns="key")
@@ -470,7 +522,7 @@ def final_panel(run_id: str, status: dict, config: dict) -> None:
             if name:
                 mean = ((cv.get("mean") or {}).get(name), (cv.get("std") or {}).get(name))
                 c_head.metric(
-                    metric_label(name), f"{value:.3f}", help=f"fold 1: {evaluation.get('n_tracks')} test tracks",
+                    metric_label(name), f"{value:.3f}", help=f"pooled out-of-fold predictions of {evaluation.get('n_tracks')} tracks",
                     delta=None if mean[0] is None else f"cv {mean[0]:.3f} ± {mean[1] or 0:.3f}", delta_color="off",
                     delta_arrow="off",
                 )
@@ -505,6 +557,7 @@ def final_panel(run_id: str, status: dict, config: dict) -> None:
             query_params={"model": run_id},
             help="Opens the Tag page; the model is listed in its Model picker under this run's name.",
         )  # fmt: skip
+        render_run_robustness(run_id)
 
 
 st.divider()
@@ -529,6 +582,11 @@ if run_id is None:
     st.info("No run selected: start one above, or pick one in the list.", icon=":material/info:")
     st.stop()
 st.query_params["run"] = run_id
+# a session keeps the event log and figures of the run it shows only: switching through many runs
+# used to keep every run's watcher (all its events) and plotly figures in the session (#13, memory creep)
+for _k in [k for k in ss.keys() if isinstance(k, str) and k.startswith(("train_watch_", "train_figs_"))]:
+    if not _k.endswith(f"_{run_id}"):
+        del ss[_k]
 run = Run.open(run_id)
 try:
     status = run.status()

@@ -67,6 +67,8 @@ def _open_explore(page, url: str) -> None:
     page.wait_for_selector(APP, timeout=60_000)
     page.get_by_role("heading", name="Explore", exact=True).first.wait_for(timeout=60_000)
     wait_idle(page)
+    page.locator(RADIO, has_text="Dataset").get_by_text("Demo corpus", exact=True).click()  # the easy corpus
+    wait_idle(page)
     generate = page.get_by_role("button", name="Generate the demo corpus")
     if generate.count():  # a fresh machine: the demo corpus is made once, on request
         generate.click()
@@ -139,7 +141,7 @@ def test_explore_feature_table_upload(explore_server, page, screenshot, tmp_path
     wait_idle(page)
     assert_no_exception(page)
     main = page.locator('[data-testid="stMain"]').inner_text()
-    assert "feature table table.csv: 60 tracks, 6 features" in main and "standardised;" in main
+    assert "feature table features_small.csv: 60 tracks, 6 features" in main and "standardised;" in main  # the upload's name (#13)
     assert "Feature table: excluded columns: filename (row ids (id column)); length (identifier or file metadata" in main
     assert "title (non-numeric and unique per row)" in main
     # a widget left out of a run (no dataset yet) still shows the value the page uses

@@ -138,6 +138,8 @@ def open_expander(page, title: str) -> None:
 
 
 def fill_tiny_cnn(page) -> None:
+    page.get_by_text("Demo corpus", exact=True).click()  # the easy corpus, linked into the server's cache
+    wait_idle(page)
     open_expander(page, "Input features")
     for label, value in TINY_CNN.items():
         fill(page, label, value)
@@ -493,6 +495,7 @@ def test_cross_validated_run_from_the_page_reports_every_fold(train_app, page, s
     assert json.loads((runs / run_id / "config.json").read_text())["cv"] == 3
     text = page.locator(EVALUATION).inner_text()
     assert "3-fold cross-validation (3 of 3 folds completed)" in text
+    assert "pooled out-of-fold predictions" in text  # the headline is the pooled out-of-fold predictions (#13)
     screenshot(page, "train-cv-evaluation")
 
 
@@ -521,3 +524,79 @@ def test_finished_audio_run_tags_on_the_tag_page_from_the_link(train_app, page, 
     text = page.locator('[data-testid="stMain"]').inner_text()
     assert clip.name in text and "Summary." in text
     screenshot(page, "tag-with-trained-run")
+
+
+# ---------------------------------------------------------------------------
+# the form runs what it shows (#13)
+# ---------------------------------------------------------------------------
+
+_FIELD_ERROR = ".st-key-train_{key}_error"
+
+
+def test_out_of_range_values_block_start_with_the_reasons_next_to_the_fields(train_app, page, screenshot):
+    url, runs = train_app
+    open_page(page, f"{url}/train", "Train")
+    page.get_by_text("Demo corpus", exact=True).click()
+    wait_idle(page)
+    before = set(p.name for p in runs.iterdir()) if runs.exists() else set()
+    start_button = page.get_by_role("button", name="Start training")
+    _expect()(start_button).to_be_enabled()
+    typed = {"Epochs": ("0", "epochs"), "Learning rate": ("1e9", "lr"), "Batch size": ("0", "batch"), "Dropout": ("5", "dropout")}
+    for label, (value, _) in typed.items():
+        fill(page, label, value)
+    # every value stays as typed, and each field says why it is refused, in words, under itself
+    for label, (value, key) in typed.items():
+        _expect()(page.get_by_label(label, exact=True)).to_have_value(value)
+        reason = page.locator(_FIELD_ERROR.format(key=key))
+        _expect()(reason).to_be_visible()
+        assert "out of range" in reason.inner_text() and value in reason.inner_text()
+    assert "from 1 to" in page.locator(_FIELD_ERROR.format(key="epochs")).inner_text()
+    assert "1e-06 to 1" in page.locator(_FIELD_ERROR.format(key="lr")).inner_text()
+    assert "up to (not including) 1" in page.locator(_FIELD_ERROR.format(key="dropout")).inner_text()
+    # the batch size is bounded by the training set (138 demo clips, 70 % of them train)
+    assert "from 1 to 96" in page.locator(_FIELD_ERROR.format(key="batch")).inner_text()
+    _expect()(start_button).to_be_disabled()
+    summary = page.locator(".st-key-train_form_errors").inner_text()
+    assert all(label in summary for label in typed)
+    screenshot(page, "train-form-refused")
+    # text that is no number, and a batch larger than the training set
+    fill(page, "Epochs", "ten")
+    _expect()(page.locator(_FIELD_ERROR.format(key="epochs"))).to_contain_text("'ten' is not a number")
+    fill(page, "Batch size", "97")
+    _expect()(page.locator(_FIELD_ERROR.format(key="batch"))).to_contain_text("the training set has 96 tracks")
+    # fixing every field enables Start again
+    for label, value in (("Epochs", "3"), ("Learning rate", "0.01"), ("Batch size", "96"), ("Dropout", "0.5")):
+        fill(page, label, value)
+    _expect()(start_button).to_be_enabled()
+    _expect()(page.locator(".st-key-train_form_errors")).to_have_count(0)
+    assert set(p.name for p in runs.iterdir()) - before == set() if runs.exists() else True  # nothing started
+    assert_no_exception(page)
+
+
+def test_a_run_started_from_the_page_has_the_settings_the_form_shows(train_app, page):
+    url, runs = train_app
+    stop_active_runs(runs)
+    open_page(page, f"{url}/train", "Train")
+    page.get_by_text("Demo corpus", exact=True).click()
+    wait_idle(page)
+    form = {"Use at most N tracks": "36", "Learning rate": "0.003", "Epochs": "7", "Batch size": "5",
+            "Patience": "2", "Dropout": "0.25", "Seed": "11", "Strength threshold": "60"}
+    for label, value in form.items():
+        fill(page, label, value)
+    open_expander(page, "Input features")
+    for label, value in {"Segment length (s)": "1", "Segments per track": "2", "Use the first … s": "4", "Mel bands": "24"}.items():
+        fill(page, label, value)
+    run_id = start(page)
+    config = json.loads((runs / run_id / "config.json").read_text())
+    Run = __import__("musictag_core.runs", fromlist=["Run"]).Run
+    Run(runs / run_id).request_stop()  # the settings are what this test is about, not the training
+    assert config["dataset"] == "demo" and config["model"] == "cnn" and config["preset"] == "fast"
+    assert config["max_tracks"] == 36 and config["learning_rate"] == 0.003 and config["epochs"] == 7
+    assert config["batch_size"] == 5 and config["patience"] == 2 and config["dropout"] == 0.25
+    assert config["seed"] == 11 and config["threshold"] == 60.0
+    assert config["segments"] == {"length_s": 1.0, "n_segments": 2, "max_duration_s": 4.0}
+    assert config["features"] == {"n_mels": 24}
+    # the page shows the same values after the run started (nothing fell back to an earlier value)
+    for label, value in form.items():
+        _expect()(page.get_by_label(label, exact=True)).to_have_value(value)
+    wait_for(lambda: run_state(runs, run_id) not in ("queued", "running"), 120, "the run to stop")

@@ -58,3 +58,28 @@ def test_a_failed_computation_is_not_remembered(table_source):
     with pytest.raises(ValueError):
         memory.result("k", boom)
     assert memory.stats()["results"] == 0
+
+
+def test_results_are_bounded_by_bytes_not_only_by_count(table_source):
+    """#13 memory creep: many large views must not pile up; the cache keeps what fits its byte budget."""
+    X = np.zeros((2000, 1506))  # about 24 MB: a 1506-d embedding of 2000 points
+    memory = ExploreCache(max_results=16, max_bytes=64 * 1024 * 1024)
+    for i in range(10):
+        memory.result(("view", i), lambda: {"X": X.copy(), "meta": pd.DataFrame({"a": np.arange(2000)})})
+        assert memory.nbytes()["results"] <= 64 * 1024 * 1024
+    assert memory.stats()["results"] == 2  # two views of 24 MB fit, the third does not
+    assert memory.results.get(("view", 9)) is not None and memory.results.get(("view", 0)) is None
+    # a single entry larger than the budget is still kept (the view being shown)
+    memory.result("huge", lambda: np.zeros((9000, 1000)))
+    assert memory.stats()["results"] == 1
+
+
+def test_nbytes_of_counts_arrays_inside_results(table_source):
+    from musictag_core.lru import nbytes_of
+
+    memory = ExploreCache()
+    index = memory.dataset(table_source)
+    X, names, meta = memory.matrix(index, source_key=table_source.key(), space="table")
+    result = explore(X, names, meta, config=ProjectionConfig(method="pca"), cache=False)
+    assert nbytes_of(result) >= X.nbytes + result.projection.coords.nbytes
+    assert nbytes_of({"a": X, "b": [X, X]}) == X.nbytes  # the same array counted once

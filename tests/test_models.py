@@ -234,7 +234,7 @@ def test_keras_mlp_classifier_is_an_sklearn_estimator_and_pickles_as_weights(rng
 
 @pytest.mark.parametrize("name", ["svc", "voting", "stacked"])
 def test_internal_folds_follow_the_smallest_class(name):
-    """svc/voting/stacked cross-validate internally (5 folds); 3 tracks per class still fit, 1 is refused."""
+    """svc/voting/stacked cross-validate internally (5 folds); 3 tracks per class still fit; with 1 the SVC falls back."""
     from musictag_core.models.classical import build_classical, fit_classical, predict_scores
 
     rng = np.random.default_rng(0)
@@ -245,9 +245,15 @@ def test_internal_folds_follow_the_smallest_class(name):
     assert folds and set(folds.values()) == {3}
     scores = predict_scores(model, X, task="single")
     assert scores.shape == (9, 3) and np.allclose(scores.sum(axis=1), 1)
+    # a label with a single training track: the SVC's scores become a softmax of its decisions, said in the notes
     y1 = np.array([0, 0, 0, 0, 1, 1, 1, 1, 2])
-    with pytest.raises(ModelError, match=r"\['jazz'\] have a single training track"):
-        fit_classical(build_classical(name, task="single"), X, y1, labels=["blues", "rock", "jazz"])
+    notes: list[str] = []
+    model = fit_classical(build_classical(name, task="single"), X, y1, labels=["blues", "rock", "jazz"], notes=notes)
+    assert len(notes) == 1 and "['jazz'] have a single training track" in notes[0] and "softmax" in notes[0]
+    kinds = {type(v).__name__ for v in model.get_params(deep=True).values()}
+    assert "SoftmaxSVC" in kinds and "CalibratedClassifierCV" not in kinds
+    scores = predict_scores(model, X, task="single")
+    assert scores.shape == (9, 3) and np.allclose(scores.sum(axis=1), 1)
 
 
 def test_model_card_rejects_an_unknown_input_kind():

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from musictag_core.errors import ModelError, ParameterError
+from musictag_core.errors import DatasetError, ModelError, ParameterError
 from musictag_core.evaluate import evaluate_predictions, read_predictions
 from musictag_core.runs import Run, list_runs
 from musictag_core.training import RunConfig, create_run, evaluate_run, execute_run, parse_set, start_run
@@ -122,10 +122,21 @@ def test_stop_while_queued_and_failure_is_reported(tones, tmp_path):
     Run(run_dir).request_stop()
     assert execute_run(run_dir) == "stopped"
     assert Run(run_dir).status()["state"] == "stopped"
-    bad = create_run(_cnn_config(tmp_path / "missing"), runs_dir=tmp_path)
+    # a dataset that is gone when the worker starts fails the run with the reason
+    gone = tmp_path / "gone"
+    import shutil
+
+    shutil.copytree(tones, gone)
+    bad = create_run(_cnn_config(gone), runs_dir=tmp_path)
+    shutil.rmtree(gone)
     assert execute_run(bad) == "failed"
     st = Run(bad).status()
-    assert st["state"] == "failed" and "missing" in st["error"]
+    assert st["state"] == "failed" and "gone" in st["error"]
+    # one that is missing from the start is refused by the pre-flight check: no run folder
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(DatasetError, match="missing"):
+        create_run(_cnn_config(tmp_path / "missing"), runs_dir=tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
 def _wait(pred, timeout: float, what: str):

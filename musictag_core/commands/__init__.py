@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["COMMAND_MODULES", "add_output_options", "add_column_options", "column_names"]
+__all__ = ["COMMAND_MODULES", "add_output_options", "add_column_options", "add_audio_options", "column_names"]
 
 
 def add_output_options(parser: argparse.ArgumentParser, *, csv: bool = False) -> argparse._MutuallyExclusiveGroup:
@@ -48,6 +48,9 @@ COMMAND_MODULES: list[str] = [
     "index",
     "similar",
     "search_text",
+    "dataset",
+    "robustness",
+    "explain",
 ]
 
 
@@ -65,3 +68,19 @@ def column_names(text: str) -> tuple[str, ...]:
     if not names:
         raise argparse.ArgumentTypeError(f"expected comma-separated column names, got {text!r}")
     return names
+
+
+def add_audio_options(parser: argparse.ArgumentParser, *, missing_choices: tuple[str, ...] = ("error", "skip", "keep"),
+                      missing_default: str | None = None) -> None:
+    """Add ``--audio-dir`` / ``--missing`` (datasets whose metadata lists audio files: FMA, MTT, MTG-Jamendo, strengths).
+
+    ``None`` (the default of both) leaves the reader's own default: the audio beside the
+    metadata, and an error naming the missing files.
+    """
+    parser.add_argument("--audio-dir", metavar="DIR", default=None,
+                        help="FMA / MagnaTagATune / MTG-Jamendo: the folder holding the audio files the metadata lists")
+    parser.add_argument("--missing", choices=missing_choices, default=missing_default,
+                        help="listed audio files that do not exist: " + ", ".join(
+                            {"error": "error (stop, naming them)", "skip": "skip (leave those tracks out)",
+                             "keep": "keep (list them anyway)"}[c] for c in missing_choices)
+                        + (f" (default {missing_default})" if missing_default else " (default error)"))

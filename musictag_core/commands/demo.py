@@ -22,10 +22,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "<style>/<style>.NNN.wav, strengths.csv and metadata.json. The same seed gives identical files.",
     )
     p.add_argument("--out", required=True, metavar="DIR", help="folder to write (created)")
+    p.add_argument("--corpus", choices=("demo", "demo-hard"), default="demo",
+                   help="demo (default; distinct styles) or demo-hard (closer styles, varied production, more blends)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--per-style", type=int, default=20, metavar="N", help="single-style clips per style (default 20)")
     p.add_argument("--blends", type=int, default=None, metavar="N",
-                   help="blended two-style clips (default 15%% of the single-style clips)")
+                   help="blended two-style clips (default 15%% of the single-style clips; 30%% for demo-hard)")
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="worker processes (-1: every core; default 1)")
     add_output_options(p)
     p.set_defaults(func=run)
@@ -50,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         out = generate_demo_corpus(
             args.out, n_per_style=args.per_style, n_blends=args.blends, seed=args.seed, n_jobs=args.jobs,
-            progress=progress,
+            progress=progress, variant=args.corpus,
         )
     finally:
         if bar is not None:

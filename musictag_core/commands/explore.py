@@ -25,7 +25,7 @@ from ..explore import (
     separability,
     separability_json,
 )
-from . import add_column_options, add_output_options
+from . import add_audio_options, add_column_options, add_output_options
 
 __all__ = ["register", "run", "open_for_explore"]
 
@@ -55,6 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--label-column", help="read DATASET as a feature table with labels in this column")
     add_column_options(p)
+    add_audio_options(p, missing_choices=("error", "skip"))
     p.add_argument("--jobs", type=int, default=None, help="feature extraction processes (default: one per core)")
     p.add_argument("--no-cache", action="store_true", help="recompute features and projection")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -62,17 +63,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def open_for_explore(spec: str, *, label_column: str | None = None, keep=(), drop=()):  # noqa: ANN001
+def open_for_explore(spec: str, *, label_column: str | None = None, keep=(), drop=(), missing=None, audio_dir=None):  # noqa: ANN001
     """Open ``spec`` (folder, CSV or ``demo``) with :func:`~musictag_core.datasets.open_dataset`.
 
     With ``label_column`` the file is read as a feature table whose labels are in that column;
-    ``keep``/``drop`` override the feature-table column rule (as Train's ``keep_columns``/``drop_columns``).
+    ``keep``/``drop`` override the feature-table column rule (as Train's ``keep_columns``/``drop_columns``);
+    ``missing``/``audio_dir`` are ``--missing``/``--audio-dir`` (None: the reader's default).
     """
     from ..datasets import open_dataset
 
     if label_column is not None:
         return open_dataset(spec, format="features", label_column=label_column, keep=keep, drop=drop)
-    return open_dataset(spec, keep=keep, drop=drop)
+    return open_dataset(spec, keep=keep, drop=drop, missing=missing, audio_dir=audio_dir)
 
 
 def _progress(quiet: bool):
@@ -100,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
         perplexity=args.perplexity,
         seed=args.seed,
     )
-    index = open_for_explore(args.dataset, label_column=args.label_column, keep=args.keep_columns, drop=args.drop_columns)
+    index = open_for_explore(args.dataset, label_column=args.label_column, keep=args.keep_columns, drop=args.drop_columns,
+                             missing=args.missing, audio_dir=args.audio_dir)
     if args.genres:
         keep = [g.strip() for g in args.genres.split(",") if g.strip()]
         unknown = sorted(set(keep) - set(index.labels))

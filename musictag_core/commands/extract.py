@@ -24,7 +24,7 @@ import numpy as np
 from ..config import SEGMENT_PRESETS, AudioConfig, FeatureConfig, PipelineConfig, segment_preset
 from ..errors import ParameterError
 from ..fileio import atomic_save
-from . import add_output_options
+from . import add_audio_options, add_output_options
 
 __all__ = ["register", "write_features"]
 
@@ -52,6 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://host:8786")
     p.add_argument("--cache-dir", default=None, help="feature cache folder (default: the musictag cache)")
     p.add_argument("--no-cache", action="store_true", help="recompute every track")
+    add_audio_options(p, missing_choices=("error", "skip"))
     add_output_options(p)
     p.set_defaults(func=run)
 
@@ -114,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
         segments=segment_preset(args.segments),
         features=FeatureConfig(kind=args.features, sr=args.sr),
     )
-    index = open_dataset(args.dataset, format=args.dataset_format, threshold=args.threshold)
+    index = open_dataset(args.dataset, format=args.dataset_format, threshold=args.threshold,
+                         missing=args.missing, audio_dir=args.audio_dir)
     if index.kind == "features":
         raise ParameterError(f"{args.dataset} is already a feature table; there is no audio to extract")
     paths = index.tracks["path"].tolist()

@@ -1,12 +1,14 @@
 """``train``, ``evaluate`` and ``runs``: training runs from the command line.
 
-``train --dataset D --model M [--config FILE.yaml] [--set key=value ...] [--run-dir DIR] [--cv K]``
-trains in the foreground (``--detach``: in a background worker, prints the run id);
+``train --dataset D --model M [--config FILE.yaml] [--set key=value ...] [--run-dir DIR] [--cv K|loo]
+[--cv-repeats N] [--no-test-split] [--tune]`` checks the dataset first (the pre-flight check:
+a refusal creates no run folder) and trains in the foreground (``--detach``: in a background worker, prints the run id);
 ``train --run RUN_DIR`` runs a queued run's worker in the foreground (the app starts
 ``python -m musictag_core.training.worker RUN_DIR``).
 ``evaluate RUN`` recomputes the metrics from a run's saved predictions;
 ``evaluate RUN --dataset D`` tags dataset D with the run's model and scores it.
-``runs`` lists the runs with their state and main metrics.
+``runs`` lists the runs with their state and main metrics; ``runs compare A B`` pairs two runs' folds
+(:mod:`musictag_core.commands.runs_compare`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import json
 from pathlib import Path
 
 from ..errors import ParameterError, TrainingError
-from . import add_column_options, add_output_options
+from . import add_audio_options, add_column_options, add_output_options
 
 __all__ = ["register"]
 
@@ -30,10 +32,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a setting (YAML value; dotted keys such as augment.pitch_shift=true)")
     p.add_argument("--run-dir", metavar="DIR", help="folder holding the runs (default: $MUSICTAG_RUNS or ./runs)")
-    p.add_argument("--cv", type=int, metavar="K", help="stratified K-fold cross-validation")
+    p.add_argument("--cv", type=_cv_value, metavar="K|loo",
+                   help="stratified K-fold cross-validation (K lowered to the smallest class when needed; "
+                        "grouped by artist when artists are known), or 'loo' for leave-one-out (up to 200 tracks)")
+    p.add_argument("--cv-repeats", type=int, metavar="N", help="repeat the K folds N times with different seeds")
+    p.add_argument("--no-test-split", action="store_true",
+                   help="hold out no test split: train on every track and evaluate by cross-validation "
+                        "(for datasets too small for a train/validation/test split)")
+    p.add_argument("--tune", action="store_true",
+                   help="search hyperparameters by inner cross-validation in each fold "
+                        "(logreg, svc, gboost, voting, stacked)")
     p.add_argument("--preset", choices=["fast", "full"], help="model preset")
     p.add_argument("--detach", action="store_true", help="start a background worker and print the run id")
     add_column_options(p)
+    add_audio_options(p, missing_choices=("error", "skip"))
     p.add_argument("--run", metavar="RUN_DIR", help=argparse.SUPPRESS)  # a queued run's worker, in the foreground
     add_output_options(p)
     p.set_defaults(func=run_train)
@@ -49,6 +61,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--run-dir", metavar="DIR")
     add_output_options(r)
     r.set_defaults(func=run_runs)
+    from .runs_compare import register_compare
+
+    register_compare(r)
+
+
+def _cv_value(text: str) -> int | str:
+    """``--cv``: an int, or ``loo``."""
+    t = text.strip().lower()
+    if t in ("loo", "leave-one-out"):
+        return "loo"
+    try:
+        return int(t)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of folds (2 or more) or 'loo', got {text!r}") from None
 
 
 def _config_from_args(args: argparse.Namespace):  # noqa: ANN202
@@ -64,12 +90,19 @@ def _config_from_args(args: argparse.Namespace):  # noqa: ANN202
             raise ParameterError(f"cannot read run settings {args.config!r}: {exc}") from None
         if not isinstance(data, dict):
             raise ParameterError(f"{args.config}: expected a mapping of settings at the top level")
-    for key in ("dataset", "model", "cv", "preset"):
-        if getattr(args, key) is not None:
+    for key in ("dataset", "model", "cv", "cv_repeats", "preset"):
+        if getattr(args, key, None) is not None:
             data[key] = getattr(args, key)
+    if getattr(args, "no_test_split", False):
+        data["test_split"] = False
+    if getattr(args, "tune", False):
+        data["tune"] = True
     for key in ("keep_columns", "drop_columns"):
         if getattr(args, key, ()):
             data[key] = list(getattr(args, key))
+    for key in ("audio_dir", "missing"):
+        if getattr(args, key, None) is not None:
+            data[key] = getattr(args, key)
     data = parse_set(args.set, data)
     missing = [k for k in ("dataset", "model") if not data.get(k)]
     if missing:
@@ -101,6 +134,8 @@ def run_train(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"run_id": run.run_id, "state": state, "error": status.get("error"),
                           "metrics": metrics.get("metrics") or {}, "cv": metrics.get("cv"),
+                          "evaluation": card.get("evaluation"), "tuning": card.get("tuning"),
+                          "notes": (card.get("evaluation") or {}).get("notes", []) + (card.get("fallbacks") or []),
                           "feature_columns": card.get("feature_columns"),
                           "excluded_columns": card.get("excluded_columns")}))
         return _exit_code(state, status)
@@ -109,11 +144,22 @@ def run_train(args: argparse.Namespace) -> int:
         from ..datasets.features_table import excluded_columns_text
 
         print(excluded_columns_text(card["excluded_columns"]))
+    for note in (card.get("evaluation") or {}).get("notes", []) + (card.get("fallbacks") or []):
+        print(f"note: {note}")
+    if card.get("tuning"):
+        print(f"tuned ({card['tuning']['method']}, {card['tuning']['inner_folds']} inner folds): "
+              f"{card['tuning']['best_params']}")
+    cv = metrics.get("cv")
+    if cv:
+        what = "leave-one-out" if cv.get("kind") == "loo" else f"{cv['k']}-fold cross-validation" + (
+            f" x {cv['repeats']} repeats" if (cv.get("repeats") or 1) > 1 else "")
+        print(f"metrics of the pooled out-of-fold predictions ({what}):")
     for k, v in (metrics.get("metrics") or {}).items():
         print(f"  {k}: {v:.4f}" if isinstance(v, float) else f"  {k}: {v}")
-    if "cv" in metrics:
-        for k, v in metrics["cv"]["mean"].items():
-            sd = metrics["cv"]["std"].get(k)
+    if cv and cv.get("mean"):
+        print("per-fold mean ± std:")
+        for k, v in cv["mean"].items():
+            sd = cv["std"].get(k)
             print(f"  cv {k}: {v:.4f} ± {sd:.4f}" if v is not None and sd is not None else f"  cv {k}: {v}")
     return _exit_code(state, status)
 

@@ -6,7 +6,8 @@
 * :func:`read_jamendo`: MTG-Jamendo autotagging split files (``autotagging_genre-train.tsv``...);
 * :func:`read_strengths_csv`: a CSV of paths and 0–100 tag strengths (wide or long form);
 * :func:`read_feature_table`: a CSV of precomputed features with a label column;
-* :func:`open_dataset` / :func:`detect_format`: any of the above from one path, or ``"demo"``.
+* :func:`open_dataset` / :func:`detect_format`: any of the above from one path, or ``"demo"`` / ``"demo-hard"``;
+* :func:`~musictag_core.datasets.describe.describe_dataset`: what a dataset holds, from its metadata alone.
 
 :func:`split_dataset` and :func:`kfold_indices` make seeded, stratified, artist-grouped splits
 (imported on first use: scikit-learn takes most of a second to import).

@@ -195,7 +195,8 @@ def check_missing_files(
         absent = [p for p, k in zip(paths, keep) if not k]
         raise DatasetError(
             f"{what}: {len(absent)} of {len(paths)} listed audio files do not exist: {list_some(absent)}. "
-            "Check the audio folder, or pass missing='skip' to leave them out."
+            "Check the paths or the audio folder (--audio-dir gives it for FMA, MagnaTagATune and MTG-Jamendo), "
+            "or leave them out with --missing skip (in Python: audio_dir=, missing='skip')."
         )
     return keep
 

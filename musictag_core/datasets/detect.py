@@ -2,7 +2,7 @@
 
 Detection rules (:func:`detect_format`):
 
-* the literal string ``"demo"`` → ``demo`` (the built-in synthetic corpus);
+* the literal string ``"demo"`` or ``"demo-hard"`` → ``demo`` (the built-in synthetic corpora);
 * a folder holding ``tracks.csv`` or ``fma_metadata/tracks.csv`` → ``fma``;
 * a folder holding ``annotations_final.csv`` (or one ``*annotations_final.csv``) → ``mtt``;
 * a folder holding ``*autotagging*-{train,validation,test}.tsv`` → ``jamendo``;
@@ -37,10 +37,14 @@ from .jamendo import JAMENDO_COLUMNS, is_jamendo_split_file, read_jamendo
 from .mtt import MTT_ID_COLUMN, MTT_PATH_COLUMN, find_clip_info, read_mtt
 from .strengths import read_strengths_csv
 
-__all__ = ["DATASET_FORMATS", "DatasetFormat", "detect_format", "open_dataset", "DEMO_SPEC"]
+__all__ = ["AUDIO_LISTING_FORMATS", "DATASET_FORMATS", "DatasetFormat", "detect_format", "open_dataset", "DEMO_SPEC", "DEMO_SPECS"]
 
 #: The dataset spec that names the built-in demo corpus.
 DEMO_SPEC = "demo"
+
+#: The specs of the built-in corpora: the easy ``demo`` and the harder ``demo-hard``
+#: (keys of :data:`musictag_core.datasets.demo.DEMO_VARIANTS`).
+DEMO_SPECS = ("demo", "demo-hard")
 _SNIFF_ROWS = 50
 
 
@@ -89,7 +93,8 @@ def _mtt_csv(path: Path) -> Path:
 def _read_demo(path: Path, threshold: float, options: dict) -> DatasetIndex:
     from .demo import load_demo  # lazy: the synthesiser is only needed for the demo corpus
 
-    return load_demo(**options)
+    variant = str(path) if str(path) in DEMO_SPECS else DEMO_SPEC
+    return load_demo(variant=variant, **options)
 
 
 DATASET_FORMATS: dict[str, DatasetFormat] = {
@@ -126,8 +131,32 @@ DATASET_FORMATS: dict[str, DatasetFormat] = {
         lambda p, t, o: read_feature_table(p, **o),
         "a CSV of precomputed features: a 'label' column and numeric feature columns (like GTZAN features_30_sec.csv)",
     ),
-    "demo": DatasetFormat("demo", _read_demo, "the word 'demo': a small synthetic corpus made on the fly"),
+    "demo": DatasetFormat(
+        "demo", _read_demo,
+        "the word 'demo' (a small synthetic corpus made on the fly) or 'demo-hard' (a harder one: closer styles, "
+        "varied production)",
+    ),
 }
+
+
+#: The forms whose metadata lists audio files: they take ``missing=`` (and all but a
+#: strengths CSV, whose paths are relative to the CSV, take ``audio_dir=``).
+AUDIO_LISTING_FORMATS = ("fma", "mtt", "jamendo", "strengths")
+
+
+def _audio_options(format: str, spec, options: dict) -> dict:
+    """Keep ``missing``/``audio_dir`` for the forms that list audio files; refuse an audio folder elsewhere.
+
+    ``missing=None`` and ``audio_dir=None`` mean "the reader's default" (the command line passes them always)."""
+    options = {k: v for k, v in options.items() if not (k in ("missing", "audio_dir") and v is None)}
+    if options.get("audio_dir") is not None and format not in ("fma", "mtt", "jamendo"):
+        raise ParameterError(
+            f"an audio folder (--audio-dir) applies to FMA, MagnaTagATune and MTG-Jamendo metadata; "
+            f"{str(spec)!r} is a {format!r} dataset, whose audio paths it reads itself"
+        )
+    if format not in AUDIO_LISTING_FORMATS:
+        options.pop("missing", None)  # a folder lists the files it holds; a table or the demo has no missing audio
+    return options
 
 
 def _accepted() -> str:
@@ -193,7 +222,7 @@ def detect_format(path: str | Path) -> str:
     DatasetError
         When the path does not exist or matches no format (the message lists them).
     """
-    if isinstance(path, str) and path.strip() == DEMO_SPEC:
+    if isinstance(path, str) and path.strip() in DEMO_SPECS:
         return "demo"
     p = Path(path).expanduser()
     try:
@@ -254,13 +283,14 @@ def open_dataset(
             f"{'/'.join(column_options)} columns apply to feature tables only; {str(spec)!r} is a {format!r} dataset"
         )
     if format == "demo":
-        path = Path(DEMO_SPEC)
+        path = Path(str(spec).strip() if str(spec).strip() in DEMO_SPECS else DEMO_SPEC)
     else:
         path = Path(spec).expanduser()
         if not path.exists():
             raise DatasetError(f"dataset {str(path)!r} does not exist: give a folder, a CSV file, or 'demo'")
     if format != "features":
         options = {k: v for k, v in options.items() if k not in ("keep", "drop")}
+    options = _audio_options(format, spec, options)
     try:
         index = DATASET_FORMATS[format].read(path, threshold, dict(options))
     except TypeError as exc:

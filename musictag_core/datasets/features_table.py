@@ -139,6 +139,31 @@ def excluded_columns_text(excluded: Sequence[dict[str, str]]) -> str:
     return "excluded columns: " + "; ".join(f"{e['column']} ({e['reason']})" for e in excluded)
 
 
+def _refuse_duplicate_columns(csv_path: Path) -> None:
+    """Refuse a header that names a column twice (pandas would silently rename the second ``a.1``)."""
+    import csv
+
+    with open(csv_path, encoding="utf-8", errors="replace", newline="") as handle:
+        try:
+            header = next(csv.reader(handle), [])
+        except csv.Error:
+            return  # pandas reports what is wrong with the file
+    names = [str(c).strip() for c in header]
+    seen: dict[str, list[int]] = {}
+    for i, name in enumerate(names, start=1):
+        seen.setdefault(name, []).append(i)
+    twice = {name: where for name, where in seen.items() if len(where) > 1}
+    if twice:
+        listed = "; ".join(
+            f"{name!r} (columns {', '.join(map(str, where))})" if name else f"an empty name (columns {', '.join(map(str, where))})"
+            for name, where in twice.items()
+        )
+        raise DatasetError(
+            f"{csv_path}: the header names a column more than once: {listed}. Every column needs its own name: "
+            "rename or remove the repeated columns in the file, then load it again"
+        )
+
+
 def read_feature_table(
     path: str | Path,
     *,
@@ -183,6 +208,7 @@ def read_feature_table(
         raise DatasetError(f"{csv_path}: the file is empty") from None
     except (ValueError, pd.errors.ParserError) as exc:
         raise DatasetError(f"{csv_path}: cannot read it as CSV: {exc}") from None
+    _refuse_duplicate_columns(csv_path)
     frame.columns = [str(c).strip() for c in frame.columns]
     if frame.empty:
         raise DatasetError(f"{csv_path}: the file has a header but no rows")
@@ -229,7 +255,8 @@ def read_feature_table(
     if text_cols:
         raise DatasetError(
             f"{csv_path}: non-numeric columns {list_some(text_cols)} are not features; "
-            f"pass drop=[...] to leave them out, id_column= if one holds ids, or label_column= if one is the label"
+            "remove them from the table, or leave them out (--drop-columns on the command line, the drop_columns "
+            "run setting; drop=[...] in Python); if one holds the labels, name it as the label column"
         )
     bad = values.isna().to_numpy() | ~np.isfinite(values.to_numpy(dtype=np.float64, na_value=np.nan))
     if bad.any():
@@ -238,7 +265,8 @@ def read_feature_table(
         raise DatasetError(f"{csv_path}: feature values must be finite numbers: {list_some(cells, quote=False)}")
     if not feature_cols:
         raise DatasetError(
-            f"{csv_path}: no feature columns left ({excluded_columns_text(excluded)}); pass keep=[...] to keep some"
+            f"{csv_path}: no feature columns left ({excluded_columns_text(excluded)}); keep some with --keep-columns "
+            "on the command line (the keep_columns run setting; keep=[...] in Python)"
         )
 
     labels = sorted(labels_col.unique().tolist())

@@ -107,7 +107,7 @@ def _guess_audio_dir(csv_path: Path, subset: str) -> Path:
             return candidate.resolve()
     raise DatasetError(
         f"{csv_path}: no FMA audio folder found (looked for {list_some(str(c) for c in candidates)}); "
-        "pass audio_dir= the folder holding 000/, 001/, ..."
+        "give the folder holding 000/, 001/, ... with --audio-dir (in Python: audio_dir=)"
     )
 
 

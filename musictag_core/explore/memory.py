@@ -24,7 +24,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .result import ExploreResult
     from .sources import DatasetSource
 
-__all__ = ["ExploreCache"]
+__all__ = ["ExploreCache", "MB"]
+
+MB = 1024 * 1024
 
 
 class ExploreCache:
@@ -34,12 +36,18 @@ class ExploreCache:
     ----------
     max_datasets, max_matrices, max_results : int
         Entries kept of each kind (least recently used dropped first).
+    max_bytes : int
+        Bytes kept by each of the three caches (arrays and tables, :func:`~musictag_core.lru.nbytes_of`):
+        a count alone let a session of large feature spaces (1506-d embeddings, per-segment
+        points) hold gigabytes. Default 256 MiB each.
     """
 
-    def __init__(self, *, max_datasets: int = 6, max_matrices: int = 8, max_results: int = 16) -> None:
-        self.datasets = BoundedCache(max_entries=max_datasets)
-        self.matrices = BoundedCache(max_entries=max_matrices)
-        self.results = BoundedCache(max_entries=max_results)
+    def __init__(
+        self, *, max_datasets: int = 6, max_matrices: int = 8, max_results: int = 16, max_bytes: int = 256 * MB
+    ) -> None:
+        self.datasets = BoundedCache(max_entries=max_datasets, max_bytes=max_bytes)
+        self.matrices = BoundedCache(max_entries=max_matrices, max_bytes=max_bytes)
+        self.results = BoundedCache(max_entries=max_results, max_bytes=max_bytes)
 
     def dataset(self, source: DatasetSource, *, progress: Callable[[int, int], None] | None = None) -> DatasetIndex:
         """The dataset of ``source``, opened once (:func:`~musictag_core.explore.sources.open_source`)."""
@@ -86,3 +94,7 @@ class ExploreCache:
     def stats(self) -> dict[str, Any]:
         """How many entries each cache holds."""
         return {"datasets": len(self.datasets), "matrices": len(self.matrices), "results": len(self.results)}
+
+    def nbytes(self) -> dict[str, int]:
+        """Bytes each cache holds (as estimated when stored)."""
+        return {"datasets": self.datasets.nbytes, "matrices": self.matrices.nbytes, "results": self.results.nbytes}

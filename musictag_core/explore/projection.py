@@ -321,7 +321,7 @@ class ProjectionCache:
         self.directory = None if directory is None else Path(directory)
         self.max_memory = max_memory
         self.max_disk = max_disk
-        self._memory = BoundedCache(max_entries=max_memory)
+        self._memory = BoundedCache(max_entries=max_memory, max_bytes=256 * 1024 * 1024)  # fitted UMAPs hold their data
 
     def __len__(self) -> int:
         return len(self._memory)

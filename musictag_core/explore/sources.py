@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import DatasetError, ParameterError
+from ..errors import DatasetError, MusictagError, ParameterError
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..datasets.base import DatasetIndex
@@ -49,7 +49,8 @@ class DatasetSource:
     Parameters
     ----------
     kind : {"demo", "path", "zip", "table"}
-        ``demo``: the generated demo corpus; ``path``: any dataset form the
+        ``demo``: a generated demo corpus (``path`` names it: ``"demo"``, the
+        default, or ``"demo-hard"``); ``path``: any dataset form the
         core reads (:func:`~musictag_core.datasets.open_dataset`) at ``path``;
         ``zip``: an extracted folder-per-genre tree at ``path``; ``table``: a
         feature-table CSV at ``path`` with labels in ``label_column``.
@@ -61,16 +62,25 @@ class DatasetSource:
     digest : str
         Content hash of an upload (part of :meth:`key`, so a new upload under
         the same name is not mistaken for the old one).
+    upload_name : str
+        The uploaded file's own name: messages name it instead of the copy's
+        server-side path (:func:`open_source`).
     """
 
     kind: str = "demo"
     path: str = ""
     label_column: str = "label"
     digest: str = ""
+    upload_name: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in SOURCE_KINDS:
             raise ParameterError(f"source kind must be one of {SOURCE_KINDS}, got {self.kind!r}")
+        if self.kind == "demo":
+            from ..datasets.detect import DEMO_SPECS
+
+            if self.path not in ("", *DEMO_SPECS):
+                raise ParameterError(f"a demo source names one of {DEMO_SPECS}, got {self.path!r}")
         if self.kind != "demo" and not str(self.path).strip():
             raise ParameterError(f"a {self.kind!r} source needs a path")
         if self.kind == "table" and not str(self.label_column).strip():
@@ -79,7 +89,7 @@ class DatasetSource:
     def key(self) -> str:
         """A string that changes whenever the data may have changed (kind, path, file times, digest)."""
         if self.kind == "demo":
-            return "demo"
+            return self.path or "demo"
         p = Path(self.path)
         try:
             stamp = f"{p.stat().st_mtime_ns}:{p.stat().st_size}"
@@ -91,9 +101,18 @@ class DatasetSource:
     def describe(self) -> str:
         """One line for captions."""
         if self.kind == "demo":
-            return "the demo corpus"
+            return "the hard demo corpus" if self.path == "demo-hard" else "the demo corpus"
         what = {"path": "dataset", "zip": "uploaded zip", "table": "feature table"}[self.kind]
-        return f"{what} {Path(self.path).name}"
+        return f"{what} {self.upload_name or Path(self.path).name}"
+
+    def public_message(self, message: str) -> str:
+        """``message`` with this upload's server-side paths replaced by the uploaded file's name."""
+        if not self.upload_name or not self.path:
+            return message
+        p = Path(self.path)
+        for text in sorted({str(p), str(p.resolve()), str(p.parent), str(p.parent.resolve())}, key=len, reverse=True):
+            message = message.replace(text + "/", f"{self.upload_name}: ").replace(text, self.upload_name)
+        return message
 
 
 def open_source(
@@ -122,11 +141,22 @@ def open_source(
     DatasetError
         The data cannot be read (the message names the file and the reason).
     """
-    from ..datasets import open_dataset
     from ..datasets.demo import load_demo
 
     if source.kind == "demo":
-        return load_demo(progress=progress)
+        return load_demo(progress=progress, variant=source.path or "demo")
+    if source.upload_name:
+        try:
+            return _open_path_source(source, label_column=label_column)
+        except MusictagError as exc:  # name the upload, never the session folder it was copied to
+            kind = type(exc) if type(exc) in (DatasetError, ParameterError) else DatasetError
+            raise kind(source.public_message(str(exc))) from None
+    return _open_path_source(source, label_column=label_column)
+
+
+def _open_path_source(source: DatasetSource, *, label_column: str | None) -> DatasetIndex:
+    from ..datasets import open_dataset
+
     if source.kind == "table":
         return open_dataset(source.path, format="features", label_column=source.label_column)
     if source.kind == "zip":
@@ -136,16 +166,16 @@ def open_source(
     return open_dataset(source.path)
 
 
-def demo_ready(*, seed: int = 0, n_per_style: int = 20) -> bool:
+def demo_ready(*, seed: int = 0, n_per_style: int = 20, variant: str = "demo") -> bool:
     """Whether the demo corpus is already generated in the cache (opening it is then instant).
 
     Generating it takes a minute or two on a small machine; its ``metadata.json``
     is written last and marks a complete corpus.
     """
-    from ..datasets.demo import DEMO_VERSION
+    from ..datasets.demo import demo_folder_name
     from ..paths import cache_dir
 
-    name = f"{DEMO_VERSION}-seed{int(seed)}" + ("" if n_per_style == 20 else f"-n{int(n_per_style)}")
+    name = demo_folder_name(seed=seed, n_per_style=n_per_style, variant=variant)
     return (cache_dir() / name / "metadata.json").is_file()
 
 
@@ -238,7 +268,7 @@ def save_zip_upload(
     else:
         notes = json.loads(done.read_text()).get("notes", [])
     workspace.touch()
-    return DatasetSource(kind="zip", path=str(dataset_root(dest)), digest=digest), notes
+    return DatasetSource(kind="zip", path=str(dataset_root(dest)), digest=digest, upload_name=name), notes
 
 
 def save_table_upload(
@@ -266,7 +296,7 @@ def save_table_upload(
         folder.mkdir(parents=True, exist_ok=True)
         target.write_bytes(bytes(data))
     workspace.touch()
-    return DatasetSource(kind="table", path=str(target), label_column=label_column, digest=digest)
+    return DatasetSource(kind="table", path=str(target), label_column=label_column, digest=digest, upload_name=name)
 
 
 #: Detected formats read by their own readers even when a label column is named.

@@ -61,6 +61,7 @@ __all__ = [
     "build_stacked",
     "OOFStackingClassifier",
     "KerasMLPClassifier",
+    "SoftmaxSVC",
     "fit_classical",
     "fit_internal_folds",
     "predict_scores",
@@ -342,7 +343,9 @@ class OOFStackingClassifier(ClassifierMixin, BaseEstimator):
         if isinstance(self.cv, bool) or not isinstance(self.cv, int) or self.cv < 2:
             raise ModelError(f"cv must be an int >= 2, got {self.cv!r}")
         est, proba = self._defaults(multilabel)
-        splitter = (KFold if multilabel else StratifiedKFold)(
+        # stratified folds need every class in every fold; a class smaller than cv gets plain folds
+        stratified = not multilabel and int(np.unique(y, return_counts=True)[1].min()) >= self.cv
+        splitter = (StratifiedKFold if stratified else KFold)(
             n_splits=self.cv, shuffle=True, random_state=self.random_state
         )
         oof = self._proba_matrix(cross_val_predict(proba, X, y, cv=splitter, method="predict_proba"))
@@ -367,6 +370,50 @@ class OOFStackingClassifier(ClassifierMixin, BaseEstimator):
         if self.multilabel_:
             return (p >= 0.5).astype(int)
         return self.classes_[np.argmax(p, axis=1)]
+
+
+class SoftmaxSVC(ClassifierMixin, BaseEstimator):
+    """An RBF SVC whose probabilities are the softmax of its one-vs-rest decision values.
+
+    The fallback of ``svc`` (:func:`fit_internal_folds`) when a label has a single
+    training track, so that Platt scaling by internal cross-validation cannot
+    hold it: the scores rank like the SVC's decisions but are not calibrated.
+
+    Parameters
+    ----------
+    C, gamma, class_weight, random_state
+        As :class:`~sklearn.svm.SVC`.
+    """
+
+    def __init__(self, C: float = 1.0, gamma: str | float = "scale", class_weight=None, random_state: int | None = 0):  # noqa: ANN001, N803
+        self.C = C
+        self.gamma = gamma
+        self.class_weight = class_weight
+        self.random_state = random_state
+
+    def fit(self, X, y):  # noqa: ANN001, ANN201
+        """Fit on ``X`` [shape=(n, n_features)] and class labels ``y`` [shape=(n,)]."""
+        X, y = validate_data(self, X, y)
+        self.svc_ = SVC(
+            C=self.C, gamma=self.gamma, class_weight=self.class_weight, random_state=self.random_state,
+            decision_function_shape="ovr",
+        ).fit(X, y)
+        self.classes_ = self.svc_.classes_
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:  # noqa: ANN001
+        """Softmax of the decision values [shape=(n, n_classes)]."""
+        check_is_fitted(self, "svc_")
+        X = validate_data(self, X, reset=False)
+        d = np.asarray(self.svc_.decision_function(X), dtype=np.float64)
+        if d.ndim == 1:
+            d = np.column_stack([-d, d])
+        e = np.exp(d - d.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    def predict(self, X) -> np.ndarray:  # noqa: ANN001
+        """The class with the largest decision value."""
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
 
 def build_stacked(*, task: str = "single", random_state: int | None = 0, class_weight: str | None = None) -> Any:
@@ -402,15 +449,20 @@ def build_classical(
     return CLASSICAL_BUILDERS[name](task=task, random_state=random_state, class_weight=class_weight)
 
 
-def fit_internal_folds(model: Any, y: np.ndarray, *, labels: Sequence[str] | None = None) -> Any:
+def fit_internal_folds(
+    model: Any, y: np.ndarray, *, labels: Sequence[str] | None = None, smallest: int | None = None,
+    notes: list[str] | None = None,
+) -> Any:
     """Lower the internal cross-validation folds of ``model`` to what ``y`` allows; returns ``model``.
 
     ``svc`` calibrates its probabilities with 5-fold cross-validation, and
     ``voting`` and ``stacked`` contain it (``stacked`` also draws 5-fold
     out-of-fold probabilities). Stratified folds need every class in every fold,
-    so with fewer than 5 training tracks in a class scikit-learn refuses. Every
-    ``cv`` parameter (at any depth) larger than the smallest class is set to
-    that class's size.
+    so every ``cv`` parameter (at any depth) larger than the smallest class is set
+    to that class's size. When a class has a single training track no internal
+    fold can hold it, so instead of refusing: each calibrated SVC becomes a
+    :class:`SoftmaxSVC` (uncalibrated softmax of its decision values) and the
+    stacking folds become 2 unstratified ones; each change is appended to ``notes``.
 
     Parameters
     ----------
@@ -419,18 +471,18 @@ def fit_internal_folds(model: Any, y: np.ndarray, *, labels: Sequence[str] | Non
     y : np.ndarray [shape=(n,)] or [shape=(n, n_labels)]
         Training targets; multi-label and regression targets are left alone.
     labels : sequence of str, optional
-        Class names, for the error message (``y`` holds indices into them).
-
-    Raises
-    ------
-    ModelError
-        A class has a single training track, so no internal split can hold it.
+        Class names, for the notes (``y`` holds indices into them).
+    smallest : int, optional
+        The smallest class size to plan for (default: from ``y``); an inner search
+        passes the size its training folds will have.
+    notes : list of str, optional
+        Receives a sentence per fallback.
     """
     y = np.asarray(y)
     if y.ndim != 1 or y.dtype.kind == "f":
         return model
     classes, counts = np.unique(y, return_counts=True)
-    smallest = int(counts.min())
+    smallest = int(counts.min()) if smallest is None else int(smallest)
     params = model.get_params(deep=True)
 
     def folds(v: Any) -> int | None:  # scikit-learn reads cv=None as 5 folds
@@ -441,20 +493,40 @@ def fit_internal_folds(model: Any, y: np.ndarray, *, labels: Sequence[str] | Non
     keys = [k for k, v in params.items() if (k == "cv" or k.endswith("__cv")) and (folds(v) or 0) > smallest]
     if not keys:
         return model
-    if smallest < 2:
-        lonely = [classes[i] for i in np.flatnonzero(counts < 2)]
-        names = [labels[int(c)] if labels is not None and 0 <= int(c) < len(labels) else str(c) for c in lonely]
-        raise ModelError(
-            f"label(s) {names} have a single training track; this model cross-validates internally "
-            "(probability calibration, out-of-fold stacking) and needs at least 2 per label: add tracks, "
-            "or use logreg or gboost"
+    if smallest >= 2:
+        model.set_params(**{k: smallest for k in keys})
+        return model
+    lonely = [classes[i] for i in np.flatnonzero(counts < 2)]
+    names = [labels[int(c)] if labels is not None and 0 <= int(c) < len(labels) else str(c) for c in lonely]
+    changes: dict[str, Any] = {}
+    for k in keys:
+        owner = k[: -len("__cv")] if k.endswith("__cv") else ""
+        est = params[owner] if owner else model
+        if isinstance(est, CalibratedClassifierCV):
+            inner = est.estimator
+            changes[owner] = SoftmaxSVC(
+                C=inner.C, gamma=inner.gamma, class_weight=inner.class_weight, random_state=inner.random_state
+            )
+        else:
+            changes[k] = 2
+    # set the deepest first, so that replacing an owner does not undo a change inside it
+    for k in sorted(changes, key=lambda k: -k.count("__")):
+        if k:
+            model.set_params(**{k: changes[k]})
+        else:
+            model = changes[k]
+    if notes is not None:
+        notes.append(
+            f"label(s) {names} have a single training track: the SVC scores are a softmax of its decision values "
+            "(not calibrated by internal cross-validation)"
+            + ("; the stacked probabilities use 2 unstratified folds" if any(v == 2 for v in changes.values()) else "")
         )
-    model.set_params(**{k: smallest for k in keys})
     return model
 
 
 def fit_classical(
-    model: Any, X: np.ndarray, y: np.ndarray, *, n_threads: int = 1, labels: Sequence[str] | None = None
+    model: Any, X: np.ndarray, y: np.ndarray, *, n_threads: int = 1, labels: Sequence[str] | None = None,
+    notes: list[str] | None = None,
 ) -> Any:
     """Fit ``model`` with OpenMP limited to ``n_threads`` threads; returns the fitted model.
 
@@ -462,11 +534,11 @@ def fit_classical(
     slow it down 20x or more when other processes share the cores (measured:
     5.5 s with 2 threads vs 0.24 s with 1 on a loaded 2-core machine).
     Internal cross-validation folds are first fitted to the smallest class
-    (:func:`fit_internal_folds`; ``labels`` names classes in its error).
+    (:func:`fit_internal_folds`; ``labels`` names classes in ``notes``).
     """
     from threadpoolctl import threadpool_limits
 
-    fit_internal_folds(model, y, labels=labels)
+    model = fit_internal_folds(model, y, labels=labels, notes=notes)
     with threadpool_limits(limits=n_threads, user_api="openmp"):
         return model.fit(X, y)
 

@@ -113,6 +113,10 @@ class RunTagger:
             s = np.clip(s / 100.0, 0.0, 1.0)
         return s.astype(np.float32)
 
+    def score_inputs(self, x: np.ndarray) -> np.ndarray:
+        """Scores in 0..1 [shape=(n, n_labels)] of model inputs ``x`` from :meth:`inputs` (e.g. occluded copies)."""
+        return self._scores(np.asarray(x))
+
     def predict(self, y: np.ndarray, *, overlap: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
         """Segment start times [shape=(n,)] and scores in 0..1 [shape=(n, n_labels)].
 

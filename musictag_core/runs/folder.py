@@ -12,7 +12,8 @@ A run is a folder under the runs directory (:func:`musictag_core.paths.runs_dir`
         model.keras        or model.joblib (scikit-learn)
         card.json          labels, inputs, metrics, split, code version
         metrics.json       the evaluation on the test split (+ cv folds)
-        predictions.csv    track-level test predictions
+        predictions.csv    track-level test predictions (pooled out-of-fold ones under cross-validation)
+        folds.json         test track ids and metrics of each fold (for paired comparisons of runs)
 
 Every file except ``events.jsonl`` (append-only, flushed per line) is written
 atomically. The runs directory holds ``.train.lock``: the worker that holds it
@@ -62,7 +63,7 @@ ACTIVE_STATES = ("queued", "running")
 WORKER_MODULE = "musictag_core.training.worker"
 
 _CONFIG, _STATUS, _EVENTS, _LOG, _PID, _STOP = "config.json", "status.json", "events.jsonl", "worker.log", "worker.pid", "stop"
-_CARD, _METRICS, _PREDICTIONS = "card.json", "metrics.json", "predictions.csv"
+_CARD, _METRICS, _PREDICTIONS, _FOLDS = "card.json", "metrics.json", "predictions.csv", "folds.json"
 _MODEL_FILES = ("model.keras", "model.joblib")
 
 
@@ -400,6 +401,30 @@ class Run:
     def write_card(self, card: dict[str, Any]) -> None:
         """Save ``card.json``."""
         atomic_write_json(self.path / _CARD, card)
+
+    def write_folds(
+        self, *, folds: list[list], fold_metrics: list[dict] | None, evaluation: str, task: str
+    ) -> None:
+        """Save each fold's test track ids and metrics (``folds.json``), for :meth:`read_folds`.
+
+        Parameters
+        ----------
+        folds : list of list
+            Test track ids per fold (one fold for a single train/validation/test split).
+        fold_metrics : list of dict or None
+            Metrics per fold, aligned with ``folds``.
+        evaluation : {"split", "kfold", "loo"}
+        task : str
+        """
+        atomic_write_json(
+            self.path / _FOLDS,
+            {"evaluation": evaluation, "task": task, "folds": [[str(t) for t in f] for f in folds],
+             "fold_metrics": fold_metrics},
+        )
+
+    def read_folds(self) -> dict[str, Any] | None:
+        """``{"evaluation", "task", "folds": [[test track id, ...], ...], "fold_metrics": [...]}``, or None."""
+        return read_json_object(self.path / _FOLDS)
 
     def write_metrics(self, metrics: dict[str, Any]) -> None:
         """Save ``metrics.json``."""

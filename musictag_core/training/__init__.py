@@ -9,6 +9,7 @@ A run is a folder owned by :class:`musictag_core.runs.Run`; this package fills i
 * :mod:`~musictag_core.training.worker`: the worker process (``python -m musictag_core.training.worker RUN_DIR``).
 * :mod:`~musictag_core.training.evaluation`: a finished run's full evaluation (:func:`evaluate_run`).
 * :mod:`~musictag_core.training.compare`: runs side by side (:func:`runs_table`, :func:`compare_metrics`).
+* :mod:`~musictag_core.training.form`: the Train form's numeric fields, their bounds and parsing.
 
 Names resolve on first use, so importing this package imports neither Keras nor scikit-learn.
 """
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "RunConfig",
     "compare_metrics",
+    "compare_runs",
     "create_run",
     "default_run",
     "evaluate_run",
@@ -45,6 +47,7 @@ _LAZY = {
     "runs_table": "compare",
     "default_run": "compare",
     "compare_metrics": "compare",
+    "compare_runs": "compare",
 }
 
 
@@ -61,8 +64,17 @@ def create_run(config: RunConfig, *, runs_dir: str | os.PathLike | None = None) 
     -------
     Path
         The run folder; :func:`execute_run` trains it in this process.
+
+    Raises
+    ------
+    TrainingError
+        The pre-flight check (:func:`~musictag_core.training.preflight.preflight`)
+        refuses the dataset for these settings; no folder is created.
     """
     from ..runs import Run
+    from .preflight import preflight
+
+    preflight(config)
 
     return Run.create(config.to_dict(), model=config.model, runs_dir=runs_dir).path
 
@@ -95,8 +107,16 @@ def start_run(
     run_id : str
         The folder name; the run is ``runs_dir / run_id``. It starts as
         ``queued`` and becomes ``running`` once no other run trains.
+
+    Raises
+    ------
+    TrainingError
+        The pre-flight check refuses the dataset for these settings; no folder is created.
     """
     from ..runs import launch_run
+    from .preflight import preflight
+
+    preflight(config)
 
     return launch_run(
         config.to_dict(), model=config.model, runs_dir=runs_dir, python=python, check=check,

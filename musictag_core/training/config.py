@@ -11,7 +11,10 @@ from ..config import Config, FeatureConfig, SegmentConfig, config_from_dict, rej
 from ..errors import ParameterError
 from ..models.registry import MODEL_CARDS, model_card
 
-__all__ = ["RunConfig", "parse_set"]
+__all__ = ["TUNABLE_MODELS", "RunConfig", "parse_set"]
+
+#: Models ``tune`` applies to (:mod:`musictag_core.training.tuning` holds their search spaces).
+TUNABLE_MODELS = ("logreg", "svc", "gboost", "voting", "stacked")
 
 
 @dataclass(frozen=True)
@@ -62,8 +65,28 @@ class RunConfig(Config):
         Sample rate audio is decoded at.
     seed : int
         Seeds splitting, sampling, augmentation and weight initialisation.
-    cv : int
-        ``>= 2``: stratified k-fold cross-validation; 0: one train/val/test split.
+    cv : int or "loo"
+        ``>= 2``: stratified k-fold cross-validation (K is lowered to the smallest
+        class's count when that is smaller, and the run card says so); ``"loo"``:
+        leave-one-out (leave-one-artist-out when artists are known), for up to
+        :data:`~musictag_core.training.preflight.MAX_LOO_TRACKS` tracks; 0: one
+        train/validation/test split.
+    cv_repeats : int
+        Repeated stratified K-fold: the K folds are drawn this many times with
+        different seeds (needs ``cv >= 2``).
+    test_split : bool
+        ``False``: hold out no test split; the model trains on every track
+        (train + validation) and is evaluated by cross-validation (``cv``, or
+        K = min(5, smallest class) when ``cv`` is 0). For datasets too small
+        for a train/validation/test split.
+    group_by_artist : {"auto", True, False}
+        Keep each artist's tracks inside one fold or split ("auto": whenever
+        the dataset names artists).
+    tune : bool
+        Classical models: a budgeted hyperparameter search
+        by inner cross-validation on each fold's training tracks
+        (:mod:`~musictag_core.training.tuning`); the search space and the chosen
+        values go in the run card.
     val_fraction, test_fraction : float
         Used when the dataset has no split column.
     max_tracks : int or None
@@ -76,6 +99,12 @@ class RunConfig(Config):
     holdout : tuple of str
         ``tagtext`` only: tags held out of training and retrieved zero-shot (empty: a
         seeded quarter of the labels).
+    audio_dir : str or None
+        FMA, MagnaTagATune and MTG-Jamendo metadata: the folder holding the audio files
+        (None: the reader looks beside the metadata).
+    missing : {"error", "skip"} or None
+        Listed audio files that do not exist: an error naming them (None, the default), or
+        leave those tracks out.
     """
 
     dataset: str
@@ -100,7 +129,11 @@ class RunConfig(Config):
     n_jobs: int | None = None
     sr: int = 22050
     seed: int = 0
-    cv: int = 0
+    cv: int | str = 0
+    cv_repeats: int = 1
+    test_split: bool = True
+    group_by_artist: bool | str = "auto"
+    tune: bool = False
     val_fraction: float = 0.15
     test_fraction: float = 0.15
     max_tracks: int | None = None
@@ -108,8 +141,14 @@ class RunConfig(Config):
     keep_columns: tuple[str, ...] = ()
     drop_columns: tuple[str, ...] = ()
     holdout: tuple[str, ...] = ()
+    audio_dir: str | None = None
+    missing: str | None = None
 
     def __post_init__(self) -> None:
+        if self.audio_dir is not None and (not isinstance(self.audio_dir, str) or not self.audio_dir.strip()):
+            raise ParameterError(f"audio_dir must be a folder path or None, got {self.audio_dir!r}")
+        if self.missing not in (None, "error", "skip"):
+            raise ParameterError(f"missing must be 'error', 'skip' or None, got {self.missing!r}")
         for name in ("keep_columns", "drop_columns", "holdout"):
             v = getattr(self, name)
             if isinstance(v, str) or not isinstance(v, (list, tuple)) or not all(isinstance(c, str) and c.strip() for c in v):
@@ -153,8 +192,27 @@ class RunConfig(Config):
             raise ParameterError(f"n_variants must be a positive int, got {self.n_variants!r}")
         if self.embedding not in ("pooled", "penultimate", "both"):
             raise ParameterError(f"embedding must be pooled, penultimate or both, got {self.embedding!r}")
-        if isinstance(self.cv, bool) or not isinstance(self.cv, int) or self.cv < 0 or self.cv == 1:
-            raise ParameterError(f"cv must be 0 (off) or an int >= 2, got {self.cv!r}")
+        if isinstance(self.cv, str) and self.cv.strip().lower() in ("loo", "leave-one-out"):
+            object.__setattr__(self, "cv", "loo")
+        elif isinstance(self.cv, str) and self.cv.strip().isdigit():
+            object.__setattr__(self, "cv", int(self.cv.strip()))
+        if self.cv != "loo" and (isinstance(self.cv, bool) or not isinstance(self.cv, int) or self.cv < 0 or self.cv == 1):
+            raise ParameterError(f"cv must be 0 (off), an int >= 2 or 'loo' (leave-one-out), got {self.cv!r}")
+        if isinstance(self.cv_repeats, bool) or not isinstance(self.cv_repeats, int) or not 1 <= self.cv_repeats <= 100:
+            raise ParameterError(f"cv_repeats must be an int in 1-100, got {self.cv_repeats!r}")
+        if self.cv_repeats > 1 and self.cv == "loo":
+            raise ParameterError("cv_repeats does not apply to leave-one-out (its folds are always the same)")
+        if self.cv_repeats > 1 and self.cv == 0 and self.test_split:
+            raise ParameterError("cv_repeats repeats cross-validation folds: also set cv (--cv K)")
+        for name in ("test_split", "tune"):
+            if not isinstance(getattr(self, name), bool):
+                raise ParameterError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if self.group_by_artist not in ("auto", True, False):
+            raise ParameterError(f"group_by_artist must be 'auto', true or false, got {self.group_by_artist!r}")
+        if self.tune and self.model not in TUNABLE_MODELS:
+            raise ParameterError(
+                f"tune applies to {', '.join(TUNABLE_MODELS)}; model {self.model!r} has no search space"
+            )
         for name in ("val_fraction", "test_fraction"):
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or not 0 < v < 0.5:
@@ -168,6 +226,11 @@ class RunConfig(Config):
     def card(self):  # noqa: ANN201
         """The model's registry card."""
         return MODEL_CARDS[self.model]
+
+    @property
+    def cross_validated(self) -> bool:
+        """Whether the run is evaluated by cross-validation (``cv`` set, or no test split)."""
+        return self.cv != 0 or not self.test_split
 
     @property
     def family(self) -> str:

@@ -1,4 +1,4 @@
-"""Training data: splits and folds, each track's model inputs through the caches, targets and weights.
+"""Training data (the folds are planned by :mod:`~musictag_core.training.preflight`): each track's model inputs through the caches, targets and weights.
 
 A run's :class:`~musictag_core.inputs.InputSpec` (:func:`input_spec`, saved as
 ``card["inputs"]``) says how a track becomes model inputs; training and the
@@ -31,14 +31,12 @@ from .context import RunContext, StopRequested
 
 __all__ = [
     "TrackData",
-    "fold_splits",
     "input_spec",
     "inputs_job",
     "open_npy",
     "prepare_inputs",
     "run_jobs",
     "sample_weights",
-    "split_tracks",
     "stratify_key",
     "targets",
     "variant_params",
@@ -51,40 +49,6 @@ def stratify_key(index, task: str) -> np.ndarray:  # noqa: ANN001
         return index.label_index
     # multi / regression: the most frequent present label keeps folds roughly balanced
     return np.argmax(index.y * (1 + index.y.sum(axis=0))[None, :], axis=1)
-
-
-def split_tracks(index, task: str, *, seed: int, val_fraction: float, test_fraction: float) -> dict[str, np.ndarray]:  # noqa: ANN001
-    """Train/validation/test row indices (the dataset's own split when it has one)."""
-    from ..datasets import split_dataset
-
-    split = split_dataset(index, seed=seed, val_size=val_fraction, test_size=test_fraction)
-    col = split.tracks["split"]
-    return {s: np.flatnonzero((col == s).to_numpy()) for s in ("train", "validation", "test")}
-
-
-def fold_splits(index, task: str, cfg: RunConfig) -> list[dict[str, np.ndarray]]:  # noqa: ANN001
-    """Stratified k folds: each fold is the test split once; validation comes from the rest."""
-    from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
-
-    idx = np.arange(len(index))
-    if task == "multi":
-        from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
-
-        folds = MultilabelStratifiedKFold(n_splits=cfg.cv, shuffle=True, random_state=cfg.seed).split(idx, index.y)
-    elif task == "single":
-        folds = StratifiedKFold(n_splits=cfg.cv, shuffle=True, random_state=cfg.seed).split(idx, index.label_index)
-    else:
-        folds = KFold(n_splits=cfg.cv, shuffle=True, random_state=cfg.seed).split(idx)
-    out = []
-    key = stratify_key(index, task)
-    for k, (rest, test) in enumerate(folds):
-        _, counts = np.unique(key[rest], return_counts=True)
-        train, val = train_test_split(
-            rest, test_size=cfg.val_fraction, random_state=cfg.seed + k,
-            stratify=key[rest] if counts.min() >= 2 else None,
-        )
-        out.append({"train": np.sort(train), "validation": np.sort(val), "test": np.sort(test)})
-    return out
 
 
 @dataclass

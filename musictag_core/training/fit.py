@@ -18,7 +18,7 @@ from .config import RunConfig
 from .context import RunContext, StopRequested
 from .data import input_spec, prepare_inputs, sample_weights, targets
 
-__all__ = ["build_keras_model", "evaluate_split", "summarise_folds", "track_metrics", "train_keras", "train_sklearn"]
+__all__ = ["build_keras_model", "evaluate_split", "pooled_result", "summarise_folds", "track_metrics", "train_keras", "train_sklearn"]
 
 
 def track_metrics(y_rows: np.ndarray, scores: np.ndarray, Yfull: np.ndarray, task: str, labels, threshold, thresholds=None) -> dict:  # noqa: ANN001
@@ -157,51 +157,123 @@ def train_keras(ctx: RunContext, index, split: dict[str, np.ndarray], task: str,
 
 
 def train_sklearn(ctx: RunContext, index, split: dict[str, np.ndarray], task: str, rng: np.random.Generator) -> dict[str, Any]:  # noqa: ANN001
-    """Fit a scikit-learn pipeline on one split's per-track matrix; return the model and its val/test scores."""
+    """Fit a scikit-learn pipeline on one split's per-track matrix; return the model and its scores.
+
+    Classical models neither early-stop nor tune anything on the validation split,
+    so they fit on train + validation (every non-test track). The validation
+    scores (``result["val"]``: the epoch event's validation metrics, and the
+    multi-label thresholds a validation split would tune) are inner 3-fold
+    out-of-fold predictions on those tracks instead.
+    With ``tune`` the hyperparameters are searched by inner cross-validation on
+    the same tracks (:func:`~musictag_core.training.tuning.tune_classical`).
+    """
     from ..models.classical import build_classical, fit_classical, predict_scores
 
     cfg = ctx.config
     Y = targets(index, task)
-    all_rows = np.concatenate([split["train"], split["validation"], split["test"]])
+    fit_rows = np.concatenate([split["train"], split["validation"]])
+    all_rows = np.concatenate([fit_rows, split["test"]])
     ctx.log("preparing inputs", tracks=len(all_rows))
     data = prepare_inputs(ctx, index, all_rows, augment=False, rng=rng)
-    X = {k: np.vstack([np.asarray(data[int(r)].variants[0], dtype=np.float64) for r in v]) for k, v in split.items()}
+
+    def matrix(rows: np.ndarray) -> np.ndarray:
+        if not len(rows):
+            return np.empty((0, np.asarray(data[int(all_rows[0])].variants[0]).reshape(1, -1).shape[1]))
+        return np.vstack([np.asarray(data[int(r)].variants[0], dtype=np.float64) for r in rows])
+
+    X_fit, X_test = matrix(fit_rows), matrix(split["test"])
     model = build_classical(
         cfg.model, task=task, random_state=cfg.seed, class_weight="balanced" if cfg.class_weights else None
     )
-    ytr = Y[split["train"]]
+    yfit = Y[fit_rows]
+    labels = list(index.labels)
     if task == "single":
-        ytr = np.argmax(ytr, axis=1)
-        missing = sorted(set(range(len(index.labels))) - set(ytr.tolist()))
+        yfit = np.argmax(yfit, axis=1)
+        missing = sorted(set(range(len(labels))) - set(yfit.tolist()))
         if missing:
             raise TrainingError(
-                f"labels {[index.labels[i] for i in missing]} have no training track; add tracks or drop the labels"
+                f"labels {[labels[i] for i in missing]} have no training track; add tracks or drop the labels"
             )
     elif task == "multi":
-        ytr = ytr.astype(int)
-    ctx.log("training", rows=len(ytr), features=int(X["train"].shape[1]))
+        yfit = yfit.astype(int)
+    ctx.log("training", rows=len(yfit), features=int(X_fit.shape[1]), fitted_on="train+validation")
     if ctx.stop_requested():
         raise StopRequested
+    notes: list[str] = []
+    tuning = None
     t0 = time.perf_counter()
-    fit_classical(model, X["train"], ytr, labels=list(index.labels))
+    if cfg.tune:
+        from .tuning import tune_classical
+
+        model, tuning = tune_classical(
+            model, X_fit, yfit, name=cfg.model, task=task, seed=cfg.seed, labels=labels, notes=notes
+        )
+        ctx.log("tuned", best_params=tuning["best_params"], inner_score=tuning["best_score"])
+    else:
+        model = fit_classical(model, X_fit, yfit, labels=labels, notes=notes)
     fit_s = time.perf_counter() - t0
-    sc_v = predict_scores(model, X["validation"], task=task)
-    ctx.events.write("epoch", epoch=0, step=1, train={}, seconds=round(fit_s, 3), validation=track_metrics(
-        split["validation"], sc_v, Y, task, list(index.labels), cfg.threshold
-    )["metrics"])
+    for note in notes:
+        ctx.log(note)
+    # validation scores of a model fitted on train + validation: inner 3-fold out-of-fold predictions
+    # (they tune multi-label thresholds; stacked, which already cross-validates a neural net, skips them
+    # unless thresholds need them)
+    val_rows, sc_v = fit_rows[:0], np.empty((0, Y.shape[1]))
+    if len(fit_rows) >= 6 and (task == "multi" or cfg.model != "stacked"):
+        sc_v = _inner_cv_scores(model, X_fit, yfit, task=task, n_labels=Y.shape[1], seed=cfg.seed)
+        val_rows = fit_rows
+    ctx.events.write("epoch", epoch=0, step=1, train={}, seconds=round(fit_s, 3), validation=(
+        track_metrics(val_rows, sc_v, Y, task, labels, cfg.threshold)["metrics"] if len(val_rows) else {}
+    ))
     return {
         "model": model,
-        "model_config": {"name": cfg.model, "n_features": int(X["train"].shape[1])},
-        "val": (split["validation"], sc_v),
-        "test": (split["test"], predict_scores(model, X["test"], task=task)),
+        "model_config": {"name": cfg.model, "n_features": int(X_fit.shape[1])},
+        "val": (val_rows, sc_v),
+        "test": (split["test"], predict_scores(model, X_test, task=task) if len(X_test) else np.empty((0, Y.shape[1]))),
         "best_epoch": 1,
-        "input_shape": [int(X["train"].shape[1])],
+        "input_shape": [int(X_fit.shape[1])],
         "fit_seconds": fit_s,
+        "fitted_on": "train+validation",
+        "tuning": tuning,
+        "fallbacks": notes,
     }
 
 
-def evaluate_split(result: dict, index, task: str, threshold: float) -> tuple[dict, np.ndarray | None]:  # noqa: ANN001
-    """Test-split metrics of a fitted split, with per-label thresholds tuned on validation (multi-label)."""
+def _inner_cv_scores(model: Any, X: np.ndarray, y: np.ndarray, *, task: str, n_labels: int, seed: int) -> np.ndarray:
+    """Out-of-fold scores [shape=(n, n_labels)] of ``model``'s settings on its own training rows (3 inner folds).
+
+    Single-label folds are stratified when every class has 3 tracks, else plain; a
+    class missing from an inner training fold scores 0 there.
+    """
+    from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
+    from sklearn.base import clone
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    from ..models.classical import fit_classical, predict_scores
+
+    k = min(3, len(X))
+    if task == "multi":
+        folds = MultilabelStratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(X, y)
+    elif task == "single" and np.unique(y, return_counts=True)[1].min() >= k:
+        folds = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(X, y)
+    else:
+        folds = KFold(n_splits=k, shuffle=True, random_state=seed).split(X)
+    out = np.zeros((len(X), n_labels), dtype=np.float64)
+    for tr, te in folds:
+        m = fit_classical(clone(model), X[tr], y[tr])
+        sc = predict_scores(m, X[te], task=task)
+        if task == "single":
+            out[np.ix_(te, np.asarray(m.classes_, dtype=int))] = sc
+        else:
+            out[te] = sc
+    return out
+
+
+def evaluate_split(result: dict, index, task: str, threshold: float, *, per_fold: bool = True) -> tuple[dict, np.ndarray | None]:  # noqa: ANN001
+    """Test-split metrics of a fitted split, with per-label thresholds tuned on validation (multi-label).
+
+    ``per_fold=False`` (a leave-one-out fold of one track or artist): only
+    accuracy (single-label), since the other metrics need more than a few tracks.
+    """
     Y = targets(index, task)
     labels = list(index.labels)
     rows_v, sc_v = result["val"]
@@ -209,7 +281,41 @@ def evaluate_split(result: dict, index, task: str, threshold: float) -> tuple[di
     if task == "multi" and len(rows_v):
         thresholds = tune_thresholds(Y[rows_v], sc_v)
     rows_t, sc_t = result["test"]
+    if not per_fold:
+        acc = float(np.mean(np.argmax(sc_t, axis=1) == np.argmax(Y[rows_t], axis=1))) if task == "single" else None
+        return {"metrics": {} if acc is None else {"accuracy": acc}}, thresholds
     return track_metrics(rows_t, sc_t, Y, task, labels, threshold, thresholds), thresholds
+
+
+def pooled_result(fold_results: list, index, task: str, threshold: float) -> tuple[dict, dict, np.ndarray | None]:  # noqa: ANN001
+    """Pool the folds' out-of-fold test scores into one prediction per track and score them.
+
+    Each track's score is the mean over the folds that tested it (once per
+    repeat). Multi-label thresholds are the mean of the folds' thresholds.
+
+    Returns
+    -------
+    result : dict
+        Fold 0's result with ``test`` replaced by ``(rows, pooled scores)``.
+    metrics : dict
+        :func:`~musictag_core.evaluate.evaluate_predictions` of the pooled scores.
+    thresholds : np.ndarray or None
+    """
+    Y = targets(index, task)
+    sums = np.zeros(Y.shape, dtype=np.float64)
+    seen = np.zeros(len(Y), dtype=int)
+    fold_thresholds = []
+    for _, result, _, thr in fold_results:
+        rows, sc = result["test"]
+        np.add.at(sums, rows, np.asarray(sc, dtype=np.float64))
+        np.add.at(seen, rows, 1)
+        if thr is not None:
+            fold_thresholds.append(np.asarray(thr, dtype=np.float64))
+    rows = np.flatnonzero(seen)
+    pooled = sums[rows] / seen[rows, None]
+    thresholds = np.nanmean(np.vstack(fold_thresholds), axis=0) if fold_thresholds else None
+    metrics = track_metrics(rows, pooled, Y, task, list(index.labels), threshold, thresholds)
+    return {**fold_results[0][1], "test": (rows, pooled)}, metrics, thresholds
 
 
 def summarise_folds(fold_metrics: list[dict[str, Any]]) -> dict[str, dict[str, float | None]]:

@@ -27,8 +27,8 @@ from ..fileio import atomic_save
 from ..runs import Run, RunLock, now_iso
 from .config import RunConfig
 from .context import RunContext, StopRequested
-from .data import fold_splits, input_spec, split_tracks, stratify_key, targets
-from .fit import evaluate_split, summarise_folds, train_keras, train_sklearn
+from .data import input_spec, targets
+from .fit import evaluate_split, pooled_result, summarise_folds, train_keras, train_sklearn
 
 __all__ = ["code_version", "execute_run", "main", "run_worker_main", "save_outputs"]
 
@@ -75,55 +75,73 @@ def execute_run(run_dir: str | os.PathLike) -> str:
 
 
 def _execute_locked(run: Run, config_data: dict[str, Any]) -> str:
-    from ..datasets import open_dataset
+    from .preflight import load_dataset, preflight
 
     ctx: RunContext | None = None
     try:
         cfg = RunConfig.from_dict(config_data)
         ctx = RunContext(run, cfg)
         ctx.log("started", pid=os.getpid())
-        index = open_dataset(cfg.dataset, threshold=cfg.threshold, keep=cfg.keep_columns, drop=cfg.drop_columns)
+        index, task = load_dataset(cfg)
         if index.kind == "features":
             ctx.log("columns", feature_columns=index.meta.get("feature_columns"),
                     excluded_columns=index.meta.get("excluded_columns"))
-        task = cfg.task or index.task
-        if cfg.max_tracks is not None and cfg.max_tracks < len(index):
-            from sklearn.model_selection import train_test_split
-
-            keep, _ = train_test_split(
-                np.arange(len(index)), train_size=cfg.max_tracks, random_state=cfg.seed,
-                stratify=stratify_key(index, task) if task == "single" else None,
-            )
-            index = index.subset(np.sort(keep))
+        plan = preflight(cfg, index=index, task=task)
+        for note in plan.notes:
+            ctx.log(note)
         trainer = train_sklearn if cfg.family == "sklearn" else train_keras
         if cfg.model == "tagtext":  # two towers, a contrastive loss and a zero-shot evaluation of its own
             from .tagtext import train_tagtext as trainer
-        splits = fold_splits(index, task, cfg) if cfg.cv else [
-            split_tracks(index, task, seed=cfg.seed, val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction)
-        ]
+        splits = plan.splits
+        cv = plan.evaluation != "split"
         fold_results = []
         for k, split in enumerate(splits):
-            if cfg.cv:
-                ctx.log(f"fold {k + 1}/{cfg.cv}", fold=k)
+            if cv:
+                ctx.log(f"fold {k + 1}/{len(splits)}", fold=k)
             result = trainer(ctx, index, split, task, np.random.default_rng([cfg.seed, k]))
-            metrics, thresholds = evaluate_split(result, index, task, cfg.threshold)
+            metrics, thresholds = evaluate_split(result, index, task, cfg.threshold, per_fold=plan.evaluation != "loo")
             if "zero_shot" in result:
                 metrics = {**metrics, "zero_shot": result["zero_shot"]}
             fold_results.append((split, result, metrics, thresholds))
-            if cfg.cv:
+            if cv:
                 ctx.events.write("fold", fold=k, metrics=metrics["metrics"])
             if ctx.stopped:
                 break
         split, result, metrics, thresholds = fold_results[0]
-        out_metrics = dict(metrics)
-        if cfg.cv:
+        fold_metrics = [m["metrics"] for _, _, m, _ in fold_results]
+        if cv:
+            result, metrics, thresholds = pooled_result(fold_results, index, task, cfg.threshold)
+            out_metrics = dict(metrics)
+            per_fold = plan.evaluation != "loo"
             out_metrics["cv"] = {
-                "k": cfg.cv,
+                "k": plan.k,
+                "kind": plan.evaluation,
+                "k_requested": plan.k_requested,
+                "repeats": plan.repeats,
+                "n_folds": len(splits),
                 "completed": len(fold_results),
-                "folds": [m["metrics"] for _, _, m, _ in fold_results],
-                **summarise_folds([m["metrics"] for _, _, m, _ in fold_results]),
+                "grouped_by": plan.grouped_by,
+                "headline": "pooled out-of-fold predictions",
+                "notes": plan.notes,
+                "folds": fold_metrics if per_fold else None,
+                **(summarise_folds(fold_metrics) if per_fold else {"mean": None, "std": None}),
             }
-        save_outputs(ctx, index, task, split, result, out_metrics, thresholds)
+            if not cfg.test_split and cfg.family == "sklearn" and not ctx.stopped:
+                ctx.log("final model: trained on every track")
+                everything = np.arange(len(index))
+                final = trainer(ctx, index, {"train": everything, "validation": everything[:0], "test": everything[:0]},
+                                task, np.random.default_rng([cfg.seed, len(splits)]))
+                result = {**result, "model": final["model"], "tuning": final.get("tuning")}
+        else:
+            out_metrics = dict(metrics)
+        run.write_folds(
+            folds=[index.tracks["track_id"].to_numpy()[s["test"]].tolist() for s, _, _, _ in fold_results],
+            fold_metrics=fold_metrics if plan.evaluation != "loo" or task == "single" else None,
+            evaluation=plan.evaluation,
+            task=task,
+        )
+        save_outputs(ctx, index, task, split, result, out_metrics, thresholds, plan=plan,
+                     fold_tuning=[r.get("tuning") for _, r, _, _ in fold_results])
         state = "stopped" if ctx.stopped else "finished"
         ctx.log(state)
         run.update_status(state=state, ended=now_iso(), error=None)
@@ -158,8 +176,8 @@ def _execute_locked(run: Run, config_data: dict[str, Any]) -> str:
             ctx.events.close()
 
 
-def save_outputs(ctx: RunContext, index, task: str, split, result, metrics, thresholds) -> None:  # noqa: ANN001
-    """Write the test and validation predictions, the model, ``metrics.json`` and ``card.json``."""
+def save_outputs(ctx: RunContext, index, task: str, split, result, metrics, thresholds, *, plan=None, fold_tuning=None) -> None:  # noqa: ANN001
+    """Write the test (or pooled out-of-fold) and validation predictions, the model, ``metrics.json`` and ``card.json``."""
     cfg = ctx.config
     run = ctx.run
     Y = targets(index, task)
@@ -170,11 +188,12 @@ def save_outputs(ctx: RunContext, index, task: str, split, result, metrics, thre
         run.predictions_path, track_ids=ids[rows_t], y_true=y_true, y_score=sc_t, labels=index.labels, task=task
     )
     rows_v, sc_v = result["val"]
-    write_predictions(
-        run.output_path("predictions_validation.csv"), track_ids=ids[rows_v],
-        y_true=np.argmax(Y[rows_v], axis=1) if task == "single" else Y[rows_v], y_score=sc_v,
-        labels=index.labels, task=task,
-    )
+    if len(rows_v):  # classical models fit on train + validation: no held-out validation scores
+        write_predictions(
+            run.output_path("predictions_validation.csv"), track_ids=ids[rows_v],
+            y_true=np.argmax(Y[rows_v], axis=1) if task == "single" else Y[rows_v], y_score=sc_v,
+            labels=index.labels, task=task,
+        )
     model = result["model"]
     if cfg.family == "keras":
         model_file = "model.keras"
@@ -211,6 +230,10 @@ def save_outputs(ctx: RunContext, index, task: str, split, result, metrics, thre
         "aggregate": "mean",
         "metrics": metrics["metrics"],
         "cv": metrics.get("cv"),
+        "evaluation": None if plan is None else plan.to_dict(),
+        "fitted_on": result.get("fitted_on"),
+        "tuning": _tuning_card(result.get("tuning"), fold_tuning),
+        "fallbacks": result.get("fallbacks") or [],
         "best_epoch": result["best_epoch"],
         "stopped_early_by_request": ctx.stopped,
         "dataset": {"spec": cfg.dataset, "name": index.name, "n_tracks": len(index)},
@@ -226,6 +249,16 @@ def save_outputs(ctx: RunContext, index, task: str, split, result, metrics, thre
         "created": now_iso(),
     }
     run.write_card(card)
+
+
+def _tuning_card(final: dict | None, per_fold: list | None) -> dict | None:
+    """``card["tuning"]``: the search space, the saved model's chosen values and each fold's."""
+    folds = [t for t in (per_fold or []) if t]
+    if not final and not folds:
+        return None
+    base = dict(final or folds[0])
+    base["per_fold"] = [t.get("best_params") for t in folds]
+    return base
 
 
 def run_worker_main(run_dir: str | os.PathLike) -> int:

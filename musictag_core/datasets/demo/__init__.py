@@ -14,14 +14,20 @@ Modules, each importing only those above it:
 - :mod:`.parts`: the drum, bass and harmony parts of each style over a :class:`~.parts.RenderContext`;
 - :mod:`.styles`: the six styles (the table of their tempo, drums, bass and harmony is
   there), blends, :class:`ClipParams` and :func:`draw_clip_params`;
+- :mod:`.hard`: the harder corpus ``demo-hard`` (shared instruments, overlapping tempi,
+  per-clip EQ, compression and noise, more blends);
 - :mod:`.corpus`: :func:`render_clip`, :func:`synthesize_clip`, the corpus on disk
   (:func:`generate_demo_corpus`, its file layout) and in the cache (:func:`demo_corpus_dir`,
   :func:`load_demo`), :data:`DEMO_VERSION`.
 """
 
 from .corpus import (
+    DEMO_VARIANTS,
     DEMO_VERSION,
+    DemoVariant,
     demo_corpus_dir,
+    demo_folder_name,
+    demo_plan_index,
     generate_demo_corpus,
     load_demo,
     read_corpus,
@@ -32,6 +38,10 @@ from .styles import BLEND_PAIRS, BLEND_STRENGTHS, DEMO_STYLES, ClipParams, draw_
 
 __all__ = [
     "DEMO_STYLES",
+    "DEMO_VARIANTS",
+    "DemoVariant",
+    "demo_folder_name",
+    "demo_plan_index",
     "DEMO_VERSION",
     "BLEND_PAIRS",
     "BLEND_STRENGTHS",
