@@ -165,3 +165,47 @@ def test_index_job_refuses_bad_names_and_paths(lib):
     spec = c.get("/openapi.json").json()["paths"]
     for p in ("/v1/indexes", "/v1/indexes/{name}", "/v1/similar", "/v1/search-text"):
         assert p in spec, p
+
+
+# ---------------------------------------------------------------- robustness and explanation (upload jobs)
+
+
+@pytest.mark.slow
+def test_robustness_and_explain_jobs_give_what_the_cli_prints(lib, capsys):
+    c, root = lib["client"], lib["root"]
+    clip = root / "queries" / OUTSIDE  # 6 s of a real jazz clip
+    files = _files((clip.name, clip.read_bytes()))
+
+    (cli,) = _cli_json_lines(capsys, ["robustness", str(clip), "--json"])
+    r = c.post("/v1/robustness", files=files, data={"params": json.dumps({"seed": 0})})
+    assert r.status_code == 202, r.text
+    st = _wait_job(c, r.json()["job_id"], timeout_s=180)
+    assert st["state"] == "finished", st
+    (api,) = st["result"]["results"]
+    assert api.pop("path") == clip.name and cli.pop("path") == str(clip)
+    assert api == cli
+    assert [p["kind"] for p in api["perturbations"]].count("pitch_shift") == 4 and api["summary"]
+    assert st["progress"] == {"done": 1, "total": 1, "message": "done"}
+
+    (cli,) = _cli_json_lines(capsys, ["explain", str(clip), "--tag", "jazz", "--json"])
+    r = c.post("/v1/explain", files=files, data={"params": json.dumps({"tag": "jazz"})})
+    assert r.status_code == 202, r.text
+    st = _wait_job(c, r.json()["job_id"], timeout_s=180)
+    assert st["state"] == "finished", st
+    api = st["result"]
+    assert api.pop("path") == clip.name and cli.pop("path") == str(clip)
+    assert api == cli
+    assert len(api["saliency"]) == len(api["bands_hz"]) - 1 and len(api["saliency"][0]) == len(api["times_s"])
+
+    # errors: an unknown tag or model fails the job with the core's message; a bad file names it; one file only
+    st = _wait_job(c, c.post("/v1/explain", files=files, data={"params": json.dumps({"tag": "kazoo"})}).json()["job_id"])
+    assert st["state"] == "failed" and st["error"]["status"] == 422 and "kazoo" in st["error"]["detail"]
+    st = _wait_job(c, c.post("/v1/robustness", files=files, data={"params": json.dumps({"model": "nope"})}).json()["job_id"])
+    assert st["state"] == "failed" and st["error"]["status"] == 404
+    bad = _files(("notes.mp3", b"just text\n" * 50))
+    st = _wait_job(c, c.post("/v1/explain", files=bad, data={"params": json.dumps({"tag": "jazz"})}).json()["job_id"])
+    assert st["state"] == "failed" and st["error"]["status"] == 422 and "notes.mp3" in st["error"]["detail"]
+    r = c.post("/v1/explain", files=files + bad, data={"params": json.dumps({"tag": "jazz"})})
+    assert r.status_code == 422 and "one file" in r.json()["detail"]
+    r = c.post("/v1/robustness", files=files, data={"params": json.dumps({"seeed": 1})})
+    assert r.status_code == 422 and "seeed" in r.json()["detail"]

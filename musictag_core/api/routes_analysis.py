@@ -29,9 +29,12 @@ Every route answers what the matching command prints with ``--json``, built by t
   result :func:`musictag_core.commands.similar.query_result`'s object;
 * ``POST /v1/search-text`` (quick, JSON), :func:`musictag_core.commands.search_text.search_result`.
 
+* ``POST /v1/robustness`` (job, multipart ``files`` + ``params``), each result
+  :func:`musictag_core.commands.robustness.file_report`'s object;
+* ``POST /v1/explain`` (job, one file), :func:`musictag_core.commands.explain.file_explanation`'s object.
+
 An index is named, never given as a folder: :func:`open_named_index` answers 404 for an unknown
-one without showing where the indexes live. ``POST /v1/robustness`` and ``/v1/explain`` wait for
-their core functions: see :func:`register_pending`.
+one without showing where the indexes live.
 """
 
 # No ``from __future__ import annotations`` here: FastAPI reads the request models of the
@@ -43,7 +46,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..uploads.limits import safe_filename
 from .errors import ApiError
@@ -63,7 +66,7 @@ from .schemas import (
 )
 from .service import Service, Upload, batch_outcome
 
-__all__ = ["job_route", "open_named_index", "register_pending", "router", "sync_route", "upload_job_route"]
+__all__ = ["job_route", "open_named_index", "router", "sync_route", "upload_job_route"]
 
 router = APIRouter(prefix="/v1", tags=["analysis"])
 
@@ -87,11 +90,12 @@ def job_route(path: str, kind: str, model: type[BaseModel], fn: Callable[[Servic
 
 
 def upload_job_route(path: str, kind: str, model: type[BaseModel], fn: Callable[[Service, list[Upload], Any, Progress], Any], *,
-                     summary: str, on: APIRouter = router) -> None:
+                     summary: str, max_files: int | None = None, on: APIRouter = router) -> None:
     """Register ``POST /v1<path>`` (multipart ``files`` + form ``params``, JSON of ``model``) starting job ``kind``.
 
     The uploads are read into memory before the 202 (the request's temporary files end with it);
-    ``fn(svc, uploads, request, progress)`` runs in the pool.
+    ``fn(svc, uploads, request, progress)`` runs in the pool. ``max_files``: at most this many
+    uploads (422 before the job starts; default the server's ``MUSICTAG_API_MAX_FILES``).
     """
 
     async def start(request: Request, files: list[UploadFile] = File(..., description="audio files"),
@@ -99,9 +103,15 @@ def upload_job_route(path: str, kind: str, model: type[BaseModel], fn: Callable[
         svc = service(request)
         try:
             body = model.model_validate(json.loads(params or "{}"))
-        except (ValueError, ValidationError) as exc:
-            raise ApiError(422, "invalid parameter", f"params: {exc}".splitlines()[0]) from None
+        except ValidationError as exc:  # name each bad field, as for a JSON body
+            detail = "; ".join(f"params.{'.'.join(str(x) for x in e['loc']) or 'params'}: {e['msg']}" for e in exc.errors())
+            raise ApiError(422, "invalid parameter", detail) from None
+        except ValueError as exc:
+            raise ApiError(422, "invalid parameter", f"params is not JSON: {exc}".splitlines()[0]) from None
         uploads = [Upload(safe_filename(f.filename or "upload"), f.file, f.size) for f in files]
+        if max_files is not None and len(uploads) > max_files:
+            raise ApiError(422, "invalid request", f"{len(uploads)} files sent; {path} takes "
+                           + ("one file" if max_files == 1 else f"at most {max_files} files") + " per job")
         svc.check_uploads(uploads)
         kept = [Upload(u.name, b, u.size) for u, b in zip(uploads, await asyncio.to_thread(lambda: [u.buffer() for u in uploads]))]
         job = svc.jobs.submit(kind, lambda progress: fn(svc, kept, body, progress),
@@ -360,32 +370,68 @@ sync_route("/search-text", SearchTextRequest, search_text, response_model=Search
            summary="Zero-shot text search over the taggers' tags (and an index's tracks)")
 
 
-# ---------------------------------------------------------------- waiting for the core (wired after merging)
+# ---------------------------------------------------------------- robustness and explanation
 
 
-def register_pending() -> None:
-    """The two analysis jobs still waiting for their core functions (uncomment once they exist).
+class RobustnessParams(BaseModel):
+    """Settings of ``musictag robustness FILE...``."""
 
-    Every name below (module, function, request fields) is a placeholder for what the other
-    branches merge; adjust it to the real signature, keep the shape.
+    model_config = ConfigDict(extra="forbid")
+    model: str = Field("MSD_musicnn", description="a model name from GET /v1/models")
+    seed: int = Field(0, ge=0, description="seed of the noise")
+
+
+def robustness(svc: Service, uploads: list[Upload], req: RobustnessParams, progress: Progress) -> dict:
+    """Tag each upload under pitch, tempo, gain and noise perturbations (about 11 taggings each).
+
+    The job's result is ``{"results": [...]}``, each exactly the line ``musictag robustness --json``
+    prints for the file (``{"path", "model", "base", "perturbations", "summary"}``; ``error``
+    for a file that cannot be decoded, as in ``/v1/tag``).
     """
-    # --- POST /v1/robustness: a job over one upload --------------------------------------
-    # class RobustnessParams(BaseModel):
-    #     model: str = "MSD_musicnn"
-    #     perturbations: list[str] | None = None
-    # def robustness(svc, uploads, req, progress):
-    #     from ..robustness import robustness_report
-    #     return robustness_report(uploads[0].buffer(), model=svc.tagger(req.model), progress=progress, ...).to_dict()
-    # upload_job_route("/robustness", "robustness", RobustnessParams, robustness, summary="Robustness of the tags to perturbations")
-    #
-    # --- POST /v1/explain: a job over one upload -----------------------------------------
-    # class ExplainParams(BaseModel):
-    #     model: str = "MSD_musicnn"
-    #     label: str | None = None
-    # def explain(svc, uploads, req, progress):
-    #     from ..explain import explain_file
-    #     return explain_file(uploads[0].buffer(), model=svc.tagger(req.model), label=req.label, ...).to_dict()
-    # upload_job_route("/explain", "explain", ExplainParams, explain, summary="Which parts of the audio drive a tag")
+    from ..commands.robustness import file_report
+    from ..uploads.limits import limits
+
+    tagger = svc.tagger(req.model)
+    max_duration = limits().max_duration_s
+    results = []
+    for i, up in enumerate(uploads):
+        progress(done=i, total=len(uploads), message=f"perturbing and tagging {up.name}")
+        results.append(file_report(up.buffer(), tagger, seed=req.seed, max_duration=max_duration)[0])
+    progress(done=len(uploads), total=len(uploads), message="done")
+    return {"results": batch_outcome(results, what="tagged")}
 
 
-register_pending()
+class ExplainParams(BaseModel):
+    """Settings of ``musictag explain FILE --tag TAG``."""
+
+    model_config = ConfigDict(extra="forbid")
+    tag: str = Field(description="the tag to explain: one of the model's labels", examples=["blues"])
+    model: str = Field("MSD_musicnn", description="a model name from GET /v1/models")
+    time_s: float = Field(0.5, gt=0, le=30, description="seconds per occluded cell")
+    bands: int = Field(8, ge=1, le=512, description="mel bands per occluded cell")
+
+
+def explain(svc: Service, uploads: list[Upload], req: ExplainParams, progress: Progress) -> dict:
+    """Occlusion saliency of a tag on one upload: which time-frequency regions the model listened to.
+
+    The job's result is exactly ``musictag explain --json``'s object: ``{"path", "model", "tag",
+    "score", "saliency" (band groups x time cells), "bands_hz", "times_s", "deletion":
+    {"salient_drop", "random_drop"}}``. A file that cannot be decoded fails the job with a 422.
+    """
+    from ..commands.explain import file_explanation
+    from ..uploads.limits import limits
+
+    tagger = svc.tagger(req.model)
+    (up,) = uploads
+    progress(message=f"occluding {up.name}")
+    obj, _ = file_explanation(up.buffer(), tagger, tag=req.tag, max_duration=limits().max_duration_s,
+                              time_s=req.time_s, bands=req.bands)
+    batch_outcome([obj], what="explained")  # a bad file: 422 naming it
+    progress(message="done")
+    return obj
+
+
+upload_job_route("/robustness", "robustness", RobustnessParams, robustness,
+                 summary="How stable the tags are under pitch, tempo, gain and noise perturbations (a long job)")
+upload_job_route("/explain", "explain", ExplainParams, explain, max_files=1,
+                 summary="Which time-frequency regions drive a tag: occlusion saliency (a long job)")
