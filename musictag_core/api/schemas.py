@@ -244,17 +244,16 @@ class SearchTextResponse(BaseModel):
 
 
 class DatasetSummary(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    path: str
-    format: str
-    name: str
-    tracks: int
-    n_labels: int
-    task: str
-    artists: int
-    splits: dict[str, int]
-    per_label: list[dict[str, Any]]
-    notes: list[str]
+    """Exactly ``musictag dataset describe --json``'s object."""
+
+    form: str = Field(description="folder, fma, mtt, jamendo, strengths, features or demo")
+    n_tracks: int
+    labels: dict[str, int] = Field(description="tracks per label (strength at or above the threshold)")
+    labels_per_track: dict[str, Any] = Field(description="mean (float) and max (int)")
+    splits: dict[str, int] = Field(description="tracks per split; {} when the data defines none")
+    n_artists: int | None = Field(None, description="null when unknown")
+    audio: dict[str, int] | None = Field(None, description="present and missing audio files; null for a feature table")
+    warnings: list[str]
 
 
 class Health(BaseModel):
