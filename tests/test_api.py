@@ -264,12 +264,19 @@ def test_openapi_is_generated_from_the_models(client):
 # ---------------------------------------------------------------- datasets
 
 
-def test_describe_a_dataset_under_the_data_roots(client, tones, data_root):
+def test_describe_a_dataset_under_the_data_roots(client, tones, data_root, capsys):
     r = client.get("/v1/datasets/describe", params={"path": str(tones)})
     assert r.status_code == 200, r.text
     d = r.json()
-    assert d["format"] == "folder" and d["tracks"] == 12 and d["n_labels"] == 2 and d["task"] == "single"
-    assert {x["label"]: x["count"] for x in d["per_label"]} == {"low": 6, "high": 6}
+    assert main(["dataset", "describe", str(tones), "--json"]) == 0
+    assert d == json.loads(capsys.readouterr().out)  # exactly `musictag dataset describe --json`
+    assert d["form"] == "folder" and d["n_tracks"] == 12 and d["labels"] == {"high": 6, "low": 6}
+    assert d["labels_per_track"] == {"mean": 1.0, "max": 1} and d["audio"] == {"present": 12, "missing": 0}
+    demo = client.get("/v1/datasets/describe", params={"path": "demo-hard"}).json()
+    assert main(["dataset", "describe", "demo-hard", "--json"]) == 0
+    assert demo == json.loads(capsys.readouterr().out) and demo["form"] == "demo"
+    r = client.get("/v1/datasets/describe", params={"path": str(tones), "threshold": "0"})
+    assert r.status_code == 422 and "threshold" in r.json()["detail"]
     r = client.get("/v1/datasets/describe", params={"path": "/etc"})
     assert r.status_code == 403 and "outside the allowed data folders" in r.json()["detail"]
     r = client.get("/v1/datasets/describe", params={"path": str(data_root / "missing")})

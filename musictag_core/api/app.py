@@ -67,7 +67,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         title="musictag API",
         version=__version__,
         description="Music genre tagging over HTTP: tag and embed audio, list models, train and follow runs, "
-        "describe datasets, and long jobs with progress as Server-Sent Events. Every error is JSON "
+        "describe datasets, similarity indexes and tracks like these, zero-shot text search, robustness reports and "
+        "occlusion explanations, and long jobs with progress as Server-Sent Events. Every error is JSON "
         "`{error, detail}`. Routes other than /healthz need `Authorization: Bearer <token>` when the "
         "server sets MUSICTAG_API_TOKEN.",
         lifespan=lifespan,

@@ -6,14 +6,15 @@ return them, beside our taggram fields (``labels`` and ``segments``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "DatasetSummary", "EmbedFileResult", "EmbedResponse", "ErrorResponse", "Health", "JobAccepted", "JobStatus",
-    "LabelScore", "ModelInfo", "ModelsResponse", "RunAccepted", "RunStatus", "RunSummary", "RunsResponse",
-    "Segment", "TagDatasetRequest", "TagFileResult", "TagResponse",
+    "IndexDeleted", "IndexRequest", "IndexSummary", "IndexesResponse", "LabelScore", "ModelInfo", "ModelsResponse",
+    "NeighbourResult", "RunAccepted", "RunStatus", "RunSummary", "RunsResponse", "SearchTextRequest", "SearchTextResponse",
+    "Segment", "SimilarQueryResult", "SimilarResponse", "TagDatasetRequest", "TagFileResult", "TagResponse",
 ]  # fmt: skip
 
 
@@ -153,18 +154,106 @@ class TagDatasetRequest(BaseModel):
     limit: int = Field(1000, ge=1, le=100_000, description="tag at most this many files")
 
 
-class DatasetSummary(BaseModel):
+class IndexRequest(BaseModel):
+    """Build a named similarity index of a dataset or folder under the data roots, or bring it up to date (a long job)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="letters, digits, '_' and '-' (at most 64)")
+    path: str = Field(description="'demo', or a folder or dataset path under the data roots (indexed recursively)")
+    model: str = Field("MSD_musicnn", description="musicnn model whose embeddings and tag scores are indexed")
+    space: Literal["penultimate", "pooled", "mfcc"] = "penultimate"
+    search: Literal["auto", "exact", "hnsw"] = "auto"
+    labels: bool = Field(True, description="attach the dataset form's labels")
+
+
+class IndexSummary(BaseModel):
+    """One index, as ``musictag index list --json`` lists it (without the server folder it is kept in)."""
+
     model_config = ConfigDict(extra="allow")
-    path: str
-    format: str
     name: str
-    tracks: int
-    n_labels: int
-    task: str
-    artists: int
-    splits: dict[str, int]
-    per_label: list[dict[str, Any]]
-    notes: list[str]
+    model: str
+    space: str
+    dim: int
+    n_tracks: int
+    n_segments: int
+    search: str | None = None
+    source: str | None = None
+    created: str | None = None
+    updated: str | None = None
+
+
+class IndexesResponse(BaseModel):
+    indexes: list[IndexSummary]
+
+
+class IndexDeleted(BaseModel):
+    deleted: str
+
+
+class NeighbourResult(BaseModel):
+    path: str
+    distance: float = Field(description="cosine distance 1 - cos (0: the same direction)")
+    label: str | list[str] | None = Field(description="null when unknown; a list for multi-label data")
+    segment_start_s: float = Field(description="start of the neighbour's segment that matches the query best")
+
+
+class SimilarQueryResult(BaseModel):
+    """One query: exactly the JSON line ``musictag similar --json`` prints for it (``error`` when it failed)."""
+
+    path: str
+    index: str
+    neighbours: list[NeighbourResult] | None = Field(None, description="nearest first")
+    error: str | None = Field(None, description="why this query could not be searched (the others still were)")
+
+
+class SimilarResponse(BaseModel):
+    results: list[SimilarQueryResult]
+
+
+class SearchTextRequest(BaseModel):
+    """Zero-shot text search over the shipped taggers' tags (and an index's tracks)."""
+
+    model_config = ConfigDict(extra="forbid")
+    query: str = Field(examples=["dark slow guitar music"])
+    index: str | None = Field(None, description="an index name (GET /v1/indexes), or a tag-score table .json under the "
+                              "data roots, as `search-text --index` takes: rank its tracks too")
+    top: int = Field(10, ge=1, le=1000, description="how many tags and tracks")
+
+
+class TagModel(BaseModel):
+    label: str
+    model: str
+
+
+class TagMatch(TagModel):
+    score: float
+
+
+class TrackMatch(BaseModel):
+    path: str
+    score: float
+    matched: list[TagModel]
+
+
+class SearchTextResponse(BaseModel):
+    """Exactly ``musictag search-text --json``'s object: tags and tracks, best first."""
+
+    query: str
+    tags: list[TagMatch]
+    tracks: list[TrackMatch]
+
+
+class DatasetSummary(BaseModel):
+    """Exactly ``musictag dataset describe --json``'s object."""
+
+    form: str = Field(description="folder, fma, mtt, jamendo, strengths, features or demo")
+    n_tracks: int
+    labels: dict[str, int] = Field(description="tracks per label (strength at or above the threshold)")
+    labels_per_track: dict[str, Any] = Field(description="mean (float) and max (int)")
+    splits: dict[str, int] = Field(description="tracks per split; {} when the data defines none")
+    n_artists: int | None = Field(None, description="null when unknown")
+    audio: dict[str, int] | None = Field(None, description="present and missing audio files; null for a feature table")
+    warnings: list[str]
 
 
 class Health(BaseModel):

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from ..errors import AudioError
 from . import add_output_options
 
-__all__ = ["register", "run"]
+__all__ = ["file_explanation", "register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,25 +37,23 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the subcommand; return its exit code."""
-    from ..explain import explain_file, render_png
+    from ..explain import render_png
     from ..models.loading import load_tagger
     from ..uploads import limits
 
     max_duration = args.max_duration if args.max_duration is not None else limits().max_duration_s
     tagger = load_tagger(args.model, runs_dir=args.runs_dir)  # a bad model or tag: exit 2
-    try:
-        ex = explain_file(args.file, tag=args.tag, model=tagger, max_duration=max_duration,
-                          time_s=args.time_s, bands=args.bands)
-    except AudioError as exc:
+    obj, ex = file_explanation(args.file, tagger, tag=args.tag, max_duration=max_duration, time_s=args.time_s, bands=args.bands)
+    if ex is None:
         if args.json:
-            print(json.dumps({"path": args.file, "model": tagger.name, "tag": args.tag, "error": exc.reason}))
+            print(json.dumps(obj))
         else:
-            print(f"error: {args.file}: {exc.reason}", file=sys.stderr)
+            print(f"error: {args.file}: {obj['error']}", file=sys.stderr)
         return 1
     if args.png:
         render_png(ex, args.png)
     if args.json:
-        print(json.dumps(ex.to_dict()))
+        print(json.dumps(obj))
         return 0
     d = ex.deletion
     print(f"{ex.path}  ({ex.model}): '{ex.tag}' track score {ex.score:.3f}; {ex.saliency.shape[0]} band groups x "
@@ -67,3 +66,38 @@ def run(args: argparse.Namespace) -> int:
     if args.png:
         print(f"  picture: {args.png}")
     return 0
+
+
+def file_explanation(
+    source, tagger, *, tag: str, max_duration: float | None = None, time_s: float = 0.5, bands: int = 8,  # noqa: ANN001
+) -> tuple[dict, Any]:
+    """Explain one tag on one file and build its JSON object: ``explain --json``'s and ``POST /v1/explain``'s.
+
+    Parameters
+    ----------
+    source : str, path, bytes or binary file-like (with a ``name``)
+    tagger : Tagger
+        A loaded model.
+    tag : str
+        One of the model's labels.
+    max_duration : float or None
+        Seconds decoded from the start.
+    time_s, bands
+        Seconds and mel bands per occluded cell.
+
+    Returns
+    -------
+    obj : dict
+        :meth:`Explanation.to_dict`, or ``{"path", "model", "tag", "error"}`` when the file cannot
+        be decoded (an :class:`AudioError`; an unknown tag or any other error is raised).
+    explanation : Explanation or None
+        None when the file failed.
+    """
+    from ..audio import source_name
+    from ..explain import explain_file
+
+    try:
+        ex = explain_file(source, tag=tag, model=tagger, max_duration=max_duration, time_s=time_s, bands=bands)
+    except AudioError as exc:
+        return {"path": source_name(source), "model": tagger.name, "tag": tag, "error": exc.reason}, None
+    return ex.to_dict(), ex

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from ..errors import AudioError, ParameterError
 from . import add_output_options
 
-__all__ = ["register", "run"]
+__all__ = ["file_report", "register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -76,25 +77,54 @@ def run(args: argparse.Namespace) -> int:
     if not args.files:
         raise ParameterError("give an audio FILE (or --run RUN_ID for a finished training run)")
     from ..models.loading import load_tagger
-    from ..robustness import robustness_file
     from ..uploads import limits
 
     max_duration = args.max_duration if args.max_duration is not None else limits().max_duration_s
     tagger = load_tagger(args.model, runs_dir=args.runs_dir)  # a bad model fails everything: exit 2
     failed = 0
     for path in args.files:
-        try:
-            report = robustness_file(path, tagger, seed=args.seed, max_duration=max_duration)
-        except AudioError as exc:
+        obj, report = file_report(path, tagger, seed=args.seed, max_duration=max_duration)
+        if report is None:
             failed += 1
             if args.json:
-                print(json.dumps({"path": path, "model": tagger.name, "error": exc.reason}))
+                print(json.dumps(obj))
             else:
-                print(f"error: {path}: {exc.reason}", file=sys.stderr)
+                print(f"error: {path}: {obj['error']}", file=sys.stderr)
             continue
         if args.json:
-            print(json.dumps(report.to_dict()))
+            print(json.dumps(obj))
         else:
             _print_report(report)
         sys.stdout.flush()
     return 1 if failed else 0
+
+
+def file_report(source, tagger, *, seed: int = 0, max_duration: float | None = None) -> tuple[dict, Any]:  # noqa: ANN001
+    """One file's robustness report and its JSON object: the line of ``robustness --json`` and of ``POST /v1/robustness``.
+
+    Parameters
+    ----------
+    source : str, path, bytes or binary file-like (with a ``name``)
+    tagger : Tagger
+        A loaded model.
+    seed : int
+        Seed of the noise.
+    max_duration : float or None
+        Seconds decoded from the start.
+
+    Returns
+    -------
+    obj : dict
+        :meth:`RobustnessReport.to_dict`, or ``{"path", "model", "error"}`` when the file cannot be
+        decoded (an :class:`AudioError`; any other error is raised).
+    report : RobustnessReport or None
+        None when the file failed.
+    """
+    from ..audio import source_name
+    from ..robustness import robustness_file
+
+    try:
+        report = robustness_file(source, tagger, seed=seed, max_duration=max_duration)
+    except AudioError as exc:
+        return {"path": source_name(source), "model": tagger.name, "error": exc.reason}, None
+    return report.to_dict(), report

@@ -9,7 +9,7 @@ from pathlib import Path
 from ..errors import ParameterError
 from . import add_output_options
 
-__all__ = ["register", "run_search_text", "open_text_index"]
+__all__ = ["register", "run_search_text", "open_text_index", "search_result"]
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the subcommand's parser to ``sub``."""
@@ -62,14 +62,34 @@ def open_text_index(name: str):  # noqa: ANN201
     return TagScoreTable.from_index(open_index(name))
 
 
-def run_search_text(args: argparse.Namespace) -> int:
-    """Run ``search-text``; return its exit code."""
+def search_result(query: str, *, index: str | None = None, top: int = 10) -> dict:
+    """The JSON object of ``search-text --json`` and of ``POST /v1/search-text``.
+
+    Parameters
+    ----------
+    query : str
+        Free text.
+    index : str, optional
+        What ``--index`` names (:func:`open_text_index`): its tracks are ranked too.
+    top : int
+        How many tags and tracks (1..1000).
+
+    Returns
+    -------
+    dict
+        :func:`~musictag_core.models.textsearch.search_text`'s ``{"query", "tags", "tracks"}``.
+    """
     from ..models.textsearch import search_text
 
+    table = open_text_index(index) if index else None
+    return search_text(query, index=table, k=top, top=top)
+
+
+def run_search_text(args: argparse.Namespace) -> int:
+    """Run ``search-text``; return its exit code."""
     if not 1 <= args.top <= 1000:
         raise ParameterError(f"--top must be between 1 and 1000, got {args.top}")
-    index = open_text_index(args.index) if args.index else None
-    result = search_text(args.query, index=index, k=args.top, top=args.top)
+    result = search_result(args.query, index=args.index, top=args.top)
     if args.json:
         print(json.dumps(result))
         return 0
@@ -77,7 +97,7 @@ def run_search_text(args: argparse.Namespace) -> int:
     print("tags (cosine similarity of the tag name with the query):")
     for d in result["tags"]:
         print(f"  {d['score']:.3f}  {d['label']}  ({d['model']})")
-    if index is not None:
+    if args.index:
         tracks = result["tracks"]
         if tracks:
             matched = ", ".join(f"{m['label']} ({m['model']})" for m in tracks[0]["matched"])

@@ -6,10 +6,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import add_output_options
 
-__all__ = ["register", "run"]
+if TYPE_CHECKING:
+    from ..similarity import SimilarResult
+
+__all__ = ["query_result", "register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,27 +40,26 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the subcommand; return its exit code."""
-    from ..errors import AudioError, ParameterError
+    from ..errors import ParameterError
     from ..fileio import atomic_write_text
-    from ..similarity import neighbours_csv, neighbours_m3u, open_index, similar_to_file
+    from ..similarity import neighbours_csv, neighbours_m3u, open_index
 
     if args.k < 1:
         raise ParameterError(f"--k must be a positive integer, got {args.k}")
     idx = open_index(args.index, model=args.model)  # unknown index or another model: exit 2
     results, failed = [], 0
     for path in args.files:
-        try:
-            res = similar_to_file(path, index=idx, k=args.k, exclude_self=args.exclude_self, runs_dir=args.runs_dir)
-        except AudioError as exc:
+        obj, res = query_result(path, index=idx, k=args.k, exclude_self=args.exclude_self, runs_dir=args.runs_dir)
+        if res is None:
             failed += 1
             if args.csv:
-                print(f"warning: {path}: {exc.reason}", file=sys.stderr)
+                print(f"warning: {path}: {obj['error']}", file=sys.stderr)
             else:
-                print(json.dumps({"path": path, "index": idx.name, "error": exc.reason}))
+                print(json.dumps(obj))
             continue
         results.append(res)
         if args.json:
-            print(json.dumps(res.to_dict()))
+            print(json.dumps(obj))
         elif not args.csv:
             print(f"{path}: tracks like it in {idx.name!r}")
             for rank, n in enumerate(res.neighbours, start=1):
@@ -70,3 +73,46 @@ def run(args: argparse.Namespace) -> int:
     if args.m3u:
         atomic_write_text(Path(args.m3u), neighbours_m3u(results))
     return 1 if failed else 0
+
+
+def query_result(
+    source, *, index, k: int = 10, exclude_self: bool = False, runs_dir=None, name: str | None = None,  # noqa: ANN001
+) -> tuple[dict, SimilarResult | None]:
+    """Neighbours of one query and its JSON object: the per-query line of ``similar --json`` and of ``POST /v1/similar``.
+
+    Parameters
+    ----------
+    source : str, Path or bytes
+        The query audio file (or its bytes, an upload).
+    index : LibraryIndex
+        An opened index (:func:`~musictag_core.similarity.open_index`).
+    k : int
+    exclude_self : bool
+        Leave out tracks with the query's own content.
+    runs_dir : str or Path, optional
+    name : str, optional
+        Reported as the query's ``path`` (default: the path given; an upload's file name).
+
+    Returns
+    -------
+    obj : dict
+        ``{"path", "index", "neighbours": [{"path", "distance", "label", "segment_start_s"}]}``,
+        nearest first, or ``{"path", "index", "error"}`` when the query cannot be decoded (an
+        :class:`~musictag_core.errors.AudioError`; any other error is raised).
+    res : SimilarResult or None
+        None when the query failed.
+    """
+    import dataclasses
+    import os
+
+    from ..errors import AudioError
+    from ..similarity import similar_to_file
+
+    shown = name if name is not None else ("<bytes>" if isinstance(source, (bytes, bytearray, memoryview)) else os.fspath(source))
+    try:
+        res = similar_to_file(source, index=index, k=k, exclude_self=exclude_self, runs_dir=runs_dir)
+    except AudioError as exc:
+        return {"path": shown, "index": index.name, "error": exc.reason}, None
+    if res.path != shown:
+        res = dataclasses.replace(res, path=shown)
+    return res.to_dict(), res
