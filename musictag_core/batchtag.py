@@ -34,11 +34,11 @@ from .models.musicnn.tagger import MusicnnTagger
 from .predict import (
     DEFAULT_MAX_DURATION_S,
     TrackPrediction,
-    _check_max_duration,
-    _decode,
-    _duration_warnings,
-    _prepare,
-    _resolve,
+    check_max_duration,
+    decode_for_model,
+    duration_warnings,
+    prepare_waveform,
+    resolve_tagger,
     tag_array,
 )
 
@@ -95,10 +95,10 @@ def tag_files(
     ModelError
         The model is unknown or broken (nothing is yielded after it).
     """
-    _check_max_duration(max_duration)
+    check_max_duration(max_duration)
     if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 0:
         raise ParameterError(f"prefetch must be a non-negative integer, got {prefetch!r}")
-    tagger = _resolve(model, runs_dir)
+    tagger = resolve_tagger(model, runs_dir)
     if isinstance(tagger, MusicnnTagger):
         tagger.patches(np.zeros(tagger.sr, dtype=np.float32), overlap=overlap)  # validates overlap now
     todo = iter(sources)
@@ -150,11 +150,11 @@ _END = object()
 def _prepare_file(source: AudioSource, tagger: Tagger, *, overlap: float, max_duration: float | None) -> _Ready:
     """Decode one file at the model's rate; for musicnn also its mel patches (runs in the decode thread)."""
     name = source_name(source)
-    y, sr, truncated = _decode(source, tagger=tagger, max_duration=max_duration)
-    y = _prepare(y, sr=sr, tagger=tagger, name=name)
+    y, sr, truncated = decode_for_model(source, tagger=tagger, max_duration=max_duration)
+    y = prepare_waveform(y, sr=sr, tagger=tagger, name=name)
     ready = _Ready(name=name, y=y, truncated=truncated, warnings=())
     if isinstance(tagger, MusicnnTagger):
-        ready.warnings = _duration_warnings(len(y) / tagger.sr, tagger=tagger, name=name)
+        ready.warnings = duration_warnings(len(y) / tagger.sr, tagger=tagger, name=name)
         ready.patches, ready.starts = tagger.patches(y, overlap=overlap)
     return ready
 

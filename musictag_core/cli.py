@@ -38,7 +38,8 @@ def build_parser(*, only: str | None = None) -> argparse.ArgumentParser:
     sub.required = True
     for name in [only] if only in COMMAND_MODULES else COMMAND_MODULES:
         importlib.import_module(f"{__package__}.commands.{name}").register(sub)
-    importlib.import_module(f"{__package__}.api.command").register(sub)  # `serve`: the REST API
+    if only not in COMMAND_MODULES:
+        importlib.import_module(f"{__package__}.api.command").register(sub)  # `serve`: the REST API
     return parser
 
 

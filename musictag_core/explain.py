@@ -42,8 +42,8 @@ import numpy as np
 
 from .audio import AudioSource, source_name
 from .errors import ModelError, ParameterError
-from .models.loading import Tagger, load_tagger
-from .predict import DEFAULT_MAX_DURATION_S, display_params
+from .models.loading import Tagger
+from .predict import DEFAULT_MAX_DURATION_S, display_params, resolve_tagger
 from .robustness import decode_like_tagging
 
 __all__ = [
@@ -246,14 +246,6 @@ def _check(name: str, value: Any, *, integer: bool = False) -> None:
         raise ParameterError(f"{name} must be a positive {'integer' if integer else 'number'}, got {value!r}")
 
 
-def _resolve(model: str | os.PathLike | Tagger, runs_dir: str | os.PathLike | None) -> Tagger:
-    if isinstance(model, (str, os.PathLike)):
-        return load_tagger(model, runs_dir=runs_dir)
-    if isinstance(model, Tagger):
-        return model
-    raise ParameterError(f"model must be a name, a folder or a Tagger, got {type(model).__name__}")
-
-
 def _tag_index(tagger: Tagger, tag: str) -> int:
     labels = list(tagger.labels)
     if tag not in labels:
@@ -316,7 +308,7 @@ def explain_array(
     _check("time_s", time_s)
     _check("bands", bands, integer=True)
     _check("seeds", seeds, integer=True)
-    tagger = _resolve(model, runs_dir)
+    tagger = resolve_tagger(model, runs_dir)
     j = _tag_index(tagger, tag)
     valid_audio(np.asarray(y), name=name)
     y = np.asarray(y, dtype=np.float32)
@@ -507,7 +499,7 @@ def explain_file(
     runs_dir: str | os.PathLike | None = None,
 ) -> Explanation:
     """Decode a file as :func:`~musictag_core.predict.tag_file` does and explain ``tag`` (:func:`explain_array`)."""
-    tagger = _resolve(model, runs_dir)
+    tagger = resolve_tagger(model, runs_dir)
     _tag_index(tagger, tag)  # refuse an unknown tag before decoding
     y, sr = decode_like_tagging(source, tagger=tagger, max_duration=max_duration)
     return explain_array(

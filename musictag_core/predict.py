@@ -44,6 +44,11 @@ __all__ = [
     "DecodedTrack",
     "decode_track",
     "tag_decoded",
+    "resolve_tagger",
+    "decode_for_model",
+    "prepare_waveform",
+    "check_max_duration",
+    "duration_warnings",
     "track_view",
     "display_params",
     "segment_seconds",
@@ -207,7 +212,8 @@ class TrackPrediction:
         }
 
 
-def _resolve(model: str | os.PathLike | Tagger, runs_dir) -> Tagger:
+def resolve_tagger(model: str | os.PathLike | Tagger, runs_dir: str | os.PathLike | None = None) -> Tagger:
+    """A loaded tagger: ``model`` itself, or the model of that name or folder (:func:`load_tagger`)."""
     if isinstance(model, (str, os.PathLike)):
         return load_tagger(model, runs_dir=runs_dir)
     if isinstance(model, Tagger):
@@ -218,7 +224,8 @@ def _resolve(model: str | os.PathLike | Tagger, runs_dir) -> Tagger:
 # ---------------------------------------------------------------- tagging
 
 
-def _prepare(y: np.ndarray, *, sr: int, tagger: Tagger, name: str) -> np.ndarray:
+def prepare_waveform(y: np.ndarray, *, sr: int, tagger: Tagger, name: str) -> np.ndarray:
+    """Check a waveform, mix it to mono float32 and resample it to the tagger's rate: shape (n_samples,)."""
     if isinstance(sr, bool) or not isinstance(sr, (int, np.integer)) or sr <= 0:
         raise ParameterError(f"sr must be a positive integer, got {sr!r}")
     valid_audio(y, name=name)
@@ -263,11 +270,11 @@ def tag_array(
     AudioError
         The clip is shorter than :data:`MIN_DURATION_S` (0.5 s), or not audio.
     """
-    tagger = _resolve(model, runs_dir)
+    tagger = resolve_tagger(model, runs_dir)
     if not isinstance(y, np.ndarray):
         raise AudioError(name, f"audio must be a numpy array, got {type(y).__name__}")
-    y = _prepare(y, sr=sr, tagger=tagger, name=name)
-    warnings = _duration_warnings(len(y) / tagger.sr, tagger=tagger, name=name)
+    y = prepare_waveform(y, sr=sr, tagger=tagger, name=name)
+    warnings = duration_warnings(len(y) / tagger.sr, tagger=tagger, name=name)
     starts, seg = tagger.predict(y, overlap=overlap)
     seg = np.asarray(seg, dtype=np.float32)
     if seg.ndim != 2 or seg.shape[1] != len(tagger.labels) or len(starts) != len(seg):
@@ -288,7 +295,7 @@ def tag_array(
     )
 
 
-def _duration_warnings(duration_s: float, *, tagger: Tagger, name: str) -> tuple[str, ...]:
+def duration_warnings(duration_s: float, *, tagger: Tagger, name: str) -> tuple[str, ...]:
     """Refuse a clip under :data:`MIN_DURATION_S`; warn about one shorter than a model segment."""
     if duration_s < MIN_DURATION_S:
         raise AudioError(
@@ -338,14 +345,15 @@ def tag_file(
     ModelError
         The model is unknown or broken.
     """
-    _check_max_duration(max_duration)
-    tagger = _resolve(model, runs_dir)
-    y, sr, truncated = _decode(source, tagger=tagger, max_duration=max_duration)
+    check_max_duration(max_duration)
+    tagger = resolve_tagger(model, runs_dir)
+    y, sr, truncated = decode_for_model(source, tagger=tagger, max_duration=max_duration)
     pred = tag_array(y, sr=sr, model=tagger, overlap=overlap, name=source_name(source))
     return dataclasses.replace(pred, truncated=truncated) if truncated else pred
 
 
-def _check_max_duration(max_duration: float | None) -> None:
+def check_max_duration(max_duration: float | None) -> None:
+    """Refuse a ``max_duration`` that is not a positive number of seconds or None."""
     if max_duration is not None and (
         isinstance(max_duration, bool)
         or not isinstance(max_duration, (int, float))
@@ -355,7 +363,7 @@ def _check_max_duration(max_duration: float | None) -> None:
         raise ParameterError(f"max_duration must be a positive number of seconds or None, got {max_duration!r}")
 
 
-def _decode(source: AudioSource, *, tagger: Tagger, max_duration: float | None) -> tuple[np.ndarray, int, bool]:
+def decode_for_model(source: AudioSource, *, tagger: Tagger, max_duration: float | None) -> tuple[np.ndarray, int, bool]:
     """Decode at the model's rate, at most ``max_duration`` s; also say whether the file was longer."""
     # Decode a little past the limit: more samples than the limit means the file is longer.
     duration = None if max_duration is None else float(max_duration) + 0.25
@@ -373,8 +381,8 @@ def embed_array(
     name: str = "<array>", runs_dir: str | os.PathLike | None = None,
 ) -> dict[str, np.ndarray]:
     """Track-level embeddings of a waveform (see :meth:`MusicnnTagger.embed`)."""
-    tagger = _resolve(model, runs_dir)
-    return tagger.embed(_prepare(np.asarray(y), sr=sr, tagger=tagger, name=name))
+    tagger = resolve_tagger(model, runs_dir)
+    return tagger.embed(prepare_waveform(np.asarray(y), sr=sr, tagger=tagger, name=name))
 
 
 def embed_file(
@@ -391,7 +399,7 @@ def embed_file(
         For musicnn: ``pooled`` [shape=(1506,)] and ``penultimate`` [shape=(200,)],
         averaged over the track's 3 s patches.
     """
-    tagger = _resolve(model, runs_dir)
+    tagger = resolve_tagger(model, runs_dir)
     y, sr = load_audio(source, sr=tagger.sr)
     return tagger.embed(y)
 
@@ -494,9 +502,9 @@ def analyse_file(
     """
     from .inputs import display_features
 
-    _check_max_duration(max_duration)
-    tagger = _resolve(model, runs_dir)
-    y, sr, truncated = _decode(source, tagger=tagger, max_duration=max_duration)
+    check_max_duration(max_duration)
+    tagger = resolve_tagger(model, runs_dir)
+    y, sr, truncated = decode_for_model(source, tagger=tagger, max_duration=max_duration)
     pred = tag_array(y, sr=sr, model=tagger, overlap=overlap, name=source_name(source))
     if truncated:
         pred = dataclasses.replace(pred, truncated=True)
@@ -547,9 +555,9 @@ def decode_track(
     AudioError
         The file cannot be decoded.
     """
-    _check_max_duration(max_duration)
-    tagger = _resolve(model, runs_dir)
-    y, sr, truncated = _decode(source, tagger=tagger, max_duration=max_duration)
+    check_max_duration(max_duration)
+    tagger = resolve_tagger(model, runs_dir)
+    y, sr, truncated = decode_for_model(source, tagger=tagger, max_duration=max_duration)
     return DecodedTrack(name=source_name(source), y=y, sr=int(sr), truncated=bool(truncated))
 
 
@@ -561,7 +569,7 @@ def tag_decoded(
     runs_dir: str | os.PathLike | None = None,
 ) -> TrackPrediction:
     """Tag a :class:`DecodedTrack`: equal to :func:`tag_file` on the file it was decoded from."""
-    tagger = _resolve(model, runs_dir)
+    tagger = resolve_tagger(model, runs_dir)
     pred = tag_array(track.y, sr=track.sr, model=tagger, overlap=overlap, name=track.name)
     return dataclasses.replace(pred, truncated=True) if track.truncated else pred
 
@@ -576,7 +584,7 @@ def track_view(
     """The spectrogram view of a :class:`DecodedTrack` with the model's own frame settings (see :func:`analyse_file`)."""
     from .inputs import display_features
 
-    tagger = _resolve(model, runs_dir)
+    tagger = resolve_tagger(model, runs_dir)
     params = display_params(tagger)
     y = np.asarray(track.y, dtype=np.float32)
     S_db, M = display_features(y, sr=track.sr, n_mfcc=n_mfcc, **params)

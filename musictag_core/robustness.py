@@ -37,7 +37,7 @@ from .audio import AudioSource, load_audio, source_name
 from .augment import apply_augmentation
 from .errors import ParameterError, TrainingError
 from .models.loading import Tagger, load_tagger
-from .predict import DEFAULT_MAX_DURATION_S, TrackPrediction, tag_array
+from .predict import DEFAULT_MAX_DURATION_S, TrackPrediction, check_max_duration, decode_for_model, resolve_tagger, tag_array
 
 __all__ = [
     "KINDS",
@@ -301,14 +301,6 @@ def _join(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def _resolve(model: str | os.PathLike | Tagger, runs_dir: str | os.PathLike | None) -> Tagger:
-    if isinstance(model, (str, os.PathLike)):
-        return load_tagger(model, runs_dir=runs_dir)
-    if isinstance(model, Tagger):
-        return model
-    raise ParameterError(f"model must be a name, a folder or a Tagger, got {type(model).__name__}")
-
-
 def _batched_track_scores(tagger: Tagger, variants: list[np.ndarray]) -> list[np.ndarray] | None:
     """Track scores of several waveforms through one forward pass (musicnn taggers), else None."""
     patches = getattr(tagger, "patches", None)
@@ -355,7 +347,7 @@ def robustness_array(
     import time
 
     t0 = time.perf_counter()
-    tagger = _resolve(model, runs_dir)
+    tagger = resolve_tagger(model, runs_dir)
     base = tag_array(y, sr=sr, model=tagger, name=name)
     # perturb the waveform the model tagged (at its rate, mono)
     y_model = np.asarray(y, dtype=np.float32)
@@ -407,22 +399,15 @@ def robustness_file(
     RobustnessReport
         ``base`` equals ``tag_file(source, model, max_duration=max_duration)``.
     """
-    tagger = _resolve(model, runs_dir)
+    tagger = resolve_tagger(model, runs_dir)
     y, sr = decode_like_tagging(source, tagger=tagger, max_duration=max_duration)
     return robustness_array(y, sr=sr, model=tagger, name=source_name(source), seed=seed, perturbations=perturbations)
 
 
 def decode_like_tagging(source: AudioSource, *, tagger: Tagger, max_duration: float | None) -> tuple[np.ndarray, int]:
     """Decode as :func:`~musictag_core.predict.tag_file` does: at the model's rate, at most ``max_duration`` s."""
-    if max_duration is not None and (
-        isinstance(max_duration, bool) or not isinstance(max_duration, (int, float))
-        or not math.isfinite(max_duration) or max_duration <= 0
-    ):
-        raise ParameterError(f"max_duration must be a positive number of seconds or None, got {max_duration!r}")
-    duration = None if max_duration is None else float(max_duration) + 0.25
-    y, sr = load_audio(source, sr=tagger.sr, duration=duration)
-    if max_duration is not None:
-        y = y[: int(round(float(max_duration) * sr))]
+    check_max_duration(max_duration)
+    y, sr, _ = decode_for_model(source, tagger=tagger, max_duration=max_duration)
     return y, sr
 
 

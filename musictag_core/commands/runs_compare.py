@@ -25,9 +25,9 @@ def register_compare(runs_parser: argparse.ArgumentParser) -> None:
 def run_compare(args: argparse.Namespace) -> int:
     """Run ``runs compare``; return its exit code."""
     from ..training import compare_runs
-    from .train import _resolve_run
+    from .train import resolve_run
 
-    result = compare_runs(_resolve_run(args.a, args.run_dir), _resolve_run(args.b, args.run_dir), metric=args.metric)
+    result = compare_runs(resolve_run(args.a, args.run_dir), resolve_run(args.b, args.run_dir), metric=args.metric)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0

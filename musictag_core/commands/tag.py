@@ -47,11 +47,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _lean_tensorflow(model: str, runs_dir: str | None) -> None:
     """Import TensorFlow without Keras when the model is a musicnn (its folded graph needs no Keras): ~1 s less."""
     from ..fileio import read_json_object
-    from ..models.loading import _model_folder
+    from ..models.loading import model_folder
     from ..models.tfimport import import_tensorflow_lean
 
     try:
-        folder = _model_folder(model, runs_dir=runs_dir)
+        folder = model_folder(model, runs_dir=runs_dir)
     except MusictagError:
         return  # load_tagger reports it
     card = read_json_object(folder / "card.json") or {}

@@ -20,7 +20,7 @@ from pathlib import Path
 from ..errors import ParameterError, TrainingError
 from . import add_audio_options, add_column_options, add_output_options
 
-__all__ = ["register"]
+__all__ = ["register", "resolve_run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -171,7 +171,8 @@ def _exit_code(state: str, status: dict) -> int:
     return 2 if status.get("error_kind") == "config" else 1
 
 
-def _resolve_run(run: str, run_dir: str | None) -> Path:
+def resolve_run(run: str, run_dir: str | None) -> Path:
+    """The folder of a run given by id or path (ids are looked up in ``run_dir`` or the runs folder)."""
     from ..paths import runs_dir
 
     p = Path(run)
@@ -187,7 +188,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     """Run ``evaluate``; return its exit code."""
     from ..training import evaluate_run
 
-    result = evaluate_run(_resolve_run(args.run, args.run_dir), dataset=args.dataset)
+    result = evaluate_run(resolve_run(args.run, args.run_dir), dataset=args.dataset)
     if args.json:
         print(json.dumps(result, indent=2))
     else:

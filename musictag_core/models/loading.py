@@ -32,6 +32,7 @@ from .musicnn.tagger import MusicnnTagger
 __all__ = [
     "LOADERS",
     "ModelEntry",
+    "model_folder",
     "Tagger",
     "clear_tagger_cache",
     "list_models",
@@ -193,7 +194,7 @@ def table_only(card: dict) -> bool:
     return False
 
 
-def _model_folder(name_or_path: str | os.PathLike, *, runs_dir: str | os.PathLike | None) -> Path:
+def model_folder(name_or_path: str | os.PathLike, *, runs_dir: str | os.PathLike | None) -> Path:
     """The folder of a model name (see :func:`list_models`) or a folder path holding ``card.json``."""
     text = os.fspath(name_or_path)
     folder = Path(text).expanduser()
@@ -227,7 +228,7 @@ def load_keras_network(name_or_path: str | os.PathLike, *, runs_dir: str | os.Pa
     ModelError
         If there is no such model or it has no Keras network.
     """
-    folder = _model_folder(name_or_path, runs_dir=runs_dir)
+    folder = model_folder(name_or_path, runs_dir=runs_dir)
     card = read_json_object(folder / "card.json") or {}
     name = str(card.get("weights") or card.get("model_file") or "model.keras")
     if not name.endswith(".keras") or "/" in name:
@@ -265,7 +266,7 @@ def load_tagger(
         If no such model exists (the message lists the available ones), its
         card names an unknown format, or its weights cannot be loaded.
     """
-    folder = _model_folder(name_or_path, runs_dir=runs_dir)
+    folder = model_folder(name_or_path, runs_dir=runs_dir)
     card_path = folder / "card.json"
     key = (str(folder.resolve()), card_path.stat().st_mtime)
     # One lock around look-up and load: two threads asking for the same model load it once.
