@@ -69,7 +69,9 @@ def _open_explore(page, url: str) -> None:
     wait_idle(page)
     page.locator(RADIO, has_text="Dataset").get_by_text("Demo corpus", exact=True).click()  # the easy corpus
     wait_idle(page)
-    generate = page.get_by_role("button", name="Generate the demo corpus")
+    # the easy corpus's own prompt (by its widget key): the hard corpus's prompt, shown before the
+    # radio's rerun, may still be on screen for a moment and vanish under the click
+    generate = page.locator(".st-key-explore_demo_button_demo").get_by_role("button", name="Generate the demo corpus")
     if generate.count():  # a fresh machine: the demo corpus is made once, on request
         generate.click()
 
