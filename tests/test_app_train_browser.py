@@ -299,6 +299,8 @@ def test_live_run_reload_two_viewers_queue_and_stop(train_app, browser, page, sc
         wait_progress_epoch_above(other, m)
         # a second Start while A trains is queued
         page.bring_to_front()
+        page.get_by_text("Demo corpus", exact=True).click()  # the reload reset the form to the default corpus
+        wait_idle(page)
         open_expander(page, "Input features")
         run_b = start(page)
         assert run_b != run_a
@@ -369,6 +371,8 @@ def test_unwritable_runs_folder_gives_a_clear_error_at_start(tmp_path, artifacts
     with _serve(env, artifacts_dir / "streamlit-unwritable-server.log", browser) as url:
         open_page(page, f"{url}/train", "Train")
         assert_no_exception(page)
+        page.get_by_text("Demo corpus", exact=True).click()  # the corpus linked into this cache
+        wait_idle(page)
         page.get_by_role("button", name="Start training").click()
         alert = page.locator(ERROR_ALERT, has_text="Cannot start the run")
         alert.wait_for(timeout=30_000)

@@ -70,6 +70,19 @@ def test_one_class_table_is_refused_before_any_run_folder(tmp_path, runs, capsys
     assert _no_run_folders(runs)
 
 
+def test_split_falls_back_to_tracks_when_artists_are_too_few_and_says_so(tmp_path):
+    # 6 tracks per genre by 2 artists each: enough tracks for three parts, too few artists
+    table = small_table(tmp_path / "two_artists.csv", {"blues": 6, "jazz": 6, "rock": 6}, artists=2)
+    plan = preflight(RunConfig(dataset=str(table), model="logreg"))
+    assert plan.evaluation == "split" and plan.unit == "tracks" and plan.grouped_by is None
+    assert any("split by track, not by artist" in n and "'blues' (2)" in n for n in plan.notes)
+    (split,) = plan.splits
+    assert all(len(split[part]) for part in ("train", "validation", "test"))
+    # asking for artist grouping outright refuses, naming the labels and the way out
+    with pytest.raises(TrainingError, match="too few artists.*'blues' \\(2\\).*--cv 2"):
+        preflight(RunConfig(dataset=str(table), model="logreg", group_by_artist=True))
+
+
 def test_preflight_caps_k_and_names_the_short_labels(tmp_path):
     table = small_table(tmp_path / "small.csv")
     plan = preflight(RunConfig(dataset=str(table), model="logreg", cv=5))

@@ -235,6 +235,22 @@ def _plan_split(cfg: RunConfig, index, task: str, plan: Preflight, smallest: int
 
     name = index.name
     predefined = bool(index.has_splits)
+    group_by_artist = cfg.group_by_artist if not predefined else "auto"
+    if (
+        not predefined and task != "regression" and smallest < 3 and plan.unit != "tracks"
+        and cfg.group_by_artist == "auto" and min(plan.counts.values()) >= 3
+    ):
+        # Grouping by artist is the default, not a demand: where some label has too few artists
+        # for three parts but enough tracks, split by track and say so (group_by_artist: true refuses).
+        few = [lab for lab, c in plan.counts_in_unit.items() if c < 3]
+        plan.notes.append(
+            f"split by track, not by artist: {_names(few, plan.counts_in_unit)} have fewer than 3 {plan.unit}, so one "
+            "artist can be in both training and test (scores may be optimistic); use --cv K for artist-grouped folds, "
+            "or set group_by_artist: true to refuse instead"
+        )
+        plan.unit, plan.grouped_by, group_by_artist = "tracks", None, False
+        plan.counts_in_unit = dict(plan.counts)
+        smallest = min(plan.counts.values())
     if not predefined and task != "regression" and smallest < 3:
         short = [lab for lab, c in plan.counts_in_unit.items() if c < 3]
         if plan.max_k >= 2:
@@ -252,7 +268,7 @@ def _plan_split(cfg: RunConfig, index, task: str, plan: Preflight, smallest: int
     try:
         split = split_dataset(
             index, seed=cfg.seed, val_size=cfg.val_fraction, test_size=cfg.test_fraction,
-            group_by_artist=cfg.group_by_artist if not predefined else "auto",
+            group_by_artist=group_by_artist,
         )
     except DatasetError as exc:
         text = str(exc).replace(", or choose fewer parts.", ".").rstrip(".")
