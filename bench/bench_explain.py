@@ -26,26 +26,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.common import CLIPS, write_result
-
-
-def _timeit(fn, *, repeat: int) -> tuple[dict, object]:
-    walls, cpus, out = [], [], None
-    for _ in range(repeat):
-        c0, t0 = time.process_time(), time.perf_counter()
-        out = fn()
-        walls.append(time.perf_counter() - t0)
-        cpus.append(time.process_time() - c0)
-    return {"median_s": round(statistics.median(walls), 3), "min_s": round(min(walls), 3),
-            "cpu_s": round(statistics.median(cpus), 3), "repeat": repeat}, out
+from bench.common import CLIPS, timeit_cpu, write_result
 
 
 def main() -> None:
@@ -64,9 +51,9 @@ def main() -> None:
     clip = CLIPS / "blues.00000.wav"
     y, sr = load_audio(clip, sr=tagger.sr)
     load_before = os.getloadavg()
-    explain_t, ex = _timeit(lambda: explain_array(y, sr=sr, tag="blues", model=tagger), repeat=args.repeat)
-    full_t, full = _timeit(lambda: explain_array(y, sr=sr, tag="blues", model=tagger, incremental=False), repeat=1)
-    tag_t, _ = _timeit(lambda: tag_array(y, sr=sr, model=tagger), repeat=args.repeat)
+    explain_t, ex = timeit_cpu(lambda: explain_array(y, sr=sr, tag="blues", model=tagger), repeat=args.repeat)
+    full_t, full = timeit_cpu(lambda: explain_array(y, sr=sr, tag="blues", model=tagger, incremental=False), repeat=1)
+    tag_t, _ = timeit_cpu(lambda: tag_array(y, sr=sr, model=tagger), repeat=args.repeat)
 
     patches, _ = tagger.patches(y)
     j = tagger.labels.index("blues")
@@ -81,7 +68,7 @@ def main() -> None:
             x[s, t0:t1, b * 8 : b * 8 + 8] = patches[s, t0:t1, b * 8 : b * 8 + 8].mean()
             tagger.forward(x)["tags"][:, j].mean()
 
-    naive_t, _ = _timeit(naive, repeat=1)
+    naive_t, _ = timeit_cpu(naive, repeat=1)
     scale = len(cells) / args.naive_cells
     naive_est = {"median_s": round(naive_t["median_s"] * scale, 1), "cpu_s": round(naive_t["cpu_s"] * scale, 1),
                  "cells_timed": args.naive_cells, "cells": len(cells)}

@@ -15,27 +15,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.common import CLIPS, write_result
-
-
-def _timeit(fn, *, repeat: int) -> tuple[dict, object]:
-    walls, cpus, out = [], [], None
-    for _ in range(repeat):
-        c0, t0 = time.process_time(), time.perf_counter()
-        out = fn()
-        walls.append(time.perf_counter() - t0)
-        cpus.append(time.process_time() - c0)
-    return {"median_s": round(statistics.median(walls), 3), "min_s": round(min(walls), 3),
-            "cpu_s": round(statistics.median(cpus), 3), "repeat": repeat}, out
+from bench.common import CLIPS, timeit_cpu, write_result
 
 
 def main() -> None:
@@ -52,21 +39,21 @@ def main() -> None:
     tagger = load_tagger("MSD_musicnn")
     y, sr = load_audio(CLIPS / "blues.00000.wav", sr=tagger.sr)
     load_before = os.getloadavg()
-    report_t, report = _timeit(lambda: robustness_array(y, sr=sr, model=tagger, seed=0), repeat=args.repeat)
+    report_t, report = timeit_cpu(lambda: robustness_array(y, sr=sr, model=tagger, seed=0), repeat=args.repeat)
     drawn = draw_perturbations(y, rng=np.random.default_rng(0))
-    apply_t, variants = _timeit(lambda: [apply_augmentation(y, sr=sr, params=d["params"]) for d in drawn], repeat=args.repeat)
+    apply_t, variants = timeit_cpu(lambda: [apply_augmentation(y, sr=sr, params=d["params"]) for d in drawn], repeat=args.repeat)
 
     def batched_model():
         cut = [tagger.patches(v)[0] for v in variants]
         tagger.forward(np.concatenate(cut))
 
-    model_t, _ = _timeit(batched_model, repeat=args.repeat)
+    model_t, _ = timeit_cpu(batched_model, repeat=args.repeat)
 
     def sequential():
         tag_array(y, sr=sr, model=tagger)
         return [tag_array(apply_augmentation(y, sr=sr, params=d["params"]), sr=sr, model=tagger).scores for d in drawn]
 
-    seq_t, seq_scores = _timeit(sequential, repeat=args.repeat)
+    seq_t, seq_scores = timeit_cpu(sequential, repeat=args.repeat)
     same = float(np.max(np.abs(np.stack(seq_scores) - np.stack([r.scores for r in report.rows]))))
 
     # a tiny finished run's curve
@@ -81,7 +68,7 @@ def main() -> None:
         data = write_tone_dataset(Path(tmp) / "tones", n_per_genre=6, seconds=1.5)
         run_dir = create_run(RunConfig(dataset=str(data), model="logreg", seed=0), runs_dir=Path(tmp) / "runs")
         assert execute_run(run_dir) == "finished"
-        run_t, curve = _timeit(lambda: robustness_run(run_dir), repeat=1)
+        run_t, curve = timeit_cpu(lambda: robustness_run(run_dir), repeat=1)
     write_result("robustness", {
         "clip": "blues.00000.wav", "model": "MSD_musicnn", "duration_s": round(len(y) / sr, 2),
         "report_30s": report_t, "baseline_sequential": seq_t,

@@ -24,6 +24,18 @@ def timeit(fn: Callable[[], object], *, repeat: int = 3) -> dict:
     return {"min_s": round(min(times), 4), "median_s": round(statistics.median(times), 4), "repeat": repeat}
 
 
+def timeit_cpu(fn: Callable[[], object], *, repeat: int) -> tuple[dict, object]:
+    """Run ``fn`` ``repeat`` times; return min/median wall and median process CPU seconds, and its last result."""
+    walls, cpus, out = [], [], None
+    for _ in range(repeat):
+        c0, t0 = time.process_time(), time.perf_counter()
+        out = fn()
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    return {"median_s": round(statistics.median(walls), 3), "min_s": round(min(walls), 3),
+            "cpu_s": round(statistics.median(cpus), 3), "repeat": repeat}, out
+
+
 def machine() -> dict:
     return {"python": platform.python_version(), "cpus": os.cpu_count(), "machine": platform.machine()}
 

@@ -584,7 +584,7 @@ class _MusicnnOcclusion:
     def __init__(self, model) -> None:  # noqa: ANN001 - keras.Model
         import tensorflow as tf
 
-        from .models.musicnn.fast import fold_musicnn
+        from .models.musicnn.fast import fold_musicnn, tail_ops
 
         w = fold_musicnn(model)  # ModelError when not a standard musicnn graph
         self.s0, self.t0 = (float(v) for v in w["input"])
@@ -594,11 +594,7 @@ class _MusicnnOcclusion:
         self.pads = [(b["kernel"].shape[0] - 1) // 2 for b in w["timbral"]]
         if len(set(self.pads)) != 1:
             raise ModelError(f"timbral kernels of different lengths {sorted(self.pads)}: no incremental occlusion")
-        midend = [tuple(const(a) for a in layer) for layer in w["midend"]]
-        pooled_bn = tuple(const(a) for a in w["pooled_bn"])
-        dense = tuple(const(a) for a in w["dense"])
-        penult = tuple(const(a) for a in w["penultimate"])
-        logits = tuple(const(a) for a in w["logits"])
+        tail_fn = tail_ops(w)
 
         def post(mx, b):
             return tf.nn.relu(mx * const(b["sign"]) + const(b["bias"])) * const(b["scale"]) + const(b["shift"])
@@ -622,18 +618,7 @@ class _MusicnnOcclusion:
 
         @tf.function(input_signature=[tf.TensorSpec([None, None, c_front], tf.float32)], autograph=False)
         def tail(h):  # front end (b, t, c) -> tags (b, n_labels)
-            mids = [h]
-            for i, (kernel, bias, scale, shift) in enumerate(midend):
-                pad = (kernel.shape[0] - 1) // 2
-                z = tf.nn.conv1d(tf.pad(h, [[0, 0], [pad, pad], [0, 0]]), kernel, stride=1, padding="VALID")
-                z = tf.nn.relu(z + bias) * scale + shift
-                h = z if i == 0 else z + h
-                mids.append(h)
-            mid = tf.concat(mids, axis=-1)
-            pooled = tf.reshape(tf.stack([tf.reduce_max(mid, axis=1), tf.reduce_mean(mid, axis=1)], axis=-1),
-                                [-1, 2 * mid.shape[-1]])
-            h = tf.nn.relu(tf.matmul(pooled * pooled_bn[0] + pooled_bn[1], dense[0]) + dense[1])
-            return tf.sigmoid(tf.matmul(h * penult[0] + penult[1], logits[0]) + logits[1])
+            return tail_fn(h)["tags"]
 
         self._timbral, self._temporal_raw, self._temporal_post, self._tail = timbral_max, temporal_raw, temporal_post, tail
 

@@ -41,7 +41,7 @@ import numpy as np
 
 from ...errors import ModelError
 
-__all__ = ["FOLDED_VERSION", "fold_musicnn", "folded_forward", "load_folded", "musicnn_forward", "save_folded"]
+__all__ = ["FOLDED_VERSION", "fold_musicnn", "folded_forward", "load_folded", "musicnn_forward", "save_folded", "tail_ops"]
 
 #: Layout version of :func:`save_folded` files (part of the cache key).
 FOLDED_VERSION = 1
@@ -258,11 +258,7 @@ def folded_forward(w: dict[str, Any], *, front_dtype: str = "float32") -> Callab
         # conv, then the max over frequency (exact in bfloat16: rounding is monotone), back to float32
         h = tf.reduce_max(tf.nn.conv2d(x, kernel, strides=1, padding=padding), axis=2)
         return tf.cast(h, tf.float32) if low else h
-    midend = [tuple(const(a) for a in layer) for layer in w["midend"]]
-    pooled_bn = tuple(const(a) for a in w["pooled_bn"])
-    dense = tuple(const(a) for a in w["dense"])
-    penult = tuple(const(a) for a in w["penultimate"])
-    logits = tuple(const(a) for a in w["logits"])
+    tail = tail_ops(w)
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, n_mels], tf.float32)], autograph=False)
     def forward(mel):
@@ -276,7 +272,36 @@ def folded_forward(w: dict[str, Any], *, front_dtype: str = "float32") -> Callab
             front.append(post(front_max(xp, kernel, "VALID"), b))
         for kernel, b in temporal:
             front.append(post(front_max(x, kernel, "SAME"), b))
-        h = tf.concat(front, axis=-1)
+        return tail(tf.concat(front, axis=-1))
+
+    return forward
+
+
+def tail_ops(w: dict[str, Any]) -> Callable:
+    """musicnn's mid-end and back end over front-end features, as TensorFlow ops.
+
+    Parameters
+    ----------
+    w : dict
+        Folded weights (:func:`fold_musicnn`).
+
+    Returns
+    -------
+    callable
+        ``tail(h)``: front-end features [shape=(batch, frames, channels)] -> ``{"tags"
+        [shape=(batch, n_labels)], "pooled", "penultimate"}``; shared by the folded forward pass
+        and the incremental occlusion of :mod:`musictag_core.explain`.
+    """
+    import tensorflow as tf
+
+    const = tf.constant
+    midend = [tuple(const(a) for a in layer) for layer in w["midend"]]
+    pooled_bn = tuple(const(a) for a in w["pooled_bn"])
+    dense = tuple(const(a) for a in w["dense"])
+    penult = tuple(const(a) for a in w["penultimate"])
+    logits = tuple(const(a) for a in w["logits"])
+
+    def tail(h):
         mids = [h]
         for i, (kernel, bias, scale, shift) in enumerate(midend):
             pad = (kernel.shape[0] - 1) // 2
@@ -295,4 +320,4 @@ def folded_forward(w: dict[str, Any], *, front_dtype: str = "float32") -> Callab
         tags = tf.sigmoid(tf.matmul(pen, logits[0]) + logits[1])
         return {"tags": tags, "pooled": pooled, "penultimate": pen}
 
-    return forward
+    return tail
