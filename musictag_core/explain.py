@@ -8,7 +8,7 @@ setting each cell to its mean, and records how much the tag's **track score**
 changes only its own segment, so each segment is occluded on its own and only
 the segments the track score reads are occluded; all masked copies go through
 the model in large batches. For musicnn taggers only the part of the network a
-cell changes is recomputed (:class:`_MusicnnOcclusion`: about 2.8x less CPU, the
+cell changes is recomputed (:class:`~musictag_core.models.musicnn.occlusion.MusicnnOcclusion`: about 2.8x less CPU, the
 same scores to float32 rounding). The result is a heatmap (band groups x time cells)
 aligned with the mel spectrogram the model saw.
 
@@ -31,9 +31,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import threading
 import time
-import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,8 +39,9 @@ from typing import Any
 import numpy as np
 
 from .audio import AudioSource, source_name
-from .errors import ModelError, ParameterError
+from .errors import ParameterError
 from .models.loading import Tagger
+from .models.musicnn.occlusion import occluder
 from .predict import DEFAULT_MAX_DURATION_S, display_params, resolve_tagger
 from .robustness import decode_like_tagging
 
@@ -63,10 +62,9 @@ DELETION_FRACTION = 0.1
 DELETION_SEEDS = 5
 #: Masked copies per forward call (bounds memory: a musicnn patch is 72 kB).
 BATCH = 512
-#: Patches whose unmasked front end :class:`_MusicnnOcclusion` holds at once, and masked copies it
-#: scores per call: the same peak memory as the tagger's own forward pass of 32 patches (~300 MB).
+#: Patches whose unmasked front end the musicnn occluder
+#: (:class:`~musictag_core.models.musicnn.occlusion.MusicnnOcclusion`) holds at once.
 OCCLUDER_SEGMENTS = 2
-OCCLUDER_BATCH = 32
 
 
 @dataclass(frozen=True)
@@ -78,7 +76,7 @@ class _Grid:
     frame_s: float
     band_hz: np.ndarray  # (bands + 1,) lower edge of every band, then the top
     score: Callable[[np.ndarray], np.ndarray]  # (m, frames, bands) -> (m, n_labels)
-    occluder: Any = None  # _MusicnnOcclusion for musicnn taggers: one-cell masks without a full forward pass
+    occluder: Any = None  # MusicnnOcclusion for musicnn taggers: one-cell masks without a full forward pass
 
 
 @dataclass(frozen=True)
@@ -191,7 +189,7 @@ def _spectrogram_grid(tagger: Tagger, y: np.ndarray) -> _Grid | None:
         return _Grid(
             x=np.asarray(x, np.float32), starts_s=np.asarray(starts, np.float64),
             frame_s=tagger.hop_length / tagger.sr, band_hz=_mel_edges(n_mels=tagger.n_mels, sr=tagger.sr),
-            score=lambda batch: forward(batch)["tags"], occluder=_occluder(tagger),
+            score=lambda batch: forward(batch)["tags"], occluder=occluder(tagger),
         )
     score_inputs = getattr(tagger, "score_inputs", None)
     if not callable(score_inputs):
@@ -563,138 +561,3 @@ def render_png(explanation: Explanation, path: str | os.PathLike, *, width: int 
         draw.line([(x, top + height), (x, top + height + 4)], fill="black")
         draw.text((min(x + 2, width - 30), top + height + 6), f"{s} s", fill="black")
     atomic_save(path, lambda p: canvas.save(p, format="PNG"))
-
-
-# ---------------------------------------------------------------- musicnn: recompute only what a cell changes
-
-
-class _MusicnnOcclusion:
-    """Scores of musicnn patches with one time-frequency cell masked, recomputing only what the cell changes.
-
-    musicnn's front end is ``max_f post(conv)`` per frame for every branch. The timbral
-    convolutions (81 % of the 2.8 GFLOP of a patch) are 7 frames long, so a cell of
-    frames ``[t0, t1)`` changes their output only in frames ``[t0 - 3, t1 + 3)``: that
-    window is recomputed and spliced into the unmasked front end. The temporal
-    convolutions are one band wide, so only the cell's bands are convolved again and
-    their max is combined with the unmasked max over the other bands. The mid-end and
-    back-end (4 % of the FLOPs) then run on the whole patch. The scores equal a full
-    forward pass of the masked patches to float32 rounding (tested).
-    """
-
-    def __init__(self, model) -> None:  # noqa: ANN001 - keras.Model
-        import tensorflow as tf
-
-        from .models.musicnn.fast import fold_musicnn, tail_ops
-
-        w = fold_musicnn(model)  # ModelError when not a standard musicnn graph
-        self.s0, self.t0 = (float(v) for v in w["input"])
-        const = tf.constant
-        timbral = [(const(b["kernel"]), b) for b in w["timbral"]]
-        temporal = [(const(b["kernel"]), b) for b in w["temporal"]]
-        self.pads = [(b["kernel"].shape[0] - 1) // 2 for b in w["timbral"]]
-        if len(set(self.pads)) != 1:
-            raise ModelError(f"timbral kernels of different lengths {sorted(self.pads)}: no incremental occlusion")
-        tail_fn = tail_ops(w)
-
-        def post(mx, b):
-            return tf.nn.relu(mx * const(b["sign"]) + const(b["bias"])) * const(b["scale"]) + const(b["shift"])
-
-        spec4 = tf.TensorSpec([None, None, None, 1], tf.float32)
-        spec3 = tf.TensorSpec([None, None, None], tf.float32)
-
-        @tf.function(input_signature=[spec4], autograph=False)
-        def timbral_max(xp):  # time-padded input (b, t + 2 pad, f, 1) -> per branch (b, t, c) after post
-            return [post(tf.reduce_max(tf.nn.conv2d(xp, k, strides=1, padding="VALID"), axis=2), b) for k, b in timbral]
-
-        @tf.function(input_signature=[spec4], autograph=False)
-        def temporal_raw(x):  # (b, t, f', 1) -> per branch (b, t, f', c) raw convolutions (before the max and post)
-            return [tf.nn.conv2d(x, k, strides=1, padding="SAME") for k, _ in temporal]
-
-        @tf.function(input_signature=[spec3] * len(temporal), autograph=False)
-        def temporal_post(*maxes):
-            return [post(m, b) for m, (_, b) in zip(maxes, temporal)]
-
-        c_front = sum(int(b["kernel"].shape[3]) for b in [*w["timbral"], *w["temporal"]])
-
-        @tf.function(input_signature=[tf.TensorSpec([None, None, c_front], tf.float32)], autograph=False)
-        def tail(h):  # front end (b, t, c) -> tags (b, n_labels)
-            return tail_fn(h)["tags"]
-
-        self._timbral, self._temporal_raw, self._temporal_post, self._tail = timbral_max, temporal_raw, temporal_post, tail
-
-    def _norm(self, x: np.ndarray) -> np.ndarray:
-        return (x * np.float32(self.s0) + np.float32(self.t0)).astype(np.float32)[..., None]
-
-    def prepare(self, x: np.ndarray, band_cells: list[tuple[int, int]]) -> dict[str, Any]:
-        """Unmasked front-end pieces of the patches ``x`` [shape=(n, t, f)]."""
-        xn = self._norm(x)
-        p = max(self.pads)
-        timbral = [np.asarray(v) for v in self._timbral(np.pad(xn, [(0, 0), (p, p), (0, 0), (0, 0)]))]
-        excl = []  # per temporal branch: max over the bands outside each band group (n, groups, t, c)
-        for raw in self._temporal_raw(xn):
-            raw = np.asarray(raw)
-            lo = np.maximum.accumulate(raw, axis=2)
-            hi = np.maximum.accumulate(raw[:, :, ::-1], axis=2)[:, :, ::-1]
-            groups = []
-            for b0, b1 in band_cells:
-                parts = ([lo[:, :, b0 - 1]] if b0 > 0 else []) + ([hi[:, :, b1]] if b1 < raw.shape[2] else [])
-                groups.append(np.maximum(*parts) if len(parts) == 2 else parts[0] if parts else np.full_like(lo[:, :, 0], -np.inf))
-            excl.append(np.stack(groups, axis=1))
-        return {"xn": xn, "timbral": timbral, "excl": excl}
-
-    def score(self, base: dict[str, Any], cells: list[tuple[int, int, int, int, int, int]], j: int) -> np.ndarray:
-        """Score ``j`` of each patch with one cell ``(seg, t0, t1, group, b0, b1)`` set to its mean."""
-        xn, n_t = base["xn"], base["xn"].shape[1]
-        widths = {b1 - b0 for *_, b0, b1 in cells}
-        width_t = max(t1 - t0 for _, t0, t1, *_ in cells)
-        p = max(self.pads)
-        win = min(n_t, width_t + 2 * p)  # output frames recomputed per copy
-        out = np.empty(len(cells))
-        for bw in sorted(widths):
-            idx = [i for i, c in enumerate(cells) if c[5] - c[4] == bw]
-            for k in range(0, len(idx), OCCLUDER_BATCH):
-                chunk = [cells[i] for i in idx[k : k + OCCLUDER_BATCH]]
-                m = len(chunk)
-                o0 = np.array([min(max(t0 - p, 0), n_t - win) for _, t0, *_ in chunk])
-                xp_win = np.empty((m, win + 2 * p, xn.shape[2], 1), np.float32)
-                bands = np.empty((m, n_t, bw, 1), np.float32)
-                for i, (s, t0, t1, _, b0, b1) in enumerate(chunk):
-                    patch = xn[s].copy()
-                    patch[t0:t1, b0:b1] = patch[t0:t1, b0:b1].mean()
-                    padded = np.pad(patch, [(p, p), (0, 0), (0, 0)])
-                    xp_win[i] = padded[o0[i] : o0[i] + win + 2 * p]
-                    bands[i] = patch[:, b0:b1]
-                fronts = []
-                for t_full, t_win in zip(base["timbral"], self._timbral(xp_win)):
-                    full = t_full[[c[0] for c in chunk]].copy()
-                    t_win = np.asarray(t_win)
-                    for i in range(m):
-                        full[i, o0[i] : o0[i] + win] = t_win[i]
-                    fronts.append(full)
-                maxes = []
-                for ex, raw in zip(base["excl"], self._temporal_raw(bands)):
-                    other = ex[[c[0] for c in chunk], [c[3] for c in chunk]]
-                    maxes.append(np.maximum(other, np.asarray(raw).max(axis=2)))
-                fronts += [np.asarray(v) for v in self._temporal_post(*maxes)]
-                tags = np.asarray(self._tail(np.concatenate(fronts, axis=-1)))
-                for i, ci in enumerate(idx[k : k + OCCLUDER_BATCH]):
-                    out[ci] = tags[i, j]
-        return out
-
-
-_OCCLUDERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_OCCLUDERS_LOCK = threading.Lock()
-
-
-def _occluder(tagger: Tagger) -> _MusicnnOcclusion | None:
-    """The incremental occlusion of a float32 musicnn tagger (built once per tagger), or None."""
-    model = getattr(tagger, "model_", None)
-    if model is None or getattr(tagger, "precision", "float32") != "float32" or not getattr(tagger, "fast", False):
-        return None
-    with _OCCLUDERS_LOCK:
-        if tagger not in _OCCLUDERS:
-            try:
-                _OCCLUDERS[tagger] = _MusicnnOcclusion(model)
-            except ModelError:
-                _OCCLUDERS[tagger] = None
-        return _OCCLUDERS[tagger]
