@@ -38,7 +38,7 @@ from musictag_core.viz.train import (
 from pages._ui.cache import cached_models
 from pages._ui.columns import render_excluded_columns
 from pages._ui.errors import app_limits, show_error
-from pages._ui.evaluation import TUNE_HELP, cv_caption
+from pages._ui.evaluation import TUNE_HELP, cv_caption, render_zero_shot
 from pages._ui.form import number_field, show_form_errors
 from pages._ui.robustness import render_run_robustness
 from pages._ui.session import session_workspace, startup
@@ -541,6 +541,7 @@ def final_panel(run_id: str, status: dict, config: dict) -> None:
         with c_f1:
             if evaluation.get("per_label"):
                 st.plotly_chart(per_label_f1_figure(evaluation["per_label"]), key="train_fig_f1")
+        render_zero_shot(evaluation)
     render_excluded_columns((run.read_card() or {}).get("excluded_columns"),
                             override="Keep or drop columns with the `keep_columns`/`drop_columns` run settings.")
     if state == "finished" and table_only(run.read_card() or {}):

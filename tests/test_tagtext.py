@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from musictag_core.errors import TrainingError
-from musictag_core.training.tagtext import choose_holdout, zero_shot_report, zero_shot_scores
+from musictag_core.training.tagtext import choose_holdout, zero_shot_report, zero_shot_rows, zero_shot_scores
 
 
 def test_info_nce_equals_the_formula_with_several_positives(rng):
@@ -53,6 +53,32 @@ def test_zero_shot_scores_by_hand():
     assert rep["map"] == out["map"] and rep["nearest_trained_tag"] == {"x": "a", "y": "b"}
     assert 0 < rep["baselines"]["random"]["map"] < rep["map"]
     assert rep["baselines"]["random"]["p_at_k"]["2"] == pytest.approx(out["p_at_k"]["2"])  # all tags: any order
+
+
+def test_zero_shot_rows_and_the_train_page_panel(tmp_path):
+    sim = np.array([[0.9, 0.1], [0.8, 0.7], [0.2, 0.6], [0.1, 0.3]])
+    Y = np.array([[1, 0], [0, 1], [1, 1], [0, 0]])
+    rep = zero_shot_report(sim, sim[:, ::-1], Y, tags=["x", "y"], nearest=["a", "b"], seed=0)
+    rows = zero_shot_rows(rep)
+    assert [r["ranking"] for r in rows] == ["tagtext", "random", "nearest trained tag"]
+    assert rows[0]["mAP"] == rep["map"] and rows[2]["mAP"] == rep["baselines"]["nearest_trained_tag"]["map"]
+    assert rows[1]["P@2"] == pytest.approx(rep["baselines"]["random"]["p_at_k"]["2"])
+    pytest.importorskip("streamlit")
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    script = tmp_path / "page.py"
+    script.write_text(
+        f"import sys, json\nsys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})\n"
+        "from pages._ui.evaluation import render_zero_shot\n"
+        f"render_zero_shot({{'zero_shot': json.loads({json.dumps(json.dumps(rep))})}})\n"
+        "render_zero_shot({'metrics': {}})\n"  # a run of another model: nothing shown
+    )
+    at = AppTest.from_file(str(script), default_timeout=60).run()
+    assert not at.exception
+    assert len(at.dataframe) == 1 and list(at.dataframe[0].value["ranking"]) == ["tagtext", "random", "nearest trained tag"]
+    assert "Held out of training: x, y" in at.caption[0].value
 
 
 def test_choose_holdout():

@@ -29,7 +29,7 @@ from ..errors import TrainingError
 from .context import RunContext, StopRequested
 from .data import prepare_inputs
 
-__all__ = ["choose_holdout", "zero_shot_scores", "zero_shot_report", "train_tagtext"]
+__all__ = ["choose_holdout", "zero_shot_scores", "zero_shot_report", "zero_shot_rows", "train_tagtext"]
 
 #: Random rankings averaged for the random baseline's mAP.
 N_RANDOM = 200
@@ -125,6 +125,27 @@ def zero_shot_report(sim: np.ndarray, sim_nearest: np.ndarray, Y: np.ndarray, *,
             "nearest_trained_tag": {"map": near["map"], "ap": {tags[j]: v for j, v in near["ap"].items()}, "p_at_k": near["p_at_k"]},
         },
     }
+
+
+def zero_shot_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The zero-shot section of a run's metrics as table rows: the model, then each baseline.
+
+    Parameters
+    ----------
+    report : dict
+        :func:`zero_shot_report`'s result (``metrics.json``'s ``zero_shot``).
+
+    Returns
+    -------
+    list of dict
+        ``{"ranking", "mAP", "P@k" for each k}`` for ``tagtext``, ``random`` and
+        ``nearest trained tag``; a value is None where it is undefined.
+    """
+    ks = list(report.get("p_at_k") or {})
+    sources = [("tagtext", report), *((name.replace("_", " "), report["baselines"][key])
+                                      for key, name in (("random", "random"), ("nearest_trained_tag", "nearest trained tag")))]
+    return [{"ranking": name, "mAP": src.get("map"), **{f"P@{k}": (src.get("p_at_k") or {}).get(k) for k in ks}}
+            for name, src in sources]
 
 
 def _track_vectors(tower, arrays: list[np.ndarray]) -> np.ndarray:  # noqa: ANN001

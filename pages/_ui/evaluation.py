@@ -8,7 +8,7 @@ import streamlit as st
 
 from musictag_core.errors import MusictagError
 
-__all__ = ["TUNE_HELP", "cv_caption", "render_paired_comparison"]
+__all__ = ["TUNE_HELP", "cv_caption", "render_paired_comparison", "render_zero_shot"]
 
 TUNE_HELP = (
     "logreg, svc, gboost, voting and stacked: search a small grid of hyperparameters by inner cross-validation "
@@ -60,3 +60,22 @@ def render_paired_comparison(run_a: str, run_b: str) -> None:
             hide_index=True, key="runs_paired_table",
             column_config={c: st.column_config.NumberColumn(format="%.4f") for c in ("A", "B", "A − B")},
         )
+
+
+def render_zero_shot(evaluation: dict[str, Any]) -> None:
+    """A ``tagtext`` run's zero-shot retrieval of its held-out tags, beside the random and nearest-trained-tag baselines."""
+    report = (evaluation or {}).get("zero_shot")
+    if not report:
+        return
+    import pandas as pd
+
+    from musictag_core.training.tagtext import zero_shot_rows
+
+    st.subheader("Zero-shot retrieval of held-out tags", anchor=False)
+    st.caption(
+        f"Held out of training: {', '.join(report['held_out_tags'])}. Each held-out tag's text ranks the "
+        f"{report['n_test_tracks']} test tracks by similarity; mAP and precision at k against a random ranking "
+        "and against the trained tag nearest to each held-out tag."
+    )
+    st.dataframe(pd.DataFrame(zero_shot_rows(report)), hide_index=True, key="train_zero_shot_table",
+                 column_config={"mAP": st.column_config.NumberColumn(format="%.3f")})
