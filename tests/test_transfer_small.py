@@ -91,3 +91,36 @@ def test_patch_outputs_of_real_clips_are_cached(clips_dir, tmp_path):
     for a, b in zip(first, again):
         for k in a:
             np.testing.assert_array_equal(a[k], b[k])
+
+
+def test_cli_refuses_bad_choices_with_exit_2(capsys):
+    from musictag_core.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["transfer-compare", "demo-hard", "--features", "mfcc"])
+    assert exc.value.code == 2
+    assert "expected a comma-separated list of pooled" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_cli_compares_heads_on_real_clips(clips_dir, tmp_path, capsys):
+    import json
+
+    from musictag_core.cli import main
+
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    for name in ("blues.00000.wav", "blues.00099.mp3", "classical.00000.wav", "country.00000.wav"):
+        if not (clips_dir / name).exists():
+            pytest.skip(f"{name} not among the shared clips")
+        (folder / name).symlink_to(clips_dir / name)
+    # two labels with one clip each: K-fold is refused by name, exit 2
+    assert main(["transfer-compare", str(folder), "--cv", "3"]) == 2
+    assert "'classical', 'country'" in capsys.readouterr().err
+    assert main(["transfer-compare", str(folder), "--cv", "loo", "--features", "taggram,penultimate",
+                 "--head", "logreg", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["n_tracks"] == 4 and out["folds"] == {"kind": "loo", "k": 4}
+    assert {r["choice"] for r in out["results"]} == {"segment/taggram/logreg", "segment/penultimate/logreg"}
+    # a single-clip genre is never in its own fold's training data: only the blues clips can be right
+    assert all(r["accuracy"] <= 0.5 for r in out["results"])

@@ -37,6 +37,7 @@ __all__ = [
     "FEATURE_CHOICES",
     "HEAD_SPACES",
     "TransferChoice",
+    "compare_transfer_choices",
     "evaluate_transfer_choice",
     "patch_outputs",
     "track_folds",
@@ -274,4 +275,75 @@ def evaluate_transfer_choice(
         "tested": tested_a,
         "predictions": preds_a,
         "best_params": chosen,
+    }
+
+
+def compare_transfer_choices(
+    dataset: str, *, choices: Sequence[TransferChoice], cv: int | str = 5, seed: int = 0,
+    threshold: float = 50.0, progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Compare transfer heads on a single-label audio dataset with the same track folds.
+
+    Parameters
+    ----------
+    dataset : str
+        A dataset spec (folder, listing, ``demo-hard``...); tracks with exactly one label are used.
+    choices : sequence of TransferChoice
+    cv : int or "loo"
+        Stratified K-fold by track (K capped at the smallest class) or leave-one-out.
+    seed : int
+    threshold : float
+        Strength at or above which a label is present.
+    progress : callable(done, total), optional
+        Called per file while musicnn outputs are computed (or read from the cache).
+
+    Returns
+    -------
+    dict
+        ``dataset``, ``n_tracks``, ``labels``, ``folds`` (``{"kind", "k"}``) and ``results``: per
+        choice ``{"choice", "accuracy", "macro_f1", "best_params"}``, best first.
+
+    Raises
+    ------
+    ParameterError
+        No choice, fewer than 2 labels, a class with a single track under K-fold, a
+        feature table (no audio).
+    """
+    from ..datasets import open_dataset
+
+    if not choices:
+        raise ParameterError("give at least one choice to compare")
+    if cv != "loo" and (isinstance(cv, bool) or not isinstance(cv, int) or cv < 2):
+        raise ParameterError(f"cv must be an int >= 2 or 'loo', got {cv!r}")
+    index = open_dataset(dataset, threshold=threshold)
+    if index.kind == "features":
+        raise ParameterError(f"{index.name}: a feature table has no audio; transfer heads need audio files")
+    present = index.strengths >= index.threshold
+    single = np.flatnonzero(present.sum(axis=1) == 1)
+    y = np.argmax(present[single], axis=1)
+    used = sorted(set(y.tolist()))
+    if len(used) < 2:
+        raise ParameterError(f"{index.name}: fewer than 2 labels among its single-label tracks; nothing to compare")
+    remap = {c: i for i, c in enumerate(used)}
+    y = np.array([remap[c] for c in y])
+    labels = [str(index.labels[c]) for c in used]
+    try:
+        folds = track_folds(y, k=cv, seed=seed)
+    except ParameterError:
+        counts = np.bincount(y)
+        lonely = [labels[i] for i in np.flatnonzero(counts < 2)]
+        raise ParameterError(
+            f"{index.name}: label(s) {lonely} have a single track; use cv='loo' (--cv loo) or add tracks"
+        ) from None
+    outs = patch_outputs(list(index.tracks["path"].iloc[single]), progress=progress)
+    results = []
+    for c in choices:
+        r = evaluate_transfer_choice(outs, y, choice=c, folds=folds, n_classes=len(labels), seed=seed)
+        results.append({"choice": r["choice"], "accuracy": r["accuracy"], "macro_f1": r["macro_f1"],
+                        "best_params": r["best_params"]})
+    results.sort(key=lambda r: (-r["accuracy"], -r["macro_f1"]))
+    return {
+        "dataset": index.name, "n_tracks": len(y), "labels": labels,
+        "folds": {"kind": "loo" if cv == "loo" else "stratified-kfold-by-track", "k": len(folds)},
+        "results": results,
     }
