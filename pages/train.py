@@ -40,6 +40,7 @@ from pages._ui.columns import render_excluded_columns
 from pages._ui.errors import app_limits, show_error
 from pages._ui.evaluation import TUNE_HELP, cv_caption, render_zero_shot
 from pages._ui.form import number_field, show_form_errors
+from pages._ui.preflight import public_message, render_preflight
 from pages._ui.robustness import render_run_robustness
 from pages._ui.session import session_workspace, startup
 
@@ -170,6 +171,7 @@ with st.container(border=True, key="train_form"):
     dataset_spec: str | None = None
     dataset_format: str | None = None
     uploaded = False  # an uploaded table lives in the session workspace: the run keeps a copy
+    upload_name: str | None = None  # messages name the uploaded file, not the session copy's path
     with c_data:
         source = st.radio("Dataset", list(SOURCES), format_func=SOURCES.get, key="train_source", horizontal=True)
         if source in DEMO_CAPTIONS:
@@ -199,7 +201,7 @@ with st.container(border=True, key="train_form"):
             if up is not None:
                 try:
                     dataset_spec, dataset_format = _save_upload(up.getvalue(), up.name), "features"
-                    uploaded = True
+                    uploaded, upload_name = True, up.name
                 except MusictagError as exc:
                     show_error(exc, context="Upload")
                 except OSError as exc:
@@ -373,14 +375,11 @@ with st.container(border=True, key="train_form"):
                         st.rerun()
 
     show_form_errors(errors)
-    start = st.button(
-        "Start training", type="primary", icon=":material/play_arrow:", key="train_start",
-        disabled=dataset_spec is None or aug_error is not None or bool(errors),
-        help="Fix the fields marked in red first." if errors else (None if dataset_spec else "Choose a dataset first."),
-    )  # fmt: skip
-    if start and dataset_spec is not None and not errors:
+    # the settings exactly as the form shows them: an empty field is the preset's value (None), nothing else is
+    # substituted; the pre-flight check below judges them before Start, and Start runs this same config
+    config = None
+    if dataset_spec is not None and not errors and aug_error is None:
         try:
-            # exactly what the form shows: an empty field is the preset's value (None), nothing else is substituted
             config = RunConfig(
                 dataset=dataset_spec, model=model, preset=preset_name, task=None if task == "auto" else task,
                 threshold=float(threshold), epochs=epochs, batch_size=batch_size, optimizer=optimizer,
@@ -392,9 +391,22 @@ with st.container(border=True, key="train_form"):
                 tune=bool(tune) and model in TUNABLE_MODELS,
                 max_tracks=None if max_tracks is None else int(max_tracks), name=name.strip(),
             )  # fmt: skip
+        except MusictagError as exc:
+            show_error(exc, context="Settings")
+    preflight_ok = render_preflight(config, upload_name=upload_name)
+    start = st.button(
+        "Start training", type="primary", icon=":material/play_arrow:", key="train_start",
+        disabled=dataset_spec is None or aug_error is not None or bool(errors) or config is None or not preflight_ok,
+        help="Fix the fields marked in red first." if errors
+        else "The pre-flight check refuses these settings: see the fix above." if not preflight_ok
+        else None if dataset_spec else "Choose a dataset first.",
+    )  # fmt: skip
+    if start and config is not None and preflight_ok:
+        try:
             run_id = start_run(config, check=True, keep_dataset_file=uploaded)
         except MusictagError as exc:
-            show_error(exc, context="Cannot start the run")
+            show_error(type(exc)(public_message(str(exc), dataset=dataset_spec, upload_name=upload_name)),
+                       context="Cannot start the run")
         except OSError as exc:
             st.error(
                 f"Cannot start the run: {exc.strerror or exc} ({getattr(exc, 'filename', '') or runs_dir()}). "

@@ -51,6 +51,7 @@ COMMAND_MODULES: list[str] = [
     "dataset",
     "robustness",
     "explain",
+    "transfer_compare",
 ]
 
 

@@ -10,6 +10,8 @@ A run is a folder owned by :class:`musictag_core.runs.Run`; this package fills i
 * :mod:`~musictag_core.training.evaluation`: a finished run's full evaluation (:func:`evaluate_run`).
 * :mod:`~musictag_core.training.compare`: runs side by side (:func:`runs_table`, :func:`compare_metrics`).
 * :mod:`~musictag_core.training.form`: the Train form's numeric fields, their bounds and parsing.
+* :mod:`~musictag_core.training.transfer_small`: scikit-learn heads on cached musicnn patch outputs,
+  compared on the same track folds (``transfer-compare``, ``bench/bench_transfer_small.py``).
 
 Names resolve on first use, so importing this package imports neither Keras nor scikit-learn.
 """

@@ -31,7 +31,7 @@ import numpy as np
 from ..errors import DatasetError, TrainingError
 from .config import RunConfig
 
-__all__ = ["DEFAULT_NO_TEST_K", "MAX_LOO_TRACKS", "Preflight", "load_dataset", "preflight"]
+__all__ = ["DEFAULT_NO_TEST_K", "MAX_LOO_TRACKS", "Preflight", "load_dataset", "preflight", "preview"]
 
 #: Leave-one-out trains one model per track: offered up to this many tracks.
 MAX_LOO_TRACKS = 200
@@ -101,6 +101,11 @@ def load_dataset(cfg: RunConfig):  # noqa: ANN201 - (DatasetIndex, task)
     index = open_dataset(cfg.dataset, threshold=cfg.threshold, keep=cfg.keep_columns, drop=cfg.drop_columns,
                          missing=cfg.missing, audio_dir=cfg.audio_dir)
     task = cfg.task or index.task
+    return _sample(index, cfg, task), task
+
+
+def _sample(index, cfg: RunConfig, task: str):  # noqa: ANN001, ANN202
+    """``index`` with at most ``cfg.max_tracks`` tracks (a seeded stratified sample)."""
     if cfg.max_tracks is not None and cfg.max_tracks < len(index):
         from sklearn.model_selection import train_test_split
 
@@ -111,7 +116,31 @@ def load_dataset(cfg: RunConfig):  # noqa: ANN201 - (DatasetIndex, task)
             stratify=stratify_key(index, task) if task == "single" else None,
         )
         index = index.subset(np.sort(keep))
-    return index, task
+    return index
+
+
+def preview(cfg: RunConfig) -> Preflight:
+    """:func:`preflight` as a form shows it before Start: no audio is decoded or generated.
+
+    The demo corpora are read from their plan
+    (:func:`~musictag_core.datasets.demo.demo_plan_index`: the same tracks and
+    labels the generated corpus has); every other dataset from its metadata, as
+    :func:`preflight` does.
+
+    Raises
+    ------
+    TrainingError, DatasetError
+        As :func:`preflight`: the refusal the run would get at Start.
+    """
+    from ..datasets.detect import DEMO_SPECS
+
+    if cfg.dataset not in DEMO_SPECS:
+        return preflight(cfg)
+    from ..datasets.demo import demo_plan_index
+
+    index = demo_plan_index(variant=cfg.dataset, threshold=cfg.threshold)
+    task = cfg.task or index.task
+    return preflight(cfg, index=_sample(index, cfg, task), task=task)
 
 
 def _names(items: list[str], counts: dict[str, int]) -> str:
