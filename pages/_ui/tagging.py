@@ -20,7 +20,7 @@ only compact results (scores, small figures) are kept, never waveforms.
 :func:`start_warmup` loads a model in a background thread and runs the whole card
 path once on a synthetic clip (TensorFlow, the first full-size forward pass, librosa's
 kernels, MP3 decoding, plotly and PNG encoding), so the first real upload does not pay
-for them. ``app.py`` starts it for the default model at the first connection to the server.
+for them. ``app.py`` starts it for the default model as the server starts (its ``st.App`` lifespan).
 
 Every finished step writes one line to the server log (``[musictag] card scores ...``,
 ``[musictag] card done ...``) with a wall-clock time stamp: the page benchmark times
