@@ -218,6 +218,8 @@ def main(argv: list[str] | None = None) -> None:
         if "usearch" in by and "faiss" in by:
             ratios[str(n)] = {
                 "build_faiss_over_usearch": round(by["faiss"]["build_s"] / by["usearch"]["build_s"], 2),
+                "build_cpu_faiss_over_usearch": round(by["faiss"]["build_cpu_s"] / by["usearch"]["build_cpu_s"], 2)
+                if by["faiss"].get("build_cpu_s") and by["usearch"].get("build_cpu_s") else None,
                 "query_p50_faiss_over_usearch": round(by["faiss"]["query_p50_ms"] / by["usearch"]["query_p50_ms"], 2),
             }
     write_result("similar", {"chosen": CHOSEN, "rows": merged, "ratios": ratios})
