@@ -28,19 +28,17 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import write_result  # noqa: E402
+from common import free_port, streamlit_healthy, write_result  # noqa: E402
 
 CHROMIUM = os.environ.get("MUSICTAG_CHROMIUM", "/usr/bin/chromium")
 SCATTER_TITLE = "PCA 2-D of MFCC statistics"
@@ -83,20 +81,6 @@ def bench_core(repeat: int = 5) -> dict:
         "median": {k: round(statistics.median(r[k] for r in runs), 4) for k in keys},
         "repeat": repeat,
     }
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-            return r.status == 200
-    except OSError:
-        return False
 
 
 def _idle(page, timeout_ms: int) -> None:
@@ -185,7 +169,7 @@ def bench_page(visits: int) -> dict:
     from playwright.sync_api import sync_playwright
 
     tmp = Path(tempfile.mkdtemp(prefix="musictag-bench-explore-"))
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = dict(os.environ, MUSICTAG_RUNS=str(tmp / "runs"), PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2")
     log = open(tmp / "server.log", "w")  # noqa: SIM115
@@ -196,7 +180,7 @@ def bench_page(visits: int) -> dict:
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         t0 = time.monotonic()
-        while not _healthy(url):
+        while not streamlit_healthy(url):
             if proc.poll() is not None or time.monotonic() - t0 > 120:
                 raise RuntimeError(f"streamlit did not start; see {tmp / 'server.log'}")
             time.sleep(0.3)

@@ -46,15 +46,16 @@ import json
 import os
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import free_port, streamlit_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIPS = ROOT.parent / "shared" / "data" / "clips"
@@ -303,20 +304,6 @@ def _make_songs(folder: Path) -> list[Path]:
     return songs
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-            return r.status == 200
-    except OSError:
-        return False
-
-
 def _stamps(log: Path, kind: str) -> list[tuple[str, float]]:
     pat = re.compile(rf"\[musictag\] card {kind} (\S+) t=([0-9.]+)")
     return [(m.group(1), float(m.group(2))) for m in pat.finditer(log.read_text(errors="replace"))]
@@ -407,7 +394,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         }
         print("cold CLIs", result["naive_cold_cli"], result["ours_cold_cli"], flush=True)
 
-        port = _free_port()
+        port = free_port()
         url = f"http://127.0.0.1:{port}"
         log = tmp / "server.log"
         env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2",
@@ -420,7 +407,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
             contexts, baseline = [], None
             try:
-                while not _healthy(url):
+                while not streamlit_healthy(url):
                     if server.poll() is not None or time.time() - t_start > 120:
                         raise RuntimeError(f"server did not start:\n{log.read_text()[-3000:]}")
                     time.sleep(0.1)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import platform
+import socket
 import statistics
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,6 +36,22 @@ def timeit_cpu(fn: Callable[[], object], *, repeat: int) -> tuple[dict, object]:
         cpus.append(time.process_time() - c0)
     return {"median_s": round(statistics.median(walls), 3), "min_s": round(min(walls), 3),
             "cpu_s": round(statistics.median(cpus), 3), "repeat": repeat}, out
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1, for a server a bench starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def streamlit_healthy(url: str) -> bool:
+    """Whether the Streamlit server at ``url`` answers its health check."""
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
 
 
 def machine() -> dict:
