@@ -4,8 +4,9 @@ The ``transfer`` model's choices that matter most on a few dozen tracks are
 evaluated here with pooled out-of-fold metrics:
 
 - ``level``: ``"segment"`` trains on every 3 s patch (each a sample, labelled
-  with its track's label) and averages the patch scores per track;
-  ``"track"`` trains on one mean vector per track. Folds are always by track
+  with its track's label); ``"track"`` trains on one mean vector per track.
+  Either way a test track's score is the mean of its patches' scores (the rule the
+  saved head follows when it tags a file). Folds are always by track
   (every patch of a test track is out of the training data), and the inner
   folds of a tuned head are grouped by track too, so no patch of a track is
   on both sides of any split.
