@@ -85,6 +85,24 @@ def test_sklearn_head_trains_with_cv_records_its_choice_and_tags_like_the_run(en
         np.testing.assert_allclose([got[lab] for lab in card["labels"]], expected, atol=1e-4)
 
 
+@pytest.mark.slow
+def test_dense_head_reads_the_taggram(env):
+    """embedding='taggram' reaches the Keras head too: 50 inputs per patch, tagged through the run loader."""
+    from musictag_core.models.loading import load_tagger
+    from musictag_core.predict import tag_file
+
+    run_dir = create_run(RunConfig(dataset=str(env["data"]), model="transfer", preset="fast", embedding="taggram",
+                                   epochs=2, seed=0), runs_dir=env["runs"])
+    assert execute_run(run_dir) == "finished", (run_dir / "status.json").read_text()
+    card = json.loads((run_dir / "card.json").read_text())
+    assert card["format"] == "musictag-keras" and card["input_shape"] == [50]
+    assert card["transfer"]["head"] == "dense" and card["transfer"]["parts"] == ["tags"]
+    ids, _, saved, _ = read_predictions(run_dir / "predictions.csv")
+    index = open_dataset(str(env["data"]))
+    path = dict(zip(index.tracks["track_id"], index.tracks["path"]))[str(ids[0])]
+    np.testing.assert_allclose(tag_file(path, load_tagger(run_dir)).scores, saved[0], atol=2e-4)
+
+
 @pytest.mark.parametrize(
     ("settings", "match"),
     [
