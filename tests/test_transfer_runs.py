@@ -66,6 +66,7 @@ def test_sklearn_head_trains_with_cv_records_its_choice_and_tags_like_the_run(en
     assert (t["head"], t["level"], t["features"], t["tuned"]) == (head, level, embedding, tune)
     assert t["n_features"] == {"both+taggram": 1756, "taggram": 50}[embedding] == card["input_shape"][0]
     assert card["inputs"]["embedding"] == embedding and card["config"]["head"] == head
+    assert card["architecture"] == f"transfer ({head} head, {level} level, {embedding})"
     if tune:
         assert t["search_space"] == HEAD_SPACES[head]
         assert len(t["chosen_per_fold"]) == 3

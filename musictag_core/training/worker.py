@@ -213,7 +213,9 @@ def save_outputs(ctx: RunContext, index, task: str, split, result, metrics, thre
         "kind": "run",
         "model_file": model_file,
         "model": cfg.model,
-        "architecture": cfg.model + (" (fine-tuned musicnn)" if cfg.fine_tune else ""),
+        "architecture": cfg.model + (" (fine-tuned musicnn)" if cfg.fine_tune else "") + (
+            f" ({cfg.head} head, {cfg.level} level, {cfg.embedding})" if cfg.family == "sklearn" and cfg.model == "transfer" else ""
+        ),
         "title": cfg.card.title,
         "seed_system": cfg.card.seed_system,
         "input_kind": spec.kind,
