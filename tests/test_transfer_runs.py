@@ -87,6 +87,21 @@ def test_sklearn_head_trains_with_cv_records_its_choice_and_tags_like_the_run(en
 
 
 @pytest.mark.slow
+def test_cli_trains_a_tuned_head_from_set_options(env, capsys):
+    from musictag_core.cli import main
+
+    capsys.readouterr()
+    code = main(["train", "--dataset", str(env["data"]), "--model", "transfer", "--cv", "2", "--tune",
+                 "--set", "head=svm", "--set", "embedding=penultimate", "--run-dir", str(env["runs"]), "--json"])
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert code == 0 and out["state"] == "finished", out
+    assert out["cv"]["k"] == 2 and len(out["tuning"]["per_fold"]) == 2
+    card = json.loads((env["runs"] / out["run_id"] / "card.json").read_text())
+    assert (card["transfer"]["head"], card["transfer"]["features"], card["input_shape"]) == ("svm", "penultimate", [200])
+    assert card["transfer"]["chosen_per_fold"] == out["tuning"]["per_fold"]
+
+
+@pytest.mark.slow
 def test_dense_head_reads_the_taggram(env):
     """embedding='taggram' reaches the Keras head too: 50 inputs per patch, tagged through the run loader."""
     from musictag_core.models.loading import load_tagger
