@@ -25,6 +25,7 @@ from .errors import ParameterError
 __all__ = [
     "BACKBONE_KINDS",
     "CACHE_VERSION",
+    "EMBEDDING_PARTS",
     "ANALYSIS_KINDS",
     "INPUT_KINDS",
     "Backbone",
@@ -32,6 +33,7 @@ __all__ = [
     "compute_inputs",
     "crop_pieces",
     "display_features",
+    "embedding_columns",
 ]
 
 #: Bumped when stored inputs change meaning.
@@ -47,6 +49,16 @@ ANALYSIS_KINDS = ("segment_stats",)
 
 #: The kinds computed through a musicnn backbone.
 BACKBONE_KINDS = ("embedding", "musicnn_patches")
+
+#: ``embedding`` choices and the musicnn outputs each concatenates, in this order: the pooled
+#: 1506-d embedding, the penultimate 200-d one, and the taggram (musicnn's 50 tag scores per patch).
+EMBEDDING_PARTS: dict[str, tuple[str, ...]] = {
+    "pooled": ("pooled",),
+    "penultimate": ("penultimate",),
+    "both": ("pooled", "penultimate"),
+    "taggram": ("tags",),
+    "both+taggram": ("pooled", "penultimate", "tags"),
+}
 
 
 @runtime_checkable
@@ -75,8 +87,9 @@ class InputSpec(Config):
         while training; at prediction consecutive crops are used).
     features : FeatureConfig or None
         For ``logmel``, ``mfcc`` and ``stats`` (``segment_stats`` takes a ``stats`` one).
-    embedding : {"pooled", "penultimate", "both"}
-        For ``embedding``: which musicnn outputs (pooled 1506-d first, then penultimate 200-d).
+    embedding : {"pooled", "penultimate", "both", "taggram", "both+taggram"}
+        For ``embedding``: which musicnn outputs (:data:`EMBEDDING_PARTS`: pooled 1506-d first,
+        then penultimate 200-d, then the 50 tag scores).
     backbone : str
         Shipped musicnn model for ``embedding`` / ``musicnn_patches``.
     """
@@ -99,8 +112,8 @@ class InputSpec(Config):
                 raise ParameterError(f"features.sr ({self.features.sr}) must equal audio.sr ({self.audio.sr})")
         if self.kind == "segment_stats" and self.segments.kind == "random_crop":
             raise ParameterError("input kind 'segment_stats' needs a fixed cut (segments, patches or windows)")
-        if self.embedding not in ("pooled", "penultimate", "both"):
-            raise ParameterError(f"embedding must be pooled, penultimate or both, got {self.embedding!r}")
+        if self.embedding not in EMBEDDING_PARTS:
+            raise ParameterError(f"embedding must be one of {', '.join(EMBEDDING_PARTS)}, got {self.embedding!r}")
 
     @property
     def needs_backbone(self) -> bool:
@@ -228,13 +241,7 @@ def compute_inputs(
         patches, starts = backbone.patches(y, overlap=overlap)
         if kind == "musicnn_patches":
             return starts, patches
-        out = backbone.forward(patches)
-        parts = []
-        if spec.embedding in ("pooled", "both"):
-            parts.append(out["pooled"])
-        if spec.embedding in ("penultimate", "both"):
-            parts.append(out["penultimate"])
-        return starts, np.concatenate(parts, axis=1).astype(np.float32)
+        return starts, embedding_columns(backbone.forward(patches), embedding=spec.embedding)
     seg = spec.segments
     if seg.kind == "random_crop":
         if seg.max_duration_s is not None:
@@ -269,6 +276,27 @@ def compute_inputs(
         ]
         return np.asarray(pieces.starts_s, dtype=np.float64), np.array(rows, dtype=np.float64)
     return np.asarray(pieces.starts_s, dtype=np.float64), np.asarray(extract_frames(data, config=spec.features), np.float32)
+
+
+def embedding_columns(outputs: dict[str, np.ndarray], *, embedding: str) -> np.ndarray:
+    """The model inputs of an ``embedding`` spec from musicnn's per-patch outputs.
+
+    Parameters
+    ----------
+    outputs : dict
+        ``pooled`` [shape=(n, 1506)], ``penultimate`` [shape=(n, 200)] and ``tags`` [shape=(n, 50)]
+        (a backbone's ``forward``; only the parts ``embedding`` names are read).
+    embedding : str
+        A key of :data:`EMBEDDING_PARTS`.
+
+    Returns
+    -------
+    np.ndarray [shape=(n, dim)], float32
+        The parts side by side, in :data:`EMBEDDING_PARTS` order.
+    """
+    if embedding not in EMBEDDING_PARTS:
+        raise ParameterError(f"embedding must be one of {', '.join(EMBEDDING_PARTS)}, got {embedding!r}")
+    return np.concatenate([np.asarray(outputs[k], dtype=np.float32) for k in EMBEDDING_PARTS[embedding]], axis=1)
 
 
 def display_features(

@@ -43,6 +43,7 @@ from pages._ui.form import number_field, show_form_errors
 from pages._ui.preflight import public_message, render_preflight
 from pages._ui.robustness import render_run_robustness
 from pages._ui.session import session_workspace, startup
+from pages._ui.transfer import render_transfer_settings
 
 LIVE_REFRESH_S = 1.5
 SOURCES = {
@@ -239,7 +240,9 @@ with st.container(border=True, key="train_form"):
             help="fast: small inputs and model for the demo corpus (a minute or two); full: the seed system's settings.",
         )  # fmt: skip
         preset = card.preset(preset_name)
-        neural = card.family == "keras"
+        transfer = render_transfer_settings(model)
+        neural = card.family == "keras" and transfer.get("head", "dense") == "dense"
+        tunable = model in TUNABLE_MODELS and transfer.get("head") != "dense"
 
     st.markdown("**Training**" + ("" if neural else f" (the settings below apply to neural models; {model} fits in one go)"))
     c1, c2, c3, c4, c5, c6 = st.columns(6, vertical_alignment="top")
@@ -276,7 +279,7 @@ with st.container(border=True, key="train_form"):
                               help="Weight tracks inversely to their label frequency.")
     name = c4.text_input("Run name (optional)", key="train_name", max_chars=80)
     tune = st.checkbox("Tune hyperparameters (inner cross-validation)", key="train_tune",
-                       disabled=model not in TUNABLE_MODELS, help=TUNE_HELP)
+                       disabled=not tunable, help=TUNE_HELP)
 
     input_kind = card.input_kind
     segments: dict = {}
@@ -310,7 +313,7 @@ with st.container(border=True, key="train_form"):
                 if bands is not None:
                     features[field] = int(bands)
         elif input_kind == "embedding":
-            st.caption(f"The {model} model reads pretrained musicnn embeddings of each track (no settings here).")
+            st.caption(f"The {model} model reads pretrained musicnn outputs of each 3 s patch (chosen beside the model).")
         else:
             st.caption(f"{model} reads per-track summary statistics (or the feature table's columns).")
 
@@ -388,7 +391,7 @@ with st.container(border=True, key="train_form"):
                 class_weights=bool(class_weights), augment=augment or AugmentConfig(),
                 n_variants=4 if n_variants is None else int(n_variants),
                 segments=segments or None, features=features or None, seed=0 if seed is None else int(seed), cv=cv if cv == "loo" else int(cv),
-                tune=bool(tune) and model in TUNABLE_MODELS,
+                tune=bool(tune) and tunable, **transfer,
                 max_tracks=None if max_tracks is None else int(max_tracks), name=name.strip(),
             )  # fmt: skip
         except MusictagError as exc:

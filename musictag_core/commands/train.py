@@ -41,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(for datasets too small for a train/validation/test split)")
     p.add_argument("--tune", action="store_true",
                    help="search hyperparameters by inner cross-validation in each fold "
-                        "(logreg, svc, gboost, voting, stacked)")
+                        "(logreg, svc, gboost, voting, stacked; transfer with --set head=logreg or head=svm)")
     p.add_argument("--preset", choices=["fast", "full"], help="model preset")
     p.add_argument("--detach", action="store_true", help="start a background worker and print the run id")
     add_column_options(p)

@@ -9,12 +9,22 @@ from typing import Any
 from ..augment import AugmentConfig
 from ..config import Config, FeatureConfig, SegmentConfig, config_from_dict, reject_unknown_keys
 from ..errors import ParameterError
+from ..inputs import EMBEDDING_PARTS
 from ..models.registry import MODEL_CARDS, model_card
 
-__all__ = ["TUNABLE_MODELS", "RunConfig", "parse_set"]
+__all__ = ["TRANSFER_HEADS", "TRANSFER_LEVELS", "TUNABLE_MODELS", "RunConfig", "parse_set"]
 
-#: Models ``tune`` applies to (:mod:`musictag_core.training.tuning` holds their search spaces).
-TUNABLE_MODELS = ("logreg", "svc", "gboost", "voting", "stacked")
+#: Models ``tune`` applies to (:mod:`musictag_core.training.tuning` holds their search spaces;
+#: the transfer model's scikit-learn heads search ``C``, :data:`~musictag_core.training.transfer_small.HEAD_SPACES`).
+TUNABLE_MODELS = ("logreg", "svc", "gboost", "voting", "stacked", "transfer")
+
+#: Heads of the ``transfer`` model: the Keras dense head, or a standardised scikit-learn
+#: logistic regression / RBF SVM (:mod:`~musictag_core.training.transfer_small`).
+TRANSFER_HEADS = ("dense", "logreg", "svm")
+
+#: What a transfer head trains on: every 3 s patch (labelled with its track's labels), or one
+#: mean vector per track. Either way the saved head scores each patch and the track score is the mean.
+TRANSFER_LEVELS = ("segment", "track")
 
 
 @dataclass(frozen=True)
@@ -54,8 +64,17 @@ class RunConfig(Config):
         Augmented variants precomputed per training track (with augmentation on).
     segments, features : dict or None
         Overrides of the preset's SegmentConfig / FeatureConfig fields.
-    embedding : {"pooled", "penultimate", "both"}
-        Transfer model input.
+    embedding : {"pooled", "penultimate", "both", "taggram", "both+taggram"}
+        Transfer model input (:data:`~musictag_core.inputs.EMBEDDING_PARTS`): musicnn's
+        pooled 1506-d and/or penultimate 200-d embedding, its 50 tag scores (the taggram), or
+        both embeddings plus the taggram.
+    head : {"dense", "logreg", "svm"}
+        Transfer only: the Keras dense head (default), or a scikit-learn logistic regression /
+        RBF SVM on standardised inputs (:data:`TRANSFER_HEADS`; saved as ``model.joblib``).
+    level : {"segment", "track"}
+        Transfer scikit-learn heads only: train on every 3 s patch, or on one mean vector per
+        track (:data:`TRANSFER_LEVELS`). The saved head scores each patch and a track's score is
+        the mean, in the run's evaluation and when tagging alike.
     fine_tune : bool
         Transfer only: train musicnn and the head end to end on mel patches
         (instead of a head on cached embeddings).
@@ -83,7 +102,7 @@ class RunConfig(Config):
         Keep each artist's tracks inside one fold or split ("auto": whenever
         the dataset names artists).
     tune : bool
-        Classical models: a budgeted hyperparameter search
+        Classical models and the transfer model's logreg / svm heads: a budgeted hyperparameter search
         by inner cross-validation on each fold's training tracks
         (:mod:`~musictag_core.training.tuning`); the search space and the chosen
         values go in the run card.
@@ -125,6 +144,8 @@ class RunConfig(Config):
     segments: dict | None = None
     features: dict | None = None
     embedding: str = "both"
+    head: str = "dense"
+    level: str = "segment"
     fine_tune: bool = False
     n_jobs: int | None = None
     sr: int = 22050
@@ -190,8 +211,9 @@ class RunConfig(Config):
             raise ParameterError(f"augment must be an AugmentConfig or dict, got {self.augment!r}")
         if isinstance(self.n_variants, bool) or not isinstance(self.n_variants, int) or self.n_variants < 1:
             raise ParameterError(f"n_variants must be a positive int, got {self.n_variants!r}")
-        if self.embedding not in ("pooled", "penultimate", "both"):
-            raise ParameterError(f"embedding must be pooled, penultimate or both, got {self.embedding!r}")
+        if self.embedding not in EMBEDDING_PARTS:
+            raise ParameterError(f"embedding must be one of {', '.join(EMBEDDING_PARTS)}, got {self.embedding!r}")
+        self._check_transfer()
         if isinstance(self.cv, str) and self.cv.strip().lower() in ("loo", "leave-one-out"):
             object.__setattr__(self, "cv", "loo")
         elif isinstance(self.cv, str) and self.cv.strip().isdigit():
@@ -213,6 +235,11 @@ class RunConfig(Config):
             raise ParameterError(
                 f"tune applies to {', '.join(TUNABLE_MODELS)}; model {self.model!r} has no search space"
             )
+        if self.tune and self.model == "transfer" and self.head == "dense":
+            raise ParameterError(
+                "tune applies to the transfer model's logreg and svm heads (it searches their C); "
+                "the dense head has no search space: set head to logreg or svm, or leave tune off"
+            )
         for name in ("val_fraction", "test_fraction"):
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or not 0 < v < 0.5:
@@ -220,6 +247,35 @@ class RunConfig(Config):
         # the overrides must make valid configs
         self.segment_config()
         self.feature_config()
+
+    def _check_transfer(self) -> None:
+        """``head``, ``level`` and ``embedding``: transfer settings, each refused by name elsewhere."""
+        if self.head not in TRANSFER_HEADS:
+            raise ParameterError(f"head must be one of {', '.join(TRANSFER_HEADS)}, got {self.head!r}")
+        if self.level not in TRANSFER_LEVELS:
+            raise ParameterError(f"level must be one of {', '.join(TRANSFER_LEVELS)}, got {self.level!r}")
+        if self.model != "transfer":
+            for name, default in (("head", "dense"), ("level", "segment")):
+                if getattr(self, name) != default:
+                    raise ParameterError(
+                        f"{name} applies to the transfer model only, not {self.model!r}; got {name}={getattr(self, name)!r}"
+                    )
+            return
+        if self.head == "dense" and self.level != "segment":
+            raise ParameterError(
+                f"level={self.level!r} applies to the logreg and svm heads; the dense head trains on patches "
+                "(level 'segment')"
+            )
+        if self.head != "dense" and self.fine_tune:
+            raise ParameterError(f"fine_tune trains musicnn with the dense head, not with head={self.head!r}")
+        if self.fine_tune and self.embedding not in ("pooled", "penultimate", "both"):
+            raise ParameterError(
+                f"fine_tune reads musicnn's pooled and/or penultimate embedding, not embedding={self.embedding!r}"
+            )
+        if self.head != "dense" and self.task == "regression":
+            raise ParameterError(
+                f"the {self.head} head classifies (single- or multi-label); for strength regression use head 'dense'"
+            )
 
     # -- derived settings ---------------------------------------------------
     @property
@@ -234,7 +290,9 @@ class RunConfig(Config):
 
     @property
     def family(self) -> str:
-        """``keras`` or ``sklearn``."""
+        """``keras`` or ``sklearn`` (the transfer model's logreg / svm heads are scikit-learn)."""
+        if self.model == "transfer" and self.head != "dense":
+            return "sklearn"
         return self.card.family
 
     def preset_obj(self):  # noqa: ANN201

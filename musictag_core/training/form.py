@@ -7,6 +7,11 @@ replaced by an earlier valid one; it blocks Start, with the reason in words
 (:func:`train_size`), epochs at least 1, dropout in [0, 1), the learning rate in
 [1e-6, 1].
 
+The transfer model's choices (head, level, musicnn outputs) are labelled here too
+(:data:`TRANSFER_HEAD_LABELS`, :data:`TRANSFER_LEVEL_LABELS`, :data:`TRANSFER_FEATURE_LABELS`);
+``pages/_ui/transfer.py`` draws them and :class:`~musictag_core.training.RunConfig` judges the
+combination.
+
 Nothing here imports Streamlit; ``pages/_ui/form.py`` draws the fields.
 """
 
@@ -15,7 +20,50 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["FieldRule", "form_rules", "parse_field", "train_size", "LEARNING_RATE_RANGE"]
+__all__ = [
+    "FieldRule",
+    "form_rules",
+    "parse_field",
+    "train_size",
+    "transfer_help",
+    "LEARNING_RATE_RANGE",
+    "TRANSFER_FEATURE_LABELS",
+    "TRANSFER_HEAD_LABELS",
+    "TRANSFER_LEVEL_LABELS",
+]
+
+#: The transfer model's heads (``RunConfig.head``), as the form names them.
+TRANSFER_HEAD_LABELS = {
+    "dense": "Dense head (Keras)",
+    "logreg": "Logistic regression",
+    "svm": "RBF SVM",
+}
+
+#: What a scikit-learn transfer head trains on (``RunConfig.level``).
+TRANSFER_LEVEL_LABELS = {
+    "segment": "every 3 s patch",
+    "track": "one mean per track",
+}
+
+#: The musicnn outputs a transfer head reads (``RunConfig.embedding``).
+TRANSFER_FEATURE_LABELS = {
+    "pooled": "pooled embedding (1506)",
+    "penultimate": "penultimate embedding (200)",
+    "both": "both embeddings (1706)",
+    "taggram": "taggram: 50 tag scores",
+    "both+taggram": "both embeddings + taggram (1756)",
+}
+
+_TRANSFER_HELP = {
+    "head": "Dense: a small Keras network trained by epochs (the settings below). Logistic regression and RBF SVM: "
+    "scikit-learn on standardised inputs, fitted in one go on every non-test track; with Tune on, C is chosen by "
+    "inner cross-validation grouped by track.",
+    "level": "Logistic regression and SVM only. Every 3 s patch as a sample (labelled with its track's labels), or "
+    "one mean vector per track. Either way the saved head scores each patch and a track's score is their mean.",
+    "embedding": "Which musicnn outputs the head reads: its pooled and/or penultimate embedding, its 50 tag scores "
+    "(the taggram), or both embeddings plus the taggram.",
+}
+
 
 #: The learning rates the form accepts: below 1e-6 nothing moves in a few epochs, above 1 Adam and SGD diverge.
 LEARNING_RATE_RANGE = (1e-6, 1.0)
@@ -63,6 +111,11 @@ class FieldRule:
         if hi is not None:
             return f"{what} {'below' if self.max_exclusive else 'of at most'} {_fmt(hi)}"
         return what
+
+
+def transfer_help(setting: str) -> str:
+    """The help text of a transfer setting: ``"head"``, ``"level"`` or ``"embedding"``."""
+    return _TRANSFER_HELP[setting]
 
 
 def _fmt(x: float) -> str:

@@ -4,8 +4,9 @@ The ``transfer`` model's choices that matter most on a few dozen tracks are
 evaluated here with pooled out-of-fold metrics:
 
 - ``level``: ``"segment"`` trains on every 3 s patch (each a sample, labelled
-  with its track's label) and averages the patch scores per track;
-  ``"track"`` trains on one mean vector per track. Folds are always by track
+  with its track's label); ``"track"`` trains on one mean vector per track.
+  Either way a test track's score is the mean of its patches' scores (the rule the
+  saved head follows when it tags a file). Folds are always by track
   (every patch of a test track is out of the training data), and the inner
   folds of a tuned head are grouped by track too, so no patch of a track is
   on both sides of any split.
@@ -16,9 +17,16 @@ evaluated here with pooled out-of-fold metrics:
   ``tune=True``: searched by inner grouped cross-validation
   (:data:`HEAD_SPACES`) on each outer fold's training tracks only.
 
-musicnn's outputs per patch are computed once per file and cached in the
-feature store's :class:`~musictag_core.store.ArrayCache` (keyed by file digest),
-so repeated comparisons read them from disk.
+musicnn's outputs per patch are computed once per file (through
+:func:`~musictag_core.inputs.compute_inputs`, the path the taggers use) and cached
+in the feature store's :class:`~musictag_core.store.ArrayCache` (keyed by file
+digest), so repeated comparisons and runs read them from disk.
+
+The same heads train as runs: ``RunConfig(model="transfer", head="logreg"|"svm",
+level=..., embedding=..., tune=...)`` fits :func:`build_head` through
+:func:`train_transfer_head` (the worker's trainer for those heads) and saves it as
+the run's ``model.joblib``; the run tagger then scores each patch of a file with
+it and averages, exactly as the run's evaluation does.
 """
 
 from __future__ import annotations
@@ -31,26 +39,24 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ParameterError
+from ..errors import ParameterError, TrainingError
+from ..inputs import EMBEDDING_PARTS, InputSpec, embedding_columns
 
 __all__ = [
     "FEATURE_CHOICES",
     "HEAD_SPACES",
     "TransferChoice",
+    "build_head",
     "compare_transfer_choices",
     "evaluate_transfer_choice",
     "patch_outputs",
+    "search_head",
     "track_folds",
+    "train_transfer_head",
 ]
 
-#: ``features`` values and the musicnn outputs each concatenates.
-FEATURE_CHOICES: dict[str, tuple[str, ...]] = {
-    "pooled": ("pooled",),
-    "penultimate": ("penultimate",),
-    "both": ("pooled", "penultimate"),
-    "taggram": ("tags",),
-    "both+taggram": ("pooled", "penultimate", "tags"),
-}
+#: ``features`` values and the musicnn outputs each concatenates (the run setting ``embedding``).
+FEATURE_CHOICES: dict[str, tuple[str, ...]] = EMBEDDING_PARTS
 
 #: Grids of a tuned head (inner cross-validation grouped by track).
 HEAD_SPACES: dict[str, dict[str, list[float]]] = {
@@ -80,7 +86,7 @@ class TransferChoice:
     head: str = "logreg"
     tune: bool = False
 
-    def __post_init__(self) -> None:
+    def __post_init__(self) -> None:  # noqa: D105
         if self.level not in ("segment", "track"):
             raise ParameterError(f"level must be 'segment' or 'track', got {self.level!r}")
         if self.features not in FEATURE_CHOICES:
@@ -99,20 +105,27 @@ class TransferChoice:
 def patch_outputs(
     paths: Sequence[str | os.PathLike], *, backbone: str = "MSD_musicnn", duration: float | None = None,
     cache_root: str | os.PathLike | None = None, progress: Callable[[int, int], None] | None = None,
+    spec: InputSpec | None = None,
 ) -> list[dict[str, np.ndarray]]:
     """musicnn's per-patch outputs of each file, through the embedding cache.
+
+    Computed with :func:`~musictag_core.inputs.compute_inputs` (the taggers' path) on the
+    ``both+taggram`` spec, so every ``embedding`` choice reads the same cache entry.
 
     Parameters
     ----------
     paths : sequence of path
         Audio files.
     backbone : str
-        Shipped musicnn model.
+        Shipped musicnn model (ignored when ``spec`` is given).
     duration : float or None
-        Read at most this many seconds of each file (None: all).
+        Read at most this many seconds of each file (None: all; ignored when ``spec`` is given).
     cache_root : path, optional
         Root of the :class:`~musictag_core.store.ArrayCache` (default: the cache's ``embeddings``).
     progress : callable(done, total), optional
+    spec : InputSpec, optional
+        A run's ``embedding`` spec (:func:`~musictag_core.training.data.input_spec`): its decode
+        settings, cut and backbone are used.
 
     Returns
     -------
@@ -122,12 +135,16 @@ def patch_outputs(
     """
     from ..audio import load_audio
     from ..config import AudioConfig, SegmentConfig
-    from ..inputs import InputSpec
+    from ..inputs import compute_inputs
     from ..models.loading import load_tagger
     from ..store import ArrayCache, file_digest
 
-    spec = InputSpec(kind="embedding", audio=AudioConfig(sr=16000, duration=duration, allow_silence=True),
-                     segments=SegmentConfig(), features=None, embedding="both", backbone=backbone)
+    if spec is None:
+        spec = InputSpec(kind="embedding", audio=AudioConfig(sr=16000, duration=duration, allow_silence=True),
+                         segments=SegmentConfig(), features=None, embedding="both+taggram", backbone=backbone)
+    if spec.kind != "embedding":
+        raise ParameterError(f"patch_outputs needs an 'embedding' input spec, got kind {spec.kind!r}")
+    spec = spec.replace(embedding="both+taggram")
     cache = ArrayCache(spec=spec, root=cache_root)
     model = None
     out = []
@@ -136,17 +153,24 @@ def patch_outputs(
         arrays = {k: cache.load(digest, f"patch-{k}", mmap_mode=None) for k in _OUTPUTS}
         if any(a is None for a in arrays.values()):
             if model is None:
-                model = load_tagger(backbone)
+                model = load_tagger(spec.backbone)
             y, _ = load_audio(path, config=spec.audio)
-            patches, _ = model.patches(y)
-            res = model.forward(patches)
-            for k in _OUTPUTS:
-                cache.save(digest, res[k], f"patch-{k}")
-                arrays[k] = np.asarray(res[k], dtype=np.float32)
+            _, x = compute_inputs(y, spec=spec, backbone=model)
+            ends = np.cumsum([0] + [_width(model, k) for k in _OUTPUTS])
+            for j, k in enumerate(_OUTPUTS):
+                arrays[k] = np.ascontiguousarray(x[:, ends[j]:ends[j + 1]], dtype=np.float32)
+                cache.save(digest, arrays[k], f"patch-{k}")
         out.append(arrays)
         if progress is not None:
             progress(i + 1, len(paths))
     return out
+
+
+def _width(model: Any, output: str) -> int:
+    """Columns of one musicnn output (the tag count from the model's labels)."""
+    from ..models.registry import EMBEDDING_DIMS
+
+    return len(model.labels) if output == "tags" else EMBEDDING_DIMS[output]
 
 
 def track_folds(y: np.ndarray, *, k: int | str = 5, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -168,34 +192,128 @@ def track_folds(y: np.ndarray, *, k: int | str = 5, seed: int = 0) -> list[tuple
     return list(StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
 
 
-def _head(choice: TransferChoice, seed: int):  # noqa: ANN202
+def build_head(head: str, *, task: str = "single", seed: int = 0) -> Any:
+    """An unfitted transfer head: :class:`~sklearn.preprocessing.StandardScaler` then the model.
+
+    Parameters
+    ----------
+    head : {"logreg", "svm"}
+        Logistic regression (``C=1``), or an RBF SVM (``C=1``) whose scores are the softmax of its
+        one-vs-rest decision values (:class:`~musictag_core.models.classical.SoftmaxSVC`: no internal
+        calibration folds, which two tracks of a genre cannot feed).
+    task : {"single", "multi"}
+        ``multi``: one head per label (:class:`~sklearn.multiclass.OneVsRestClassifier`).
+    seed : int
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline or OneVsRestClassifier
+    """
     from sklearn.linear_model import LogisticRegression
+    from sklearn.multiclass import OneVsRestClassifier
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
-    from sklearn.svm import SVC
 
+    from ..models.classical import SoftmaxSVC
+
+    if head not in HEAD_SPACES:
+        raise ParameterError(f"head must be one of {sorted(HEAD_SPACES)}, got {head!r}")
+    if task not in ("single", "multi"):
+        raise ParameterError(f"a {head} transfer head classifies (single or multi), got task {task!r}")
     model = (
         LogisticRegression(C=1.0, max_iter=300, tol=1e-3, random_state=seed)
-        if choice.head == "logreg" else SVC(C=1.0, kernel="rbf", gamma="scale", random_state=seed)
+        if head == "logreg" else SoftmaxSVC(C=1.0, gamma="scale", random_state=seed)
     )
-    return Pipeline([("scale", StandardScaler()), ("model", model)])
+    pipe = Pipeline([("scale", StandardScaler()), ("model", model)])
+    return OneVsRestClassifier(pipe) if task == "multi" else pipe
 
 
-def _rows(feats: list[np.ndarray], tracks: np.ndarray, level: str) -> tuple[np.ndarray, np.ndarray]:
+def search_head(
+    model: Any, X: np.ndarray, y: np.ndarray, groups: np.ndarray, *, head: str, task: str = "single", seed: int = 0,
+) -> tuple[Any, dict[str, Any]]:
+    """Choose ``C`` (:data:`HEAD_SPACES`) by inner cross-validation grouped by track; refit on all rows.
+
+    Parameters
+    ----------
+    model : estimator
+        Unfitted :func:`build_head`.
+    X : np.ndarray [shape=(n_rows, dim)]
+        Patch rows (or track means).
+    y : np.ndarray [shape=(n_rows,)] or [shape=(n_rows, n_labels)]
+        Class per row (single) or 0/1 labels (multi).
+    groups : np.ndarray [shape=(n_rows,)]
+        Track of each row: no track has rows on both sides of an inner split.
+    head : {"logreg", "svm"}
+    task : {"single", "multi"}
+    seed : int
+        Seeds the inner folds.
+
+    Returns
+    -------
+    best : estimator
+        Fitted on every row, with the chosen ``C`` (the fixed ``C=1`` when a class has a single
+        track, so no inner fold could train it; ``record["skipped"]`` says so).
+    record : dict
+        ``method``, ``inner_folds``, ``grouped_by``, ``scoring``, ``space``, ``n_candidates``,
+        ``best_params``, ``best_score``.
+    """
+    from sklearn.base import clone
+    from sklearn.model_selection import GridSearchCV, GroupKFold, StratifiedGroupKFold
+
+    prefix = "estimator__" if task == "multi" else ""
+    space = {prefix + k: list(v) for k, v in HEAD_SPACES[head].items()}
+    record: dict[str, Any] = {
+        "method": "GridSearchCV", "inner_folds": None, "grouped_by": "track", "scoring": None, "space": space,
+        "n_candidates": int(np.prod([len(v) for v in space.values()])), "best_params": None, "best_score": None,
+    }
+    tracks, first = np.unique(groups, return_index=True)
+    if task == "single":
+        per_class = np.unique(np.asarray(y)[first], return_counts=True)[1]
+        smallest = int(per_class.min())
+        record["scoring"] = "accuracy"
+        if smallest < 2:  # no inner fold can train every class: keep the fixed C
+            record["skipped"] = "a class has a single training track; C stays 1.0"
+            record["best_params"] = {k: 1.0 for k in space}
+            return clone(model).fit(X, y), record
+        k = int(max(2, min(3, smallest)))
+        inner = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+    else:
+        k = int(max(2, min(3, len(tracks))))
+        inner = GroupKFold(n_splits=k)
+        record["scoring"] = "average_precision"
+    search = GridSearchCV(model, space, cv=inner, scoring=record["scoring"], refit=True, error_score=np.nan)
+    search.fit(X, y, groups=groups)
+    record.update(
+        inner_folds=k, best_params={p: float(v) for p, v in search.best_params_.items()},
+        best_score=None if not np.isfinite(search.best_score_) else float(search.best_score_),
+    )
+    return search.best_estimator_, record
+
+
+def _rows(feats: Any, tracks: np.ndarray, level: str) -> tuple[np.ndarray, np.ndarray]:
     """Matrix of ``tracks`` (patches or track means) and the track each row belongs to."""
     if level == "track":
-        return np.vstack([feats[t].mean(axis=0) for t in tracks]), np.asarray(tracks)
-    return np.vstack([feats[t] for t in tracks]), np.concatenate([np.full(len(feats[t]), t) for t in tracks])
+        return np.vstack([np.asarray(feats[t], dtype=np.float64).mean(axis=0) for t in tracks]), np.asarray(tracks)
+    return (np.vstack([np.asarray(feats[t], dtype=np.float64) for t in tracks]),
+            np.concatenate([np.full(len(feats[t]), t) for t in tracks]))
 
 
-def _scores(model: Any, X: np.ndarray) -> np.ndarray:
-    if hasattr(model, "predict_proba"):
-        try:
-            return model.predict_proba(X)
-        except AttributeError:  # SVC without probability
-            pass
-    d = model.decision_function(X)
-    return d[:, None] * np.array([-1.0, 1.0]) if d.ndim == 1 else d
+def _track_scores(model: Any, feats: Any, tracks: np.ndarray, *, task: str, n_labels: int) -> np.ndarray:
+    """Each track's score [shape=(len(tracks), n_labels)]: the mean of its patches' scores (the tagger's rule).
+
+    Single-label columns follow ``model.classes_``; a class the model never saw scores 0.
+    """
+    from ..models.classical import predict_scores
+
+    out = np.zeros((len(tracks), n_labels), dtype=np.float64)
+    if not len(tracks):
+        return out
+    X, owner = _rows(feats, np.asarray(tracks), "segment")
+    sc = predict_scores(model, X, task=task)
+    cols = np.asarray(model.classes_, dtype=int) if task == "single" else np.arange(n_labels)
+    for j, t in enumerate(tracks):
+        out[j, cols] = sc[owner == t].mean(axis=0)
+    return out
 
 
 def evaluate_transfer_choice(
@@ -224,42 +342,27 @@ def evaluate_transfer_choice(
         tracks the folds test), ``n_tested``, ``predictions`` [shape=(n_tested,)]
         in test order, ``tested`` (track rows) and ``best_params`` per fold (tuned heads).
     """
-    from sklearn.base import clone
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.metrics import accuracy_score, f1_score
-    from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
 
     y = np.asarray(y, dtype=int)
     if len(outputs) != len(y):
         raise ParameterError(f"outputs has {len(outputs)} tracks but y has {len(y)}")
     n_classes = int(n_classes or y.max() + 1)
-    feats = [np.hstack([np.asarray(o[k], dtype=np.float64) for k in FEATURE_CHOICES[choice.features]]) for o in outputs]
+    feats = [embedding_columns(o, embedding=choice.features).astype(np.float64) for o in outputs]
     tested, preds, chosen = [], [], []
 
     def fit_fold(tr: np.ndarray, te: np.ndarray) -> None:
         X, owner = _rows(feats, tr, choice.level)
-        yy = y[owner]
-        model = _head(choice, seed)
-        counts = np.unique(y[tr], return_counts=True)[1]
-        if choice.tune and counts.min() < 2:  # no inner fold can train every class: keep the fixed C
-            chosen.append({"skipped": "a class has a single training track"})
-            model.fit(X, yy)
-        elif choice.tune:
-            k = int(max(2, min(3, counts.min())))
-            inner = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
-            search = GridSearchCV(model, HEAD_SPACES[choice.head], cv=inner, scoring="accuracy", error_score=np.nan)
-            search.fit(X, yy, groups=owner)
-            model = search.best_estimator_
-            chosen.append({k2: float(v) for k2, v in search.best_params_.items()})
+        model = build_head(choice.head, seed=seed)
+        if choice.tune:
+            model, record = search_head(model, X, y[owner], owner, head=choice.head, seed=seed)
+            chosen.append({"skipped": record["skipped"]} if "skipped" in record else record["best_params"])
         else:
-            model = clone(model).fit(X, yy)
-        Xt, owner_t = _rows(feats, te, choice.level)
-        sc = _scores(model, Xt)
-        full = np.full((len(Xt), n_classes), -np.inf if choice.head == "svm" else 0.0)
-        full[:, np.asarray(model.classes_, dtype=int)] = sc
-        for t in te:
-            preds.append(int(np.argmax(full[owner_t == t].mean(axis=0))))
-            tested.append(int(t))
+            model.fit(X, y[owner])
+        sc = _track_scores(model, feats, te, task="single", n_labels=n_classes)
+        preds.extend(int(i) for i in np.argmax(sc, axis=1))
+        tested.extend(int(t) for t in te)
 
     with warnings.catch_warnings():  # lbfgs may stop at max_iter on wide embeddings; the folds judge the fit
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -346,4 +449,107 @@ def compare_transfer_choices(
         "dataset": index.name, "n_tracks": len(y), "labels": labels,
         "folds": {"kind": "loo" if cv == "loo" else "stratified-kfold-by-track", "k": len(folds)},
         "results": results,
+    }
+
+
+def train_transfer_head(ctx: Any, index: Any, split: dict[str, np.ndarray], task: str, rng: np.random.Generator) -> dict[str, Any]:
+    """The worker's trainer of a transfer run with ``head`` ``"logreg"`` or ``"svm"`` (one split or fold).
+
+    musicnn's patch outputs come from :func:`patch_outputs` (cached per file, computed through
+    :func:`~musictag_core.inputs.compute_inputs` with the run's input spec); the run's
+    ``embedding`` columns (:func:`~musictag_core.inputs.embedding_columns`) feed :func:`build_head`,
+    fitted on train + validation (it neither early-stops nor tunes thresholds there) at the run's
+    ``level``, with ``C`` searched by :func:`search_head` when ``tune`` is on. A test track's
+    score is the mean of its patches' scores, the rule the run tagger applies when it tags a file.
+    Multi-label validation scores (which tune per-label thresholds) are inner 3-fold out-of-fold
+    track scores (folds by track).
+
+    Returns
+    -------
+    dict
+        As :func:`~musictag_core.training.fit.train_sklearn`: ``model``, ``model_config``,
+        ``val``, ``test``, ``best_epoch``, ``input_shape``, ``fit_seconds``, ``fitted_on``,
+        ``tuning`` and ``fallbacks``.
+    """
+    import time
+
+    from sklearn.base import clone
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.model_selection import GroupKFold
+
+    from .context import StopRequested
+    from .data import input_spec, targets
+    from .fit import track_metrics
+
+    cfg = ctx.config
+    if task not in ("single", "multi"):
+        raise TrainingError(
+            f"the {cfg.head} transfer head classifies (single- or multi-label), and this run's task is {task!r}; "
+            "use head 'dense' for strength regression"
+        )
+    Y = targets(index, task)
+    labels = list(index.labels)
+    fit_rows = np.concatenate([split["train"], split["validation"]]).astype(int)
+    all_rows = np.concatenate([fit_rows, split["test"]]).astype(int)
+    spec = input_spec(cfg)
+    ctx.log("preparing inputs", tracks=len(all_rows))
+
+    def progress(done: int, total: int) -> None:
+        if done % 25 == 0 or done == total:
+            ctx.log(f"musicnn outputs: {done}/{total} files", done=done, total=total)
+        if ctx.stop_requested():
+            raise StopRequested
+
+    outs = patch_outputs([str(index.tracks["path"].iloc[r]) for r in all_rows], spec=spec, progress=progress)
+    feats = {int(r): embedding_columns(o, embedding=cfg.embedding) for r, o in zip(all_rows, outs)}
+    X, owner = _rows(feats, fit_rows, cfg.level)
+    yfit = Y[owner]
+    if task == "single":
+        yfit = np.argmax(yfit, axis=1)
+        missing = sorted(set(range(len(labels))) - set(yfit.tolist()))
+        if missing:
+            raise TrainingError(
+                f"labels {[labels[i] for i in missing]} have no training track; add tracks or drop the labels"
+            )
+    else:
+        yfit = yfit.astype(int)
+    ctx.log("training", rows=len(yfit), features=int(X.shape[1]), head=cfg.head, level=cfg.level,
+            embedding=cfg.embedding, fitted_on="train+validation")
+    if ctx.stop_requested():
+        raise StopRequested
+    model = build_head(cfg.head, task=task, seed=cfg.seed)
+    tuning = None
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():  # lbfgs may stop at max_iter on wide embeddings; the folds judge the fit
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        if cfg.tune:
+            model, tuning = search_head(model, X, yfit, owner, head=cfg.head, task=task, seed=cfg.seed)
+            ctx.log("tuned", best_params=tuning["best_params"], inner_score=tuning["best_score"])
+        else:
+            model.fit(X, yfit)
+        fit_s = time.perf_counter() - t0
+        val_rows, sc_v = fit_rows[:0], np.empty((0, Y.shape[1]))
+        if task == "multi" and len(fit_rows) >= 6:  # thresholds tuned on out-of-fold track scores
+            sc_v = np.zeros((len(fit_rows), Y.shape[1]))
+            for tr, te in GroupKFold(n_splits=3).split(fit_rows, groups=fit_rows):
+                Xi, oi = _rows(feats, fit_rows[tr], cfg.level)
+                m = clone(model).fit(Xi, Y[oi].astype(int))
+                sc_v[te] = _track_scores(m, feats, fit_rows[te], task=task, n_labels=Y.shape[1])
+            val_rows = fit_rows
+        sc_t = _track_scores(model, feats, split["test"], task=task, n_labels=Y.shape[1])
+    ctx.events.write("epoch", epoch=0, step=1, train={}, seconds=round(fit_s, 3), validation=(
+        track_metrics(val_rows, sc_v, Y, task, labels, cfg.threshold)["metrics"] if len(val_rows) else {}
+    ))
+    return {
+        "model": model,
+        "model_config": {"name": "transfer", "head": cfg.head, "level": cfg.level, "embedding": cfg.embedding,
+                         "n_features": int(X.shape[1])},
+        "val": (val_rows, sc_v),
+        "test": (split["test"], sc_t),
+        "best_epoch": 1,
+        "input_shape": [int(X.shape[1])],
+        "fit_seconds": fit_s,
+        "fitted_on": "train+validation",
+        "tuning": tuning,
+        "fallbacks": [tuning["skipped"]] if tuning and tuning.get("skipped") else [],
     }

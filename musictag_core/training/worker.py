@@ -92,6 +92,8 @@ def _execute_locked(run: Run, config_data: dict[str, Any]) -> str:
         trainer = train_sklearn if cfg.family == "sklearn" else train_keras
         if cfg.model == "tagtext":  # two towers, a contrastive loss and a zero-shot evaluation of its own
             from .tagtext import train_tagtext as trainer
+        if cfg.model == "transfer" and cfg.head != "dense":  # a scikit-learn head on musicnn patch outputs
+            from .transfer_small import train_transfer_head as trainer
         splits = plan.splits
         cv = plan.evaluation != "split"
         fold_results = []
@@ -211,7 +213,9 @@ def save_outputs(ctx: RunContext, index, task: str, split, result, metrics, thre
         "kind": "run",
         "model_file": model_file,
         "model": cfg.model,
-        "architecture": cfg.model + (" (fine-tuned musicnn)" if cfg.fine_tune else ""),
+        "architecture": cfg.model + (" (fine-tuned musicnn)" if cfg.fine_tune else "") + (
+            f" ({cfg.head} head, {cfg.level} level, {cfg.embedding})" if cfg.family == "sklearn" and cfg.model == "transfer" else ""
+        ),
         "title": cfg.card.title,
         "seed_system": cfg.card.seed_system,
         "input_kind": spec.kind,
@@ -233,6 +237,7 @@ def save_outputs(ctx: RunContext, index, task: str, split, result, metrics, thre
         "evaluation": None if plan is None else plan.to_dict(),
         "fitted_on": result.get("fitted_on"),
         "tuning": _tuning_card(result.get("tuning"), fold_tuning),
+        "transfer": _transfer_card(cfg, result, fold_tuning) if cfg.model == "transfer" else None,
         "fallbacks": result.get("fallbacks") or [],
         "best_epoch": result["best_epoch"],
         "stopped_early_by_request": ctx.stopped,
@@ -259,6 +264,28 @@ def _tuning_card(final: dict | None, per_fold: list | None) -> dict | None:
     base = dict(final or folds[0])
     base["per_fold"] = [t.get("best_params") for t in folds]
     return base
+
+
+def _transfer_card(cfg: RunConfig, result: dict, fold_tuning: list | None) -> dict:
+    """``card["transfer"]``: the head, level and features of a transfer run, its search space and chosen C per fold."""
+    from ..inputs import EMBEDDING_PARTS
+
+    folds = [t for t in (fold_tuning or []) if t]
+    final = result.get("tuning")
+    return {
+        "head": cfg.head,
+        "level": "segment" if cfg.head == "dense" else cfg.level,
+        "features": cfg.embedding,
+        "parts": list(EMBEDDING_PARTS[cfg.embedding]),
+        "n_features": (result.get("input_shape") or [None])[-1],
+        "standardised": cfg.head != "dense" or None,
+        "fine_tune": cfg.fine_tune,
+        "tuned": cfg.tune,
+        "search_space": (final or (folds[0] if folds else {})).get("space") if cfg.tune else None,
+        "chosen_per_fold": [t.get("best_params") for t in folds] if cfg.tune else None,
+        "chosen_final": (final or {}).get("best_params") if cfg.tune else None,
+        "track_score": "mean of the patch scores",
+    }
 
 
 def run_worker_main(run_dir: str | os.PathLike) -> int:
