@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = [a for a in argv if a != "--debug"]
     if debug:
         os.environ[DEBUG_ENV] = "1"  # the training worker (a child process too) inherits it
+    else:
+        # TensorFlow's C++ start-up lines (CPU features, oneDNN) are not for users; --debug keeps them
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     first = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(only=first if first in COMMAND_MODULES and "-h" not in argv[:1] else None)
     args = parser.parse_args(argv)
