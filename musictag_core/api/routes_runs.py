@@ -91,6 +91,7 @@ def _status(run) -> dict[str, Any]:  # noqa: ANN001
     watcher.poll()
     config = run.read_config()
     metrics = run.read_metrics() or {}
+    card = run.read_card() or {}
     fraction = watcher.fraction()
     progress = {
         "phase": watcher.phase, "fraction": None if fraction is None else round(float(fraction), 4),
@@ -106,12 +107,23 @@ def _status(run) -> dict[str, Any]:  # noqa: ANN001
         "dataset": config.get("dataset"), "created": status.get("created"), "started": status.get("started"),
         "ended": status.get("ended"), "error": status.get("error"), "stop_requested": run.stop_requested(),
         "progress": progress, "metrics": metrics.get("metrics") or {}, "cv": metrics.get("cv"),
+        # from the run card once written, as `musictag train --json` prints them (#13)
+        "evaluation": card.get("evaluation"), "tuning": card.get("tuning"),
+        "notes": (card.get("evaluation") or {}).get("notes", []) + (card.get("fallbacks") or []),
+        "fitted_on": card.get("fitted_on"), "feature_columns": card.get("feature_columns"),
+        "excluded_columns": card.get("excluded_columns"),
     }  # fmt: skip
 
 
 @router.get("/{run_id}", response_model=RunStatus, responses=_R404, summary="A run's status, progress and metrics")
 async def status(request: Request, run_id: str) -> dict:
-    """State (queued, running, finished, failed, stopped), progress with ETA, and test metrics once finished."""
+    """State (queued, running, finished, failed, stopped), progress with ETA, and test metrics once finished.
+
+    Once the run card is written, also what ``musictag train --json`` prints from it: ``evaluation``
+    (the pre-flight plan: K used and asked for, folds, notes), ``tuning``, ``notes`` (K lowered,
+    fallbacks), ``fitted_on``, and for a feature table ``feature_columns`` and ``excluded_columns``
+    (``{column, reason}``: the column rule).
+    """
     run = _open(request, run_id)
     return await asyncio.to_thread(_status, run)
 
