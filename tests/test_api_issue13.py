@@ -310,7 +310,7 @@ def test_a_fifo_under_the_data_root_is_refused_at_once_as_not_a_regular_file(cli
             time.sleep(0.1)
         return st
 
-    st = _answers_within(final, 10)
+    st = _answers_within(final, 10)  # the dataset is opened before the model loads
     assert st["state"] == "failed" and st["error"]["status"] == 422 and "not a regular file" in st["error"]["detail"]
 
 
@@ -362,3 +362,40 @@ def test_a_refused_upload_names_the_file_and_the_limit(client, monkeypatch):
     r = client.post("/v1/tag", files=_files(("medium.wav", _wav(4.0))))  # 128 kB: over 0.1 MB, within the request limit
     assert r.status_code == 413 and r.json()["error"] == "file too large"
     assert "medium.wav" in r.json()["detail"] and "limit of 0.1 MB" in r.json()["detail"]
+
+
+# ---------------------------------------------------------------- failures and workers
+
+
+def _zombie_children() -> list[int]:
+    """Children of this process that have exited but were not reaped (Linux /proc)."""
+    me, out = os.getpid(), []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] == "Z" and int(fields[1]) == me:
+            out.append(int(stat.parent.name))
+    return out
+
+
+@pytest.mark.slow
+def test_a_failing_run_says_why_without_a_traceback_and_no_worker_is_left_a_zombie(client, api_runs, data_root):
+    if not Path("/proc/self/stat").exists():
+        pytest.skip("needs Linux /proc")
+    for genre in ("a", "b"):  # passes the pre-flight check (metadata), fails decoding: after the folder exists
+        (data_root / "unreadable" / genre).mkdir(parents=True, exist_ok=True)
+        for i in range(2):
+            (data_root / "unreadable" / genre / f"{genre}{i}.wav").write_bytes(b"not audio\n" * 30)
+    r = client.post("/v1/runs", json={"dataset": str(data_root / "unreadable"), "model": "logreg", "preset": "fast", "cv": 2})
+    assert r.status_code == 202, r.text
+    st = _wait_run(client, r.json()["run_id"])
+    assert st["state"] == "failed" and "not a readable audio file" in st["error"] and "Traceback" not in st["error"]
+    events = client.get(f"/v1/runs/{st['run_id']}/events", params={"follow": "false"}).text
+    assert "event: error" in events and "Traceback" not in events and '"traceback"' not in events
+    # every worker the server started (six finished runs and this failed one) has been reaped
+    deadline = time.monotonic() + 10
+    while _zombie_children() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _zombie_children() == []

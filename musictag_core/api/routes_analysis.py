@@ -152,9 +152,10 @@ def tag_dataset(svc: Service, req: TagDatasetRequest, progress: Progress) -> dic
 
     spec = req.path.strip()
     target = spec if spec == "demo" else resolve_data_path(spec)
-    tagger = svc.tagger(req.model)
+    svc.model_entry(req.model)  # an unknown model first (404), then the dataset: both before the model loads
     progress(message="reading the dataset")
     index = open_dataset(target)
+    tagger = svc.tagger(req.model)
     paths = [p for p in index.tracks["path"].tolist() if p][: req.limit]
     if not paths:
         raise ApiError(422, "no audio", f"dataset {spec!r} lists no audio files (a feature table cannot be tagged)")
