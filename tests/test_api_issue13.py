@@ -151,6 +151,11 @@ def test_evaluation_settings_are_validated_naming_the_setting(client, runs_dir, 
         assert reason in detail, (extra, detail)
     detail = _refused(client, runs_dir, {"dataset": small, "model": "cnn", "tune": True}, 422)
     assert "tune applies to logreg, svc" in detail
+    # what the Train form blocks, the API refuses too, naming the setting (nothing falls back to another value)
+    for extra, reason in (({"epochs": 0}, "epochs must be a positive int"), ({"learning_rate": 1e9}, "learning_rate must be in (0, 10)"),
+                          ({"batch_size": 0}, "batch_size must be a positive int"), ({"dropout": 5}, "dropout must be in [0, 1)")):
+        detail = _refused(client, runs_dir, {"dataset": small, "model": "cnn", **extra}, 422)
+        assert reason in detail, (extra, detail)
     # column overrides belong to feature tables: refused for an audio folder, naming it
     folder = tables["small"].parent / "songs"
     (folder / "rock").mkdir(parents=True, exist_ok=True)
@@ -251,6 +256,35 @@ def test_feature_table_column_rule_is_reported_through_the_api(client, api_runs,
     assert columns["feature_columns"] == ["f0", "f1", "f2"] and len(columns["excluded_columns"]) == 3
     d = client.get("/v1/datasets/describe", params={"path": str(tables["leak"])}).json()
     assert d["audio"] is None and any("length" in w and "3 feature columns" in w and "keep_columns" in w for w in d["warnings"])
+
+
+@pytest.mark.slow
+def test_two_runs_on_the_same_folds_compare_as_runs_compare_does(client, api_runs, runs_dir, capsys):
+    a, b = api_runs["leak_kept"]["run_id"], api_runs["leak"]["run_id"]
+    r = client.get(f"/v1/runs/{a}/compare/{b}")
+    assert r.status_code == 200, r.text
+    res = r.json()
+    assert main(["runs", "compare", a, b, "--run-dir", str(runs_dir), "--json"]) == 0
+    assert res == json.loads(capsys.readouterr().out)  # exactly `musictag runs compare --json`
+    assert res["n_folds"] == 3 and len(res["folds"]) == 3 and res["metric"] == "accuracy"
+    assert res["mean_diff"] == pytest.approx(np.mean([f["diff"] for f in res["folds"]]))
+    assert str(runs_dir) not in r.text  # run ids, no server paths
+    r = client.get(f"/v1/runs/{a}/compare/{api_runs['capped']['run_id']}")  # another dataset: other folds
+    assert r.status_code == 409 and set(r.json()) == {"error", "detail"}, r.text
+    assert client.get(f"/v1/runs/{a}/compare/nope").status_code == 404
+
+
+def test_duplicate_column_names_are_refused_in_words_any_client_can_act_on(client, runs_dir, data_root, capsys):
+    table = data_root / "dup.csv"
+    table.write_text("filename,a,b,a,label\nx1,1,2,3,rock\nx2,2,3,1,jazz\nx3,3,1,2,rock\nx4,1,1,1,jazz\n")
+    r = client.get("/v1/datasets/describe", params={"path": str(table)})
+    assert r.status_code == 422 and "names a column more than once: 'a' (columns 2, 4)" in r.json()["detail"]
+    assert "drop=[" not in r.json()["detail"] and "id_column=" not in r.json()["detail"]  # no Python-only options
+    detail = _refused(client, runs_dir, {"dataset": str(table), "model": "logreg", "cv": 2}, 422)
+    assert "more than once" in detail
+    assert main(["dataset", "describe", str(table)]) == 2
+    err = capsys.readouterr().err
+    assert "more than once" in err and "Traceback" not in err
 
 
 # ---------------------------------------------------------------- describe: FMA subsets
@@ -399,3 +433,18 @@ def test_a_failing_run_says_why_without_a_traceback_and_no_worker_is_left_a_zomb
     while _zombie_children() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _zombie_children() == []
+
+
+def test_an_unexpected_error_says_it_is_unexpected_on_the_cli(monkeypatch, capsys):
+    """The CLI counterpart of the API's 500 body: one line saying it is a bug, the traceback only with --debug."""
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(json, "dumps", broken)  # the standard library fails, not our core
+    assert main(["dataset", "describe", "demo", "--json"]) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == ("unexpected error (a bug in musictag, not in your input): RuntimeError: boom; "
+                           "rerun with --debug to see the traceback")
+    assert main(["dataset", "describe", "demo", "--json", "--debug"]) == 1
+    assert "Traceback" in capsys.readouterr().err

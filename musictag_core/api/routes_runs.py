@@ -128,6 +128,25 @@ async def status(request: Request, run_id: str) -> dict:
     return await asyncio.to_thread(_status, run)
 
 
+def _compare(a, b, metric: str | None) -> dict[str, Any]:  # noqa: ANN001 - Runs
+    from ..training import compare_runs
+
+    return compare_runs(a.path, b.path, metric=metric)
+
+
+@router.get("/{run_id}/compare/{other_id}", responses={**_R404, 409: {"model": ErrorResponse, "description": "not the same folds"}},
+            summary="Two runs paired per fold, with a bootstrap interval")
+async def compare(request: Request, run_id: str, other_id: str, metric: str | None = None) -> dict:
+    """Exactly ``musictag runs compare A B --json``'s object: ``metric``, ``n_folds``, per-fold ``folds``
+    (``{fold, a, b, diff}``, A - B), ``mean_a``, ``mean_b``, ``mean_diff``, ``ci95`` and ``wins``.
+
+    Both runs must have saved the same folds (same dataset, seed and cross-validation settings);
+    otherwise 409 saying what differs. ``metric`` defaults to the task's headline.
+    """
+    a, b = _open(request, run_id), _open(request, other_id)
+    return await asyncio.to_thread(_compare, a, b, metric)
+
+
 @router.get("/{run_id}/events", responses={**_R404, 200: {"content": {"text/event-stream": {}}}},
             response_class=StreamingResponse, summary="A run's events as Server-Sent Events")
 async def events(request: Request, run_id: str, follow: bool = True) -> StreamingResponse:
