@@ -39,6 +39,7 @@ from musictag_core.api import create_app  # noqa: E402
 from musictag_core.api.settings import ApiSettings  # noqa: E402
 from musictag_core.cli import main  # noqa: E402
 
+from .helpers import write_tone_dataset  # noqa: E402
 from .test_eval_cv import COUNTS, small_table  # noqa: E402
 
 META = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "meta"
@@ -111,7 +112,7 @@ def _refused(client, runs_dir: Path, body: dict, status: int) -> str:
 # ---------------------------------------------------------------- the pre-flight check
 
 
-def test_a_run_preflight_refuses_is_a_4xx_naming_the_labels_and_the_setting_that_works(client, runs_dir, tables):
+def test_a_run_preflight_refuses_is_a_4xx_naming_the_labels_and_the_setting_that_works(client, runs_dir, tables, data_root):
     # k-fold's small folder without CV: too small for a test split; the detail names the short labels,
     # the largest K, and the settings (cv, test_split) an API client sets
     detail = _refused(client, runs_dir, {"dataset": str(tables["small"]), "model": "logreg"}, 409)
@@ -127,6 +128,16 @@ def test_a_run_preflight_refuses_is_a_4xx_naming_the_labels_and_the_setting_that
     # leave-one-out is offered up to 200 tracks; the detail names the K that works
     detail = _refused(client, runs_dir, {"dataset": str(tables["big"]), "model": "logreg", "cv": "loo"}, 409)
     assert "up to 200 tracks" in detail and "220" in detail and "--cv K (K up to 110)" in detail
+    # the same with audio folders (the case): 2 clips per genre, 1 clip per genre, no clips at all
+    two = write_tone_dataset(data_root / "two-per-genre", n_per_genre=2, seconds=0.6)
+    detail = _refused(client, runs_dir, {"dataset": str(two), "model": "transfer"}, 409)
+    assert "'low' (2)" in detail and "'high' (2)" in detail and "setting cv: 2" in detail
+    one = write_tone_dataset(data_root / "one-per-genre", n_per_genre=1, seconds=0.6)
+    detail = _refused(client, runs_dir, {"dataset": str(one), "model": "cnn", "cv": 5}, 409)
+    assert "have a single track" in detail and "'low' (1)" in detail
+    (data_root / "empty").mkdir(exist_ok=True)
+    detail = _refused(client, runs_dir, {"dataset": str(data_root / "empty"), "model": "logreg"}, 422)
+    assert "no clips found" in detail and "one subfolder per genre" in detail
     # artist grouping asked outright on two artists per label: refused naming the way out
     detail = _refused(client, runs_dir, {"dataset": str(tables["artists"]), "model": "logreg", "group_by_artist": True}, 409)
     assert "too few artists" in detail and "'blues' (2)" in detail and "--cv 2" in detail
