@@ -143,6 +143,29 @@ def test_a_run_preflight_refuses_is_a_4xx_naming_the_labels_and_the_setting_that
     assert "too few artists" in detail and "'blues' (2)" in detail and "--cv 2" in detail
 
 
+def test_the_preflight_route_shows_the_plan_without_starting_anything(client, runs_dir, tables):
+    from musictag_core.training import RunConfig
+    from musictag_core.training.preflight import preview
+
+    before = _run_folders(runs_dir)
+    body = {"dataset": str(tables["small"]), "model": "logreg", "cv": 5}
+    r = client.post("/v1/runs/preflight", json=body)
+    assert r.status_code == 200, r.text
+    plan = r.json()
+    assert plan == preview(RunConfig(**body)).to_dict()  # the check the Train page shows before Start
+    assert (plan["evaluation"], plan["k"], plan["k_requested"], plan["max_k"], plan["n_folds"]) == ("kfold", 2, 5, 2, 2)
+    assert plan["counts"]["blues"] == 2 and any("2 folds, not 5" in n for n in plan["notes"])
+    # a refusal is the one starting the run would get
+    refused = client.post("/v1/runs/preflight", json={"dataset": str(tables["small"]), "model": "logreg"})
+    started = client.post("/v1/runs", json={"dataset": str(tables["small"]), "model": "logreg"})
+    assert refused.status_code == started.status_code == 409 and refused.json() == started.json()
+    # both demo corpora are datasets the API takes (from their plan: nothing is generated)
+    for demo in ("demo", "demo-hard"):
+        r = client.post("/v1/runs/preflight", json={"dataset": demo, "model": "logreg", "cv": 3})
+        assert r.status_code == 200 and r.json()["k"] == 3 and r.json()["n_tracks"] > 100, (demo, r.text)
+    assert _run_folders(runs_dir) == before
+
+
 def test_evaluation_settings_are_validated_naming_the_setting(client, runs_dir, tables):
     small = str(tables["small"])
     cases = [

@@ -48,17 +48,29 @@ def _public_summary(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def _start(config: dict[str, Any], runs_dir: str | None) -> str:
+def _run_config(config: dict[str, Any]):  # noqa: ANN202 - RunConfig
+    from ..datasets.detect import DEMO_SPECS
     from ..paths import resolve_data_path
-    from ..training import RunConfig, start_run
+    from ..training import RunConfig
 
     if not isinstance(config, dict):
         raise ApiError(422, "invalid run config", "the body must be a JSON object of run settings (RunConfig fields)")
     dataset = config.get("dataset")
-    if isinstance(dataset, str) and dataset.strip() and dataset.strip() != "demo":
+    if isinstance(dataset, str) and dataset.strip() and dataset.strip() not in DEMO_SPECS:  # demo, demo-hard
         config = {**config, "dataset": str(resolve_data_path(dataset))}  # only under the data roots
-    cfg = RunConfig.from_dict(config)
-    return start_run(cfg, runs_dir=runs_dir, check=True)
+    return RunConfig.from_dict(config)
+
+
+def _start(config: dict[str, Any], runs_dir: str | None) -> str:
+    from ..training import start_run
+
+    return start_run(_run_config(config), runs_dir=runs_dir, check=True)
+
+
+def _preflight(config: dict[str, Any]) -> dict[str, Any]:
+    from ..training.preflight import preview
+
+    return preview(_run_config(config)).to_dict()
 
 
 @router.post("", status_code=202, response_model=RunAccepted, responses={**ERRORS, 409: {"model": ErrorResponse}},
@@ -66,7 +78,7 @@ def _start(config: dict[str, Any], runs_dir: str | None) -> str:
 async def start(request: Request, config: dict[str, Any] = Body(..., examples=[_EXAMPLE])) -> dict:
     """Start a run from a JSON object of ``RunConfig`` settings (as ``musictag train --config``).
 
-    ``dataset`` is ``"demo"`` or a path under the server's data folders. The run is queued
+    ``dataset`` is ``"demo"``, ``"demo-hard"`` or a path under the server's data folders. The run is queued
     (one trains at a time) and runs in its own process; follow it with ``GET /v1/runs/{id}``
     or ``/v1/runs/{id}/events``.
     """
@@ -74,6 +86,17 @@ async def start(request: Request, config: dict[str, Any] = Body(..., examples=[_
     run_id = await asyncio.to_thread(_start, config, svc.settings.runs_dir)
     base = f"/v1/runs/{run_id}"
     return {"run_id": run_id, "state": "queued", "links": {"status": base, "events": f"{base}/events", "stop": f"{base}/stop"}}
+
+
+@router.post("/preflight", responses={**ERRORS, 409: {"model": ErrorResponse, "description": "the data cannot support the settings"}},
+             summary="Check a run's settings against its dataset, starting nothing")
+async def check(request: Request, config: dict[str, Any] = Body(..., examples=[_EXAMPLE])) -> dict:
+    """The pre-flight check ``POST /v1/runs`` runs first, alone (no run folder; no audio decoded), as the Train
+    page shows it before Start: ``n_tracks``, ``counts`` per label, ``unit`` and ``grouped_by`` (artists),
+    ``evaluation`` (split, kfold or loo), ``k`` used and ``k_requested``, ``repeats``, ``max_k``, ``n_folds``
+    and ``notes`` (K lowered, no test split). A refusal is the 409 that starting the run would get.
+    """
+    return await asyncio.to_thread(_preflight, config)
 
 
 @router.get("", response_model=RunsResponse, summary="Every run", responses={401: ERRORS[401]})
