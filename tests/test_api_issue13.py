@@ -159,6 +159,12 @@ def test_the_preflight_route_shows_the_plan_without_starting_anything(client, ru
     refused = client.post("/v1/runs/preflight", json={"dataset": str(tables["small"]), "model": "logreg"})
     started = client.post("/v1/runs", json={"dataset": str(tables["small"]), "model": "logreg"})
     assert refused.status_code == started.status_code == 409 and refused.json() == started.json()
+    # folds grouped by artist whenever artists are known (StratifiedGroupKFold); off on request
+    grouped = client.post("/v1/runs/preflight", json={"dataset": str(tables["artists"]), "model": "logreg", "cv": 2}).json()
+    assert (grouped["grouped_by"], grouped["unit"], grouped["k"]) == ("artist", "artists", 2)
+    flat = client.post("/v1/runs/preflight", json={"dataset": str(tables["artists"]), "model": "logreg", "cv": 5,
+                                                   "group_by_artist": False}).json()
+    assert (flat["grouped_by"], flat["unit"], flat["k"]) == (None, "tracks", 5)
     # both demo corpora are datasets the API takes (from their plan: nothing is generated)
     for demo in ("demo", "demo-hard"):
         r = client.post("/v1/runs/preflight", json={"dataset": demo, "model": "logreg", "cv": 3})
