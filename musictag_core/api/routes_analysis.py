@@ -147,14 +147,16 @@ def tag_dataset(svc: Service, req: TagDatasetRequest, progress: Progress) -> dic
     """
     from ..commands.tag import file_result
     from ..datasets import open_dataset
+    from ..datasets.detect import DEMO_SPECS
     from ..paths import resolve_data_path
     from ..uploads.limits import limits
 
     spec = req.path.strip()
-    target = spec if spec == "demo" else resolve_data_path(spec)
-    tagger = svc.tagger(req.model)
+    target = spec if spec in DEMO_SPECS else resolve_data_path(spec)  # demo or demo-hard
+    svc.model_entry(req.model)  # an unknown model first (404), then the dataset: both before the model loads
     progress(message="reading the dataset")
     index = open_dataset(target)
+    tagger = svc.tagger(req.model)
     paths = [p for p in index.tracks["path"].tolist() if p][: req.limit]
     if not paths:
         raise ApiError(422, "no audio", f"dataset {spec!r} lists no audio files (a feature table cannot be tagged)")
@@ -245,11 +247,12 @@ def build_index_job(svc: Service, req: IndexRequest, progress: Progress) -> dict
     The job's result is the update report ``{"name", "added", "changed", "removed", "unchanged",
     "failed", "n_tracks", "n_segments", "notes"}``; progress events carry ``fraction`` and ``message``.
     """
+    from ..datasets.detect import DEMO_SPECS
     from ..paths import resolve_data_path
     from ..similarity import build_index
 
     spec = req.path.strip()
-    target = spec if spec == "demo" else resolve_data_path(spec)
+    target = spec if spec in DEMO_SPECS else resolve_data_path(spec)  # demo or demo-hard
 
     def on_progress(fraction: float, message: str) -> None:
         progress(message=message, fraction=round(float(fraction), 4))

@@ -35,7 +35,7 @@ def _data_path(text: str, what: str):  # noqa: ANN202 - Path
 
 
 def describe_dataset(text: str, *, threshold: float = 50.0, format: str | None = None, audio_dir: str | None = None,
-                     missing: str = "keep") -> dict[str, Any]:
+                     missing: str = "keep", subset: str | None = None) -> dict[str, Any]:
     """``musictag dataset describe --json``'s object for a dataset under the data roots (or a demo corpus).
 
     Raises
@@ -49,7 +49,7 @@ def describe_dataset(text: str, *, threshold: float = 50.0, format: str | None =
     spec = text.strip()
     target = spec if spec in DEMO_SPECS else _data_path(spec, "dataset")
     audio = _data_path(audio_dir, "audio folder") if audio_dir else None
-    return core_describe(target, threshold=threshold, audio_dir=audio, missing=missing, format=format)
+    return core_describe(target, threshold=threshold, audio_dir=audio, missing=missing, format=format, subset=subset)
 
 
 @router.get("/describe", response_model=DatasetSummary, summary="Describe a dataset under the data folders",
@@ -62,8 +62,11 @@ async def describe(
         None, description="force the form instead of detecting it"),
     audio_dir: str | None = Query(None, description="FMA / MTT / MTG-Jamendo: the audio folder, under the data roots"),
     missing: Literal["keep", "skip", "error"] = Query("keep", description="listed audio files that do not exist"),
+    subset: Literal["small", "medium", "large"] | None = Query(
+        None, description="FMA only (422 for other forms): the subset downloaded; they nest (default small)"),
 ) -> dict:
     """Exactly ``musictag dataset describe --json``'s object: ``form``, ``n_tracks``, ``labels`` (counts),
     ``labels_per_track``, ``splits``, ``n_artists``, ``audio`` (present, missing) and ``warnings``."""
     svc = service(request)
-    return await svc.pool.run(describe_dataset, path, threshold=threshold, format=format, audio_dir=audio_dir, missing=missing)
+    return await svc.pool.run(describe_dataset, path, threshold=threshold, format=format, audio_dir=audio_dir, missing=missing,
+                              subset=subset)

@@ -48,17 +48,29 @@ def _public_summary(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def _start(config: dict[str, Any], runs_dir: str | None) -> str:
+def _run_config(config: dict[str, Any]):  # noqa: ANN202 - RunConfig
+    from ..datasets.detect import DEMO_SPECS
     from ..paths import resolve_data_path
-    from ..training import RunConfig, start_run
+    from ..training import RunConfig
 
     if not isinstance(config, dict):
         raise ApiError(422, "invalid run config", "the body must be a JSON object of run settings (RunConfig fields)")
     dataset = config.get("dataset")
-    if isinstance(dataset, str) and dataset.strip() and dataset.strip() != "demo":
+    if isinstance(dataset, str) and dataset.strip() and dataset.strip() not in DEMO_SPECS:  # demo, demo-hard
         config = {**config, "dataset": str(resolve_data_path(dataset))}  # only under the data roots
-    cfg = RunConfig.from_dict(config)
-    return start_run(cfg, runs_dir=runs_dir, check=True)
+    return RunConfig.from_dict(config)
+
+
+def _start(config: dict[str, Any], runs_dir: str | None) -> str:
+    from ..training import start_run
+
+    return start_run(_run_config(config), runs_dir=runs_dir, check=True)
+
+
+def _preflight(config: dict[str, Any]) -> dict[str, Any]:
+    from ..training.preflight import preview
+
+    return preview(_run_config(config)).to_dict()
 
 
 @router.post("", status_code=202, response_model=RunAccepted, responses={**ERRORS, 409: {"model": ErrorResponse}},
@@ -66,7 +78,7 @@ def _start(config: dict[str, Any], runs_dir: str | None) -> str:
 async def start(request: Request, config: dict[str, Any] = Body(..., examples=[_EXAMPLE])) -> dict:
     """Start a run from a JSON object of ``RunConfig`` settings (as ``musictag train --config``).
 
-    ``dataset`` is ``"demo"`` or a path under the server's data folders. The run is queued
+    ``dataset`` is ``"demo"``, ``"demo-hard"`` or a path under the server's data folders. The run is queued
     (one trains at a time) and runs in its own process; follow it with ``GET /v1/runs/{id}``
     or ``/v1/runs/{id}/events``.
     """
@@ -74,6 +86,17 @@ async def start(request: Request, config: dict[str, Any] = Body(..., examples=[_
     run_id = await asyncio.to_thread(_start, config, svc.settings.runs_dir)
     base = f"/v1/runs/{run_id}"
     return {"run_id": run_id, "state": "queued", "links": {"status": base, "events": f"{base}/events", "stop": f"{base}/stop"}}
+
+
+@router.post("/preflight", responses={**ERRORS, 409: {"model": ErrorResponse, "description": "the data cannot support the settings"}},
+             summary="Check a run's settings against its dataset, starting nothing")
+async def check(request: Request, config: dict[str, Any] = Body(..., examples=[_EXAMPLE])) -> dict:
+    """The pre-flight check ``POST /v1/runs`` runs first, alone (no run folder; no audio decoded), as the Train
+    page shows it before Start: ``n_tracks``, ``counts`` per label, ``unit`` and ``grouped_by`` (artists),
+    ``evaluation`` (split, kfold or loo), ``k`` used and ``k_requested``, ``repeats``, ``max_k``, ``n_folds``
+    and ``notes`` (K lowered, no test split). A refusal is the 409 that starting the run would get.
+    """
+    return await asyncio.to_thread(_preflight, config)
 
 
 @router.get("", response_model=RunsResponse, summary="Every run", responses={401: ERRORS[401]})
@@ -91,6 +114,7 @@ def _status(run) -> dict[str, Any]:  # noqa: ANN001
     watcher.poll()
     config = run.read_config()
     metrics = run.read_metrics() or {}
+    card = run.read_card() or {}
     fraction = watcher.fraction()
     progress = {
         "phase": watcher.phase, "fraction": None if fraction is None else round(float(fraction), 4),
@@ -106,14 +130,44 @@ def _status(run) -> dict[str, Any]:  # noqa: ANN001
         "dataset": config.get("dataset"), "created": status.get("created"), "started": status.get("started"),
         "ended": status.get("ended"), "error": status.get("error"), "stop_requested": run.stop_requested(),
         "progress": progress, "metrics": metrics.get("metrics") or {}, "cv": metrics.get("cv"),
+        # from the run card once written, as `musictag train --json` prints them (#13)
+        "evaluation": card.get("evaluation"), "tuning": card.get("tuning"),
+        "notes": (card.get("evaluation") or {}).get("notes", []) + (card.get("fallbacks") or []),
+        "fitted_on": card.get("fitted_on"), "feature_columns": card.get("feature_columns"),
+        "excluded_columns": card.get("excluded_columns"),
     }  # fmt: skip
 
 
 @router.get("/{run_id}", response_model=RunStatus, responses=_R404, summary="A run's status, progress and metrics")
 async def status(request: Request, run_id: str) -> dict:
-    """State (queued, running, finished, failed, stopped), progress with ETA, and test metrics once finished."""
+    """State (queued, running, finished, failed, stopped), progress with ETA, and test metrics once finished.
+
+    Once the run card is written, also what ``musictag train --json`` prints from it: ``evaluation``
+    (the pre-flight plan: K used and asked for, folds, notes), ``tuning``, ``notes`` (K lowered,
+    fallbacks), ``fitted_on``, and for a feature table ``feature_columns`` and ``excluded_columns``
+    (``{column, reason}``: the column rule).
+    """
     run = _open(request, run_id)
     return await asyncio.to_thread(_status, run)
+
+
+def _compare(a, b, metric: str | None) -> dict[str, Any]:  # noqa: ANN001 - Runs
+    from ..training import compare_runs
+
+    return compare_runs(a.path, b.path, metric=metric)
+
+
+@router.get("/{run_id}/compare/{other_id}", responses={**_R404, 409: {"model": ErrorResponse, "description": "not the same folds"}},
+            summary="Two runs paired per fold, with a bootstrap interval")
+async def compare(request: Request, run_id: str, other_id: str, metric: str | None = None) -> dict:
+    """Exactly ``musictag runs compare A B --json``'s object: ``metric``, ``n_folds``, per-fold ``folds``
+    (``{fold, a, b, diff}``, A - B), ``mean_a``, ``mean_b``, ``mean_diff``, ``ci95`` and ``wins``.
+
+    Both runs must have saved the same folds (same dataset, seed and cross-validation settings);
+    otherwise 409 saying what differs. ``metric`` defaults to the task's headline.
+    """
+    a, b = _open(request, run_id), _open(request, other_id)
+    return await asyncio.to_thread(_compare, a, b, metric)
 
 
 @router.get("/{run_id}/events", responses={**_R404, 200: {"content": {"text/event-stream": {}}}},

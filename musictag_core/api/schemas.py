@@ -121,6 +121,13 @@ class RunStatus(BaseModel):
     progress: dict[str, Any] = Field(description="phase, fraction (0-1 or null), eta_s, epoch, epochs_total, step, loss, message")
     metrics: dict[str, Any] = Field(description="test metrics once the run finished")
     cv: dict[str, Any] | None = None
+    evaluation: dict[str, Any] | None = Field(None, description="the pre-flight plan from the run card: evaluation, k, "
+                                              "k_requested, repeats, notes, ...")
+    tuning: dict[str, Any] | None = Field(None, description="tune: the search space and the chosen values")
+    notes: list[str] = Field([], description="what was adapted (K lowered, no test split, fallbacks)")
+    fitted_on: str | None = None
+    feature_columns: list[str] | None = Field(None, description="feature tables: the columns used as features")
+    excluded_columns: list[dict[str, str]] | None = Field(None, description="feature tables: {column, reason} left out")
 
 
 class JobAccepted(BaseModel):

@@ -29,6 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--format", dest="dataset_format", default=None,
                    choices=("folder", "fma", "mtt", "jamendo", "strengths", "features", "demo"),
                    help="force the form instead of detecting it")
+    d.add_argument("--subset", default=None, choices=("small", "medium", "large"),
+                   help="FMA only: describe this subset (the one you downloaded; they nest: medium holds small's tracks, "
+                   "large every track); default small")
     add_audio_options(d, missing_default="keep")
     add_output_options(d)
     d.set_defaults(func=run_describe)
@@ -40,7 +43,7 @@ def run_describe(args: argparse.Namespace) -> int:
 
     result = describe_dataset(
         args.dataset, threshold=args.threshold, audio_dir=args.audio_dir, missing=args.missing,
-        format=args.dataset_format,
+        format=args.dataset_format, subset=args.subset,
     )
     if args.json:
         print(json.dumps(result))

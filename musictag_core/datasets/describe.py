@@ -31,6 +31,17 @@ DESCRIBE_FORMS = ("folder", "fma", "mtt", "jamendo", "strengths", "features", "d
 #: (or 3-fold CV) needs at least one track of it in each part.
 MIN_TRACKS_PER_LABEL = 3
 
+def _fma_subset_warning(subset: str, *, chosen: bool) -> str:
+    from .fma import FMA_SUBSETS
+
+    nested = FMA_SUBSETS[: FMA_SUBSETS.index(subset) + 1] if subset in FMA_SUBSETS else (subset,)
+    if chosen:
+        nest = "" if len(nested) == 1 else ": the tracks of " + " + ".join(nested) + " (the subsets nest)"
+        return f"only FMA's {subset!r} subset is counted{nest}"
+    return (f"only FMA's {subset!r} subset is counted (the reader's default); describe the subset you downloaded with "
+            "--subset small|medium|large")
+
+
 def describe_index(index: DatasetIndex, *, form: str | None = None) -> dict:
     """Summarise an open dataset (see the module docstring for the fields).
 
@@ -73,8 +84,15 @@ def describe_index(index: DatasetIndex, *, form: str | None = None) -> dict:
         folder = index.meta.get("audio_dir") or index.root
         where = f" under {Path(folder).name or folder}/" if folder and form != "demo" else ""
         warnings.append(f"{audio['missing']} of {n} audio files are missing{where}; {hint}")
+    if form == "features" and index.meta.get("excluded_columns"):
+        from .features_table import excluded_columns_text
+
+        n_features = len(index.meta.get("feature_columns") or [])
+        warnings.append(f"{excluded_columns_text(index.meta['excluded_columns'])}; {n_features} feature columns are used, as "
+                        "in training and Explore; override with --keep-columns / --drop-columns (settings keep_columns / "
+                        "drop_columns)")
     if form == "fma" and index.meta.get("subset"):
-        warnings.append(f"only FMA's {index.meta['subset']!r} subset is counted (the reader's default)")
+        warnings.append(_fma_subset_warning(index.meta["subset"], chosen=bool(index.meta.get("subset_chosen"))))
     rare = [f"{label} ({c})" for label, c in zip(index.labels, counts.tolist()) if c < MIN_TRACKS_PER_LABEL]
     if rare:
         warnings.append(
@@ -109,6 +127,7 @@ def describe_dataset(
     audio_dir: str | os.PathLike | None = None,
     missing: str = "keep",
     format: str | None = None,
+    subset: str | None = None,
 ) -> dict:
     """Describe a dataset from its metadata alone (no audio needed).
 
@@ -126,6 +145,9 @@ def describe_dataset(
         out, or an error.
     format : str or None
         Force a form instead of detecting it.
+    subset : {"small", "medium", "large"} or None
+        FMA only: describe this subset (they nest: ``"medium"`` holds ``"small"``'s tracks
+        too, ``"large"`` every track); None: the reader's default (``"small"``).
 
     Returns
     -------
@@ -142,13 +164,26 @@ def describe_dataset(
 
     check_missing_policy(missing)
     form = format or detect_format(spec)
+    options: dict = {}
+    if subset is not None:
+        from .fma import FMA_SUBSETS
+
+        if subset not in FMA_SUBSETS:
+            raise ParameterError(f"subset must be one of {', '.join(FMA_SUBSETS)}, got {subset!r}")
+        if form != "fma":
+            raise ParameterError(
+                f"subset (small, medium, large) applies to FMA metadata only; {str(spec)!r} is a {form!r} dataset"
+            )
+        options["subset"] = subset
     if form == "demo":
         from .demo import demo_plan_index
 
         variant = str(spec).strip()
         index = demo_plan_index(variant=variant if variant in DEMO_SPECS else "demo", threshold=threshold)
     else:
-        index = open_dataset(spec, format=form, threshold=threshold, missing=missing, audio_dir=audio_dir)
+        index = open_dataset(spec, format=form, threshold=threshold, missing=missing, audio_dir=audio_dir, **options)
+        if subset is not None:
+            index.meta["subset_chosen"] = True
     return describe_index(index, form=form)
 
 

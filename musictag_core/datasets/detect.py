@@ -204,6 +204,22 @@ def _sniff_csv(path: Path) -> str | None:
     return None
 
 
+def _refuse_special_file(path: Path) -> None:
+    """Refuse at once a path that is neither a folder nor a regular file (a FIFO, device or socket).
+
+    Reading one would block (a FIFO with no writer) or never end (``/dev/zero``).
+
+    Raises
+    ------
+    DatasetError
+        Naming the path: "not a regular file".
+    """
+    if not path.is_dir() and not path.is_file():
+        raise DatasetError(
+            f"dataset {str(path)!r} is not a regular file (a device, pipe or socket): give a folder or a CSV/TSV file"
+        )
+
+
 def detect_format(path: str | Path) -> str:
     """Name the format of a dataset path (a key of :data:`DATASET_FORMATS`).
 
@@ -231,6 +247,7 @@ def detect_format(path: str | Path) -> str:
         raise DatasetError(f"dataset {str(p)!r} cannot be opened ({getattr(exc, 'strerror', None) or exc})") from None
     if not exists:
         raise DatasetError(f"dataset {str(p)!r} does not exist: give a folder, a CSV file, or 'demo'")
+    _refuse_special_file(p)
     if p.is_dir():
         if (p / "tracks.csv").is_file() or (p / "fma_metadata" / "tracks.csv").is_file():
             return "fma"
@@ -288,6 +305,7 @@ def open_dataset(
         path = Path(spec).expanduser()
         if not path.exists():
             raise DatasetError(f"dataset {str(path)!r} does not exist: give a folder, a CSV file, or 'demo'")
+        _refuse_special_file(path)
     if format != "features":
         options = {k: v for k, v in options.items() if k not in ("keep", "drop")}
     options = _audio_options(format, spec, options)

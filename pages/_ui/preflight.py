@@ -16,7 +16,7 @@ import streamlit as st
 from musictag_core.errors import MusictagError
 from musictag_core.training import RunConfig
 
-__all__ = ["public_message", "render_preflight"]
+__all__ = ["page_words", "public_message", "render_preflight"]
 
 
 def public_message(message: str, *, dataset: str | None, upload_name: str | None) -> str:
@@ -29,6 +29,43 @@ def public_message(message: str, *, dataset: str | None, upload_name: str | None
     stem = Path(dataset).stem  # a dataset's name in messages ("table: label(s) ..."): the copy's, maybe "name (2)"
     if stem != Path(upload_name).stem and message.startswith(f"{stem}: "):
         message = f"{upload_name}: " + message[len(stem) + 2:]
+    return message
+
+
+#: The page's Cross-validation choices (K folds; 0 is off, "loo" leave-one-out).
+PAGE_FOLDS = (3, 5, 10)
+
+
+def _page_folds(max_k: int) -> str:
+    fit = [k for k in PAGE_FOLDS if k <= max_k]
+    if fit:
+        return f"choose Cross-validation: {fit[-1]} folds (K is at most {max_k} here)"
+    return f"choose Cross-validation: {PAGE_FOLDS[0]} folds (lowered to {max_k}: K is at most {max_k} here)"
+
+
+def page_words(message: str) -> str:
+    """``message`` with the command line's options (``--cv``, ``--no-test-split``) said as this form's choices.
+
+    The form has a Cross-validation choice (off, 3, 5 or 10 folds, leave-one-out), and neither a
+    "no test split" switch nor an artist-grouping one, so a fix the form cannot apply is not offered.
+    """
+    import re
+
+    subs = (
+        (r"--cv (\d+) \(setting cv: \d+; K is at most (\d+) here\)", lambda m: _page_folds(int(m[2]))),
+        (r",? or --no-test-split \(setting test_split: false\) to train on every track and evaluate by cross-validation", ""),
+        (r",? or --no-test-split \(setting test_split: false\)", ""),
+        (r"--cv K \(setting cv\)", "choose Cross-validation"),
+        (r",? or --no-test-split", ""),
+        (r"\(or use --cv loo on up to (\d+) tracks\)", r"(or choose Cross-validation: leave-one-out, up to \1 tracks)"),
+        (r"([Uu])se --cv K \(K up to (\d+)\)", lambda m: ("C" if m[1] == "U" else "c") + f"hoose Cross-validation with at most {m[2]} folds"),
+        (r" or --set group_by_artist=false", ""),  # the form always groups by artist when artists are known
+        (r"Fold by track instead of by artist \(setting group_by_artist: false\), or add tracks", "Add tracks"),
+        (r"a smaller --cv K", "fewer Cross-validation folds"),
+        (r"--cv K", "Cross-validation"),
+    )
+    for pattern, repl in subs:
+        message = re.sub(pattern, repl, message)
     return message
 
 
@@ -85,11 +122,11 @@ def render_preflight(config: RunConfig | None, *, upload_name: str | None = None
         return True
     res = _preview(json.dumps(config.to_dict(), sort_keys=True), _stamp(config.dataset))
     if "error" in res:
-        msg = public_message(res["error"], dataset=config.dataset, upload_name=upload_name)
+        msg = page_words(public_message(res["error"], dataset=config.dataset, upload_name=upload_name))
         st.error(f"Pre-flight check: {msg}", icon=":material/block:")
         return False
     plan = res["plan"]
     st.markdown(f"**Pre-flight check** · {_summary(plan)}")
     for note in plan["notes"]:
-        st.caption(public_message(note, dataset=config.dataset, upload_name=upload_name))
+        st.caption(page_words(public_message(note, dataset=config.dataset, upload_name=upload_name)))
     return True
