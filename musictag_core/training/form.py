@@ -406,8 +406,8 @@ def evaluation_form(
             "(fewer folds when a label has fewer tracks)."
         )
     else:
-        notes["test_split"] = (f"No test split: trains on every track and is evaluated by {cv_label(cv)} "
-                               "cross-validation.")
+        kind = "leave-one-out" if cv == "loo" else f"{cv}-fold"
+        notes["test_split"] = f"No test split: trains on every track and is evaluated by {kind} cross-validation."
     grouping_enabled = bool(has_artists)
     if grouping_enabled:
         notes["grouping"] = (
