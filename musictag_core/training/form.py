@@ -366,13 +366,19 @@ def evaluation_form(
     Returns
     -------
     EvaluationForm
+
+    Raises
+    ------
+    ParameterError
+        ``cv`` or ``grouping`` is not one of the form's choices.
     """
+    from ..errors import ParameterError
     from .preflight import DEFAULT_NO_TEST_K, MAX_LOO_TRACKS
 
     if cv not in CV_CHOICES:
-        raise ValueError(f"cv must be one of {CV_CHOICES}, got {cv!r}")
+        raise ParameterError(f"cv must be one of {CV_CHOICES}, got {cv!r}")
     if grouping not in GROUPING_CHOICES:
-        raise ValueError(f"grouping must be one of {tuple(GROUPING_CHOICES)}, got {grouping!r}")
+        raise ParameterError(f"grouping must be one of {tuple(GROUPING_CHOICES)}, got {grouping!r}")
     errors: dict[str, str] = {}
     notes: dict[str, str] = {}
     kfold = cv != "loo" and (cv != 0 or not test_split)
