@@ -38,7 +38,7 @@ from musictag_core.viz.train import (
 from pages._ui.cache import cached_models
 from pages._ui.columns import render_excluded_columns
 from pages._ui.errors import app_limits, show_error
-from pages._ui.evaluation import TUNE_HELP, cv_caption, render_zero_shot
+from pages._ui.evaluation import cv_caption, render_evaluation_settings, render_zero_shot
 from pages._ui.form import number_field, show_form_errors
 from pages._ui.preflight import public_message, render_preflight
 from pages._ui.robustness import render_run_robustness
@@ -246,14 +246,13 @@ with st.container(border=True, key="train_form"):
 
     st.markdown("**Training**" + ("" if neural else f" (the settings below apply to neural models; {model} fits in one go)"))
     c1, c2, c3, c4, c5, c6 = st.columns(6, vertical_alignment="top")
-    c1b, c2b, c3b, c4b = st.columns([1, 1, 1.3, 2.7], vertical_alignment="top")
-    cv = c2b.selectbox("Cross-validation", [0, 3, 5, 10, "loo"], key="train_cv",
-                       format_func=lambda k: "off" if k == 0 else "leave-one-out" if k == "loo" else f"{k} folds",
-                       help="off: one train/validation/test split (the dataset's own when it has one). K folds are "
-                            "lowered to the smallest label's track count; leave-one-out: up to 200 tracks.")
+    c1b, c3b, c4b = st.columns([1, 1.3, 3.7], vertical_alignment="top")
+    evaluation = render_evaluation_settings(dataset=dataset_spec, n_tracks=size[0] if size else None,
+                                            max_tracks=max_tracks, tunable=tunable)
+    errors += evaluation.error_list
     n_train = None
     if size:
-        n_train = train_size(size[0], cv=size[0] if cv == "loo" else int(cv), n_train_split=size[1],
+        n_train = train_size(size[0], cv=evaluation.size_cv, n_train_split=size[1],
                              max_tracks=int(max_tracks) if max_tracks else None)
     rules = form_rules(preset=preset, n_tracks=size[0] if size else None, n_train=n_train)
     optimizer = c1.selectbox("Optimizer", ["adam", "sgd"], key="train_optimizer", disabled=not neural,
@@ -274,12 +273,10 @@ with st.container(border=True, key="train_form"):
     errors += [e for e in (err_lr, err_epochs, err_batch, err_patience, err_dropout) if e]
     seed, err = number_field(rules["seed"], key="train_seed", container=c1b)
     errors += [err] if err else []
-    c1, c2, c3, c4 = c1b, c2b, c3b, c4b
+    c3, c4 = c3b, c4b
     class_weights = c3.toggle("Class weights", key="train_class_weights",
                               help="Weight tracks inversely to their label frequency.")
     name = c4.text_input("Run name (optional)", key="train_name", max_chars=80)
-    tune = st.checkbox("Tune hyperparameters (inner cross-validation)", key="train_tune",
-                       disabled=not tunable, help=TUNE_HELP)
 
     input_kind = card.input_kind
     segments: dict = {}
@@ -390,8 +387,8 @@ with st.container(border=True, key="train_form"):
                 dropout=None if dropout is None else float(dropout),
                 class_weights=bool(class_weights), augment=augment or AugmentConfig(),
                 n_variants=4 if n_variants is None else int(n_variants),
-                segments=segments or None, features=features or None, seed=0 if seed is None else int(seed), cv=cv if cv == "loo" else int(cv),
-                tune=bool(tune) and tunable, **transfer,
+                segments=segments or None, features=features or None, seed=0 if seed is None else int(seed),
+                **evaluation.settings, **transfer,
                 max_tracks=None if max_tracks is None else int(max_tracks), name=name.strip(),
             )  # fmt: skip
         except MusictagError as exc:

@@ -606,3 +606,58 @@ def test_a_run_started_from_the_page_has_the_settings_the_form_shows(train_app, 
     for label, value in form.items():
         _expect()(page.get_by_label(label, exact=True)).to_have_value(value)
     wait_for(lambda: run_state(runs, run_id) not in ("queued", "running"), 120, "the run to stop")
+
+
+def _checked(page, label: str) -> bool:
+    """Whether a checkbox or toggle is on (a toggle's input has the role ``switch``)."""
+    return page.locator('[data-testid="stCheckbox"]', has_text=label).first.locator("input").is_checked()
+
+
+def test_evaluation_settings_from_the_page_reach_the_run(train_app, page, screenshot, feature_table):
+    """#13: cv 3 folds, 2 repeats, Tune on, no test split, chosen in the browser, are the run's config.json
+    (logistic regression on the 60-row feature table: 6 folds, each with an inner-CV search)."""
+    url, runs = train_app
+    stop_active_runs(runs)
+    open_page(page, f"{url}/train", "Train")
+    page.get_by_text("Upload a feature table (CSV)").click()
+    wait_idle(page)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(feature_table))
+    wait_idle(page)
+    settings = page.locator(".st-key-train_evaluation_settings")
+    repeats = page.get_by_label("Repeats", exact=True)
+    _expect()(repeats).to_be_disabled()  # one split: nothing to repeat
+    _choose(page, "Cross-validation", "3 folds")
+    _expect()(repeats).to_be_enabled()
+    fill(page, "Repeats", "2")
+    _toggle(page, "Hold out a test split")
+    _toggle(page, "Tune hyperparameters")
+    _expect()(settings).to_contain_text("this dataset names no artists")  # the table has no artist column
+    _expect()(page.get_by_text("3-fold cross-validation x 2 repeats", exact=False).first).to_be_visible()
+    # the form as shown, read back from the page
+    shown = {
+        "cv": page.get_by_role("combobox", name="Cross-validation").input_value(),
+        "cv_repeats": repeats.input_value(),
+        "test_split": _checked(page, "Hold out a test split"),
+        "tune": _checked(page, "Tune hyperparameters (inner cross-validation)"),
+        "model": page.get_by_role("combobox", name="Model").input_value(),
+    }
+    assert shown == {"cv": "3 folds", "cv_repeats": "2", "test_split": False, "tune": True,
+                     "model": "logreg: " + shown["model"].split(": ", 1)[1]}
+    run_id = start(page)
+    config = json.loads((runs / run_id / "config.json").read_text())
+    assert {k: config[k] for k in ("cv", "cv_repeats", "test_split", "tune", "group_by_artist", "model")} == {
+        "cv": 3, "cv_repeats": int(shown["cv_repeats"]), "test_split": shown["test_split"], "tune": shown["tune"],
+        "group_by_artist": "auto", "model": "logreg",
+    }
+    page.locator(EVALUATION).wait_for(timeout=RUN_TIMEOUT_MS)
+    wait_idle(page)
+    assert_no_exception(page)
+    assert run_state(runs, run_id) == "finished"
+    cv = json.loads((runs / run_id / "metrics.json").read_text())["cv"]
+    assert cv["k"] == 3 and cv["repeats"] == 2 and cv["completed"] == 6
+    tuning = json.loads((runs / run_id / "card.json").read_text())["tuning"]
+    assert len(tuning["per_fold"]) == 6  # a search in every outer fold
+    assert "3-fold cross-validation x 2 repeats (6 of 6 folds completed)" in page.locator(EVALUATION).inner_text()
+    # the form still shows what ran
+    _expect()(repeats).to_have_value("2")
+    screenshot(page, "train-evaluation-settings")

@@ -7,6 +7,10 @@ replaced by an earlier valid one; it blocks Start, with the reason in words
 (:func:`train_size`), epochs at least 1, dropout in [0, 1), the learning rate in
 [1e-6, 1].
 
+The evaluation choices (cross-validation, repeats, a held-out test split, artist-grouped folds,
+tuning) are judged by :func:`evaluation_form`, with the same semantics as
+:class:`~musictag_core.training.RunConfig`; ``pages/_ui/evaluation.py`` draws them.
+
 The transfer model's choices (head, level, musicnn outputs) are labelled here too
 (:data:`TRANSFER_HEAD_LABELS`, :data:`TRANSFER_LEVEL_LABELS`, :data:`TRANSFER_FEATURE_LABELS`);
 ``pages/_ui/transfer.py`` draws them and :class:`~musictag_core.training.RunConfig` judges the
@@ -21,9 +25,20 @@ import math
 from dataclasses import dataclass
 
 __all__ = [
+    "CV_CHOICES",
+    "EvaluationForm",
     "FieldRule",
+    "GROUPING_CHOICES",
+    "GROUPING_LABEL",
+    "GROUPING_LABELS",
+    "TEST_SPLIT_LABEL",
+    "MAX_FORM_REPEATS",
+    "artists_known",
+    "cv_label",
+    "evaluation_form",
     "form_rules",
     "parse_field",
+    "repeats_rule",
     "train_size",
     "transfer_help",
     "LEARNING_RATE_RANGE",
@@ -241,3 +256,213 @@ def form_rules(*, preset, n_tracks: int | None = None, n_train: int | None = Non
         "max_duration": FieldRule("Use the first … s", "float", 1.0, 3600.0, optional=True, default=seg.max_duration_s),
         "bands": FieldRule("Mel bands", "int", 4, 256, optional=True),
     }
+
+
+# ---------------------------------------------------------------------------
+# evaluation: cross-validation, repeats, test split, artist grouping (#13)
+# ---------------------------------------------------------------------------
+
+#: The form's Cross-validation choices: 0 is off (one train/validation/test split), K folds, leave-one-out.
+CV_CHOICES = (0, 3, 5, 10, "loo")
+
+#: "Keep each artist's tracks in one fold": the form's choice -> ``RunConfig.group_by_artist``.
+GROUPING_CHOICES = {"auto": "auto", "on": True, "off": False}
+
+#: What each grouping choice does, as the form says it.
+GROUPING_LABELS = {
+    "auto": "auto: by artist where the data allows",
+    "on": "on: always (refuse otherwise)",
+    "off": "off: fold by track",
+}
+
+#: The most repeats the form offers (``RunConfig`` takes up to 100): each repeat trains K more models.
+MAX_FORM_REPEATS = 10
+
+#: The form's field labels, as the pre-flight panel names them in its fixes.
+CV_LABEL = "Cross-validation"
+REPEATS_LABEL = "Repeats"
+TEST_SPLIT_LABEL = "Hold out a test split"
+GROUPING_LABEL = "Keep each artist's tracks in one fold"
+
+
+def cv_label(choice: int | str) -> str:
+    """A Cross-validation choice as the form shows it (``"off"``, ``"5 folds"``, ``"leave-one-out"``)."""
+    return "off" if choice == 0 else "leave-one-out" if choice == "loo" else f"{choice} folds"
+
+
+@dataclass(frozen=True)
+class EvaluationForm:
+    """The form's evaluation choices judged together, as :class:`~musictag_core.training.RunConfig` would.
+
+    Attributes
+    ----------
+    settings : dict
+        ``RunConfig`` fields: ``cv``, ``cv_repeats``, ``test_split``, ``group_by_artist``, ``tune``.
+    errors : dict of str to str
+        Field name (``"cv"``, ``"repeats"``) -> why its value is refused; any one blocks Start.
+    notes : dict of str to str
+        Field name (``"cv"``, ``"repeats"``, ``"test_split"``, ``"grouping"``, ``"tune"``) -> what the
+        choice does here, or why the field is disabled.
+    repeats_enabled : bool
+        Repeats apply: K-fold cross-validation (``cv`` K, or no test split without ``cv``).
+    grouping_enabled : bool
+        The dataset names artists, so grouping them is a choice.
+    size_cv : int
+        The folds :func:`train_size` should assume (0: one split).
+    """
+
+    settings: dict
+    errors: dict
+    notes: dict
+    repeats_enabled: bool
+    grouping_enabled: bool
+    size_cv: int
+
+    @property
+    def error_list(self) -> list[str]:
+        """Every refusal, prefixed with its field's label (for the summary above Start)."""
+        return list(self.errors.values())
+
+
+def repeats_rule() -> FieldRule:
+    """The Repeats field: a whole number from 1 to :data:`MAX_FORM_REPEATS`."""
+    return FieldRule(REPEATS_LABEL, "int", 1, MAX_FORM_REPEATS, default=1,
+                     why_max=f"each repeat trains K more models; the form offers up to {MAX_FORM_REPEATS}")
+
+
+def evaluation_form(
+    *,
+    cv: int | str,
+    repeats_text: str | None,
+    test_split: bool,
+    grouping: str = "auto",
+    tune: bool = False,
+    tunable: bool = True,
+    n_tracks: int | None = None,
+    has_artists: bool | None = None,
+) -> EvaluationForm:
+    """Judge the Train form's evaluation choices against the data; return the run settings or the reasons.
+
+    Parameters
+    ----------
+    cv : int or "loo"
+        One of :data:`CV_CHOICES`.
+    repeats_text : str or None
+        What the Repeats field holds (ignored where repeats do not apply).
+    test_split : bool
+        "Hold out a test split"; ``False`` trains on every track and evaluates by cross-validation
+        (``cv`` K, or K = min(5, smallest label) when ``cv`` is 0: ``RunConfig.test_split``).
+    grouping : {"auto", "on", "off"}
+        "Keep each artist's tracks in one fold" (:data:`GROUPING_CHOICES`); used only when
+        ``has_artists``, else ``"auto"`` (nothing to group).
+    tune, tunable : bool
+        The Tune box, and whether the model can be tuned.
+    n_tracks : int or None
+        Tracks the run uses (after "use at most N tracks"), when known: leave-one-out is offered
+        up to :data:`~musictag_core.training.preflight.MAX_LOO_TRACKS`.
+    has_artists : bool or None
+        Whether the dataset names artists (None: unknown).
+
+    Returns
+    -------
+    EvaluationForm
+
+    Raises
+    ------
+    ParameterError
+        ``cv`` or ``grouping`` is not one of the form's choices.
+    """
+    from ..errors import ParameterError
+    from .preflight import DEFAULT_NO_TEST_K, MAX_LOO_TRACKS
+
+    if cv not in CV_CHOICES:
+        raise ParameterError(f"cv must be one of {CV_CHOICES}, got {cv!r}")
+    if grouping not in GROUPING_CHOICES:
+        raise ParameterError(f"grouping must be one of {tuple(GROUPING_CHOICES)}, got {grouping!r}")
+    errors: dict[str, str] = {}
+    notes: dict[str, str] = {}
+    kfold = cv != "loo" and (cv != 0 or not test_split)
+    if cv == "loo" and n_tracks is not None and n_tracks > MAX_LOO_TRACKS:
+        errors["cv"] = (
+            f"{CV_LABEL}: leave-one-out trains one model per track and is offered up to {MAX_LOO_TRACKS} tracks; "
+            f"this run has {n_tracks}. Choose K folds (or use at most {MAX_LOO_TRACKS} tracks)"
+        )
+    repeats = 1
+    if kfold:
+        value, err = parse_field(repeats_text, repeats_rule())
+        if err:
+            errors["repeats"] = err
+        else:
+            repeats = int(value)
+        k = f"{cv} folds are" if cv else f"folds ({DEFAULT_NO_TEST_K}, or the smallest label's count) are"
+        notes["repeats"] = f"Repeated K-fold: the {k} drawn this many times with different seeds (1 to {MAX_FORM_REPEATS})."
+    elif cv == "loo":
+        notes["repeats"] = "Not with leave-one-out: its folds are always the same."
+    else:
+        notes["repeats"] = (f"Only for K-fold cross-validation: choose {CV_LABEL} folds, or turn off "
+                            f"{TEST_SPLIT_LABEL!r}.")
+    if test_split:
+        notes["test_split"] = (
+            "Each fold's held-out part is its test set." if cv else
+            "The dataset's own test split, or 15 % of the tracks, is held out and scored once."
+        )
+    elif cv == 0:
+        notes["test_split"] = (
+            f"No test split: trains on every track and is evaluated by {DEFAULT_NO_TEST_K}-fold cross-validation "
+            "(fewer folds when a label has fewer tracks)."
+        )
+    else:
+        kind = "leave-one-out" if cv == "loo" else f"{cv}-fold"
+        notes["test_split"] = f"No test split: trains on every track and is evaluated by {kind} cross-validation."
+    grouping_enabled = bool(has_artists)
+    if grouping_enabled:
+        notes["grouping"] = (
+            "The dataset names artists. auto and on keep each artist's tracks in one fold (or one side of the "
+            "split), so no artist is both trained on and tested; auto falls back to tracks where a label has too "
+            "few artists for a split, on refuses instead; off folds by track (scores may be optimistic)."
+        )
+    elif has_artists is None:
+        notes["grouping"] = f"{GROUPING_LABEL}: choose a dataset first."
+        grouping = "auto"
+    else:
+        notes["grouping"] = (f"{GROUPING_LABEL}: this dataset names no artists, so folds are drawn by track "
+                             "(add an artist column to group them).")
+        grouping = "auto"
+    if not tunable:
+        notes["tune"] = "Tuning applies to logreg, svc, gboost, voting, stacked and the transfer model's logreg / svm heads."
+    if cv == "loo":
+        size_cv = max(2, n_tracks or 2)
+    elif cv:
+        size_cv = int(cv)
+    else:
+        size_cv = 0 if test_split else DEFAULT_NO_TEST_K
+    settings = {
+        "cv": cv, "cv_repeats": repeats, "test_split": bool(test_split),
+        "group_by_artist": GROUPING_CHOICES[grouping], "tune": bool(tune) and tunable,
+    }
+    return EvaluationForm(settings=settings, errors=errors, notes=notes, repeats_enabled=kfold,
+                          grouping_enabled=grouping_enabled, size_cv=size_cv)
+
+
+def artists_known(spec: str) -> bool | None:
+    """Whether the dataset ``spec`` names artists (from its metadata; the demo corpora from their plan).
+
+    Returns
+    -------
+    bool or None
+        ``None`` when the dataset cannot be read.
+    """
+    from ..datasets import open_dataset
+    from ..datasets.detect import DEMO_SPECS
+    from ..errors import MusictagError
+
+    try:
+        if spec in DEMO_SPECS:
+            from ..datasets.demo import demo_plan_index
+
+            index = demo_plan_index(variant=spec)
+        else:
+            index = open_dataset(spec, missing="keep")
+    except (MusictagError, OSError):
+        return None
+    return bool(index.has_artists)

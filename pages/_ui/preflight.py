@@ -44,23 +44,32 @@ def _page_folds(max_k: int) -> str:
 
 
 def page_words(message: str) -> str:
-    """``message`` with the command line's options (``--cv``, ``--no-test-split``) said as this form's choices.
+    """``message`` with the command line's options said as this form's choices.
 
-    The form has a Cross-validation choice (off, 3, 5 or 10 folds, leave-one-out), and neither a
-    "no test split" switch nor an artist-grouping one, so a fix the form cannot apply is not offered.
+    ``--cv`` becomes the Cross-validation choice (off, 3, 5 or 10 folds, leave-one-out),
+    ``--no-test-split`` turning off "Hold out a test split", and ``group_by_artist`` the "Keep each
+    artist's tracks in one fold" choice (auto, on, off), all drawn by ``pages/_ui/evaluation.py``.
     """
     import re
 
+    from musictag_core.training.form import GROUPING_LABEL, TEST_SPLIT_LABEL
+
+    no_test = f'turn off "{TEST_SPLIT_LABEL}"'
+    group = f'"{GROUPING_LABEL}"'
     subs = (
         (r"--cv (\d+) \(setting cv: \d+; K is at most (\d+) here\)", lambda m: _page_folds(int(m[2]))),
-        (r",? or --no-test-split \(setting test_split: false\) to train on every track and evaluate by cross-validation", ""),
-        (r",? or --no-test-split \(setting test_split: false\)", ""),
+        (r"--no-test-split \(setting test_split: false\)", no_test),
+        (r"--no-test-split", no_test),
         (r"--cv K \(setting cv\)", "choose Cross-validation"),
-        (r",? or --no-test-split", ""),
         (r"\(or use --cv loo on up to (\d+) tracks\)", r"(or choose Cross-validation: leave-one-out, up to \1 tracks)"),
         (r"([Uu])se --cv K \(K up to (\d+)\)", lambda m: ("C" if m[1] == "U" else "c") + f"hoose Cross-validation with at most {m[2]} folds"),
-        (r" or --set group_by_artist=false", ""),  # the form always groups by artist when artists are known
-        (r"Fold by track instead of by artist \(setting group_by_artist: false\), or add tracks", "Add tracks"),
+        (r"use --cv K for artist-grouped folds", "choose Cross-validation for artist-grouped folds"),
+        (r"([Uu])se --cv K", lambda m: ("C" if m[1] == "U" else "c") + "hoose Cross-validation folds"),
+        (r"--set group_by_artist=false", f"set {group} to off"),
+        (r"Fold by track instead of by artist \(setting group_by_artist: false\)", f"Set {group} to off (fold by track)"),
+        (r"set group_by_artist: true", f"set {group} to on"),
+        (r"set group_by_artist to auto or false", f"set {group} to auto or off"),
+        (r"group_by_artist=True but", f"{group} is on but"),
         (r"a smaller --cv K", "fewer Cross-validation folds"),
         (r"--cv K", "Cross-validation"),
     )
