@@ -54,6 +54,9 @@ __all__ = [
     "compute_prediction",
     "compute_signal_figures",
     "preload_chart_library",
+    "quiet_progress",
+    "still_note",
+    "stamp",
     "start_warmup",
     "tag_slot",
     "trim_memory",
@@ -100,6 +103,20 @@ def tag_slot():
         _GATE.release()
 
 
+_STAMPS = os.environ.get("MUSICTAG_PAGE_STAMPS", "").strip() not in ("", "0")
+
+
+def stamp(step: str, key: str = "-") -> None:
+    """Log ``[musictag] step <step> <key> t=<epoch>`` when ``MUSICTAG_PAGE_STAMPS=1`` (the page benchmark sets it).
+
+    Finer than the ``card scores`` / ``card done`` lines, which are always written: where a
+    card's time goes between the upload and its scores (script run start, the page's work
+    before tagging, the gate, decoding, tagging).
+    """
+    if _STAMPS:
+        log(f"step {step} {key} t={time.time():.3f}")
+
+
 def trim_memory() -> None:
     """Give freed heap memory back to the operating system (glibc ``malloc_trim``; no-op elsewhere).
 
@@ -133,10 +150,14 @@ def compute_prediction(data: bytes, *, name: str, digest: str, model: str, overl
 
     if digest != _WARMUP_DIGEST:
         _USER_WORK.set()
+    key = digest[:12]
     with tag_slot():
+        stamp("slot", key)
         tagger = get_tagger(model)
         track = decode_track(named_buffer(data, name), tagger, max_duration=max_duration)
+        stamp("decoded", key)
         pred = tag_decoded(track, tagger, overlap=overlap)
+        stamp("tagged", key)
     with _HANDOFF_LOCK:
         _HANDOFF.put(_handoff_key(digest, model, max_duration), track)
     return pred
@@ -388,3 +409,29 @@ def preload_chart_library() -> None:
         xaxis=dict(visible=False), yaxis=dict(visible=False),
     ))  # fmt: skip
     st.plotly_chart(fig, key="tag_plotly_preload", config={"staticPlot": True, "displayModeBar": False})
+
+
+#: The Tag page's CSS: no animated "running man" in the status widget (its "Stop" button stays).
+#: The icon changes every 200 ms for as long as a script runs; with six sessions waiting for
+#: their turn at the gate, six renderers repaint it the whole time, beside the server's work.
+_QUIET_CSS = "<style>[data-testid='stStatusWidgetRunningIcon']{display:none !important}</style>"
+
+
+def quiet_progress() -> None:
+    """Hide the status widget's animated icon on this page (call once per run, before the cards)."""
+    st.html(_QUIET_CSS)
+
+
+@contextlib.contextmanager
+def still_note(text: str):
+    """A static ``:material/hourglass_top: text`` line while the block runs, removed afterwards.
+
+    Used instead of ``st.spinner``, whose animation keeps the browser repainting while a card
+    waits for the gate or for the model (0.05 CPU s per second per browser, measured).
+    """
+    slot = st.empty()
+    slot.caption(f":material/hourglass_top: {text}")
+    try:
+        yield
+    finally:
+        slot.empty()
