@@ -347,6 +347,10 @@ def _stamps(log: Path, kind: str) -> list[tuple[str, float]]:
     return [(m.group(1), float(m.group(2))) for m in pat.finditer(log.read_text(errors="replace"))]
 
 
+def _median(values) -> float:
+    return round(statistics.median(values), 3)
+
+
 def _ratio(a: float | None, b: float | None) -> float | None:
     return round(a / b, 2) if a is not None and b else None
 
@@ -660,26 +664,26 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     c = result["concurrent"]
     nw, nc = result["niced_browsers"]["warm_page"], result["niced_browsers"]["concurrent"]
     result["summary"] = {
-        "warm_card_ratio_median": statistics.median(x["ratio_card"] for x in w),
-        "warm_scores_ratio_median": statistics.median(x["ratio_scores"] for x in w),
+        "warm_card_ratio_median": _median(x["ratio_card"] for x in w),
+        "warm_scores_ratio_median": _median(x["ratio_scores"] for x in w),
         "cold_scores_ratio": result["cold_page"]["ratio_scores_vs_naive_cold_cli"],
         "concurrent_ratio_server": c["ratio_last_server_vs_sequential"],
         "concurrent_ratio_browser": c["ratio_last_browser_vs_sequential"],
         "concurrent_ratio_server_cpu": c["ratio_server_cpu_vs_sequential_cpu"],
-        "warm_card_ratio_server_median": statistics.median(x["ratio_server_card"] for x in w),
-        "warm_scores_ratio_server_median": statistics.median(x["ratio_server_scores"] for x in w),
+        "warm_card_ratio_server_median": _median(x["ratio_server_card"] for x in w),
+        "warm_scores_ratio_server_median": _median(x["ratio_server_scores"] for x in w),
         "rss_after_vs_before": c["rss_after_vs_before"],
         "plotly_json_bytes_per_card": result["in_process"]["plotly_json_bytes"]["card_total"],
-        "warm_card_ratio_server_cpu_median": statistics.median(x["ratio_server_cpu_vs_tag_file_cpu"] for x in w),
-        "warm_browser_cpu_s_per_card_median": statistics.median(x["browser_cpu_s"] for x in w),
-        "warm_mel_tab_s_median": statistics.median(x["mel_tab_s"] for x in w),
+        "warm_card_ratio_server_cpu_median": _median(x["ratio_server_cpu_vs_tag_file_cpu"] for x in w),
+        "warm_browser_cpu_s_per_card_median": _median(x["browser_cpu_s"] for x in w),
+        "warm_mel_tab_s_median": _median(x["mel_tab_s"] for x in w),
         "concurrent_browser_cpu_s": c["browser_cpu_s"],
         "concurrent_server_cpu_s": c["server_cpu_s"],
         "niced_browsers": {
-            "warm_scores_ratio_median": statistics.median(x["ratio_scores"] for x in nw),
-            "warm_card_ratio_median": statistics.median(x["ratio_card"] for x in nw),
-            "warm_scores_ratio_server_median": statistics.median(x["ratio_server_scores"] for x in nw),
-            "warm_card_ratio_server_median": statistics.median(x["ratio_server_card"] for x in nw),
+            "warm_scores_ratio_median": _median(x["ratio_scores"] for x in nw),
+            "warm_card_ratio_median": _median(x["ratio_card"] for x in nw),
+            "warm_scores_ratio_server_median": _median(x["ratio_server_scores"] for x in nw),
+            "warm_card_ratio_server_median": _median(x["ratio_server_card"] for x in nw),
             "concurrent_ratio_server": nc["ratio_last_server_vs_sequential"],
             "concurrent_ratio_browser": nc["ratio_last_browser_vs_sequential"],
             "concurrent_browser_cpu_s": nc["browser_cpu_s"],
