@@ -3,10 +3,11 @@
 A card is computed in two cached steps so its scores appear before its figures:
 
 1. :func:`cached_prediction` decodes the upload once at the model's rate and tags it
-   (``predict.decode_track`` → ``predict.tag_decoded``: the same scores as ``tag_file``).
-   The decoded waveform is handed to step 2 through a small bounded buffer.
-2. :func:`cached_signal_figures` computes the spectrogram view from that same waveform
-   (``predict.track_view``, the model's own rate and mel bands) and builds figures sized
+   (``predict.decode_track`` → ``predict.tag_decoded_with_mel``: the same scores as
+   ``tag_file``). The decoded waveform and the mel spectrogram the model consumed are handed
+   to step 2 through a small bounded buffer.
+2. :func:`cached_signal_figures` shows that same waveform and mel (``predict.track_view``
+   with ``model_mel``: the model's own rate and mel bands, no second spectrogram) and builds figures sized
    for a screen: a ~2,000-point waveform envelope and the mel spectrogram and MFCC as
    PNG images of at most 1,000 time columns (tens of kB instead of megabytes of JSON).
 
@@ -146,7 +147,7 @@ def compute_prediction(data: bytes, *, name: str, digest: str, model: str, overl
     -------
     TrackPrediction
     """
-    from musictag_core.predict import decode_track, tag_decoded
+    from musictag_core.predict import decode_track, tag_decoded_with_mel
 
     if digest != _WARMUP_DIGEST:
         _USER_WORK.set()
@@ -156,10 +157,10 @@ def compute_prediction(data: bytes, *, name: str, digest: str, model: str, overl
         tagger = get_tagger(model)
         track = decode_track(named_buffer(data, name), tagger, max_duration=max_duration)
         stamp("decoded", key)
-        pred = tag_decoded(track, tagger, overlap=overlap)
+        pred, mel = tag_decoded_with_mel(track, tagger, overlap=overlap)
         stamp("tagged", key)
     with _HANDOFF_LOCK:
-        _HANDOFF.put(_handoff_key(digest, model, max_duration), track)
+        _HANDOFF.put(_handoff_key(digest, model, max_duration), (track, mel))
     return pred
 
 
@@ -198,7 +199,7 @@ def compute_signal_figures(data: bytes, *, name: str, digest: str, model: str, m
 
     with _HANDOFF_LOCK:
         key = _handoff_key(digest, model, max_duration)
-        track = _HANDOFF.get(key)
+        track, mel = _HANDOFF.get(key) or (None, None)
         if track is not None:
             _HANDOFF.put(key, None)  # taken: drop the reference so the waveform can be freed
     try:
@@ -206,9 +207,10 @@ def compute_signal_figures(data: bytes, *, name: str, digest: str, model: str, m
         if track is None:
             with tag_slot():
                 track = decode_track(named_buffer(data, name), tagger, max_duration=max_duration)
-        # Not gated: a few tenths of a second of numpy, and a card waiting here for a slot
-        # behind other sessions' tagging would hold its waveform and finish last.
-        view = track_view(track, tagger)
+        # Not gated: a few hundredths of a second of numpy (the model's own mel is shown, not
+        # computed again), and a card waiting here for a slot behind other sessions' tagging
+        # would hold its waveform and finish last.
+        view = track_view(track, tagger, model_mel=mel)
         sr, hop = view.sr, view.hop_length
         figs = SignalFigures(
             sr=sr,
@@ -218,7 +220,7 @@ def compute_signal_figures(data: bytes, *, name: str, digest: str, model: str, m
             mfcc=mfcc_figure(view.mfcc, sr=sr, hop_length=hop, max_frames=1000, title=None, image=True),
         )
     finally:
-        del track
+        del track, mel
         trim_memory()
     return figs
 
@@ -283,7 +285,7 @@ class TrackAnalysis:
         from musictag_core.predict import decode_track
 
         with _HANDOFF_LOCK:
-            track = _HANDOFF.get(_handoff_key(self.digest, self.model, self.max_duration))
+            track, _ = _HANDOFF.get(_handoff_key(self.digest, self.model, self.max_duration)) or (None, None)
         if track is not None:
             return track
         return decode_track(named_buffer(self.data, self.name), get_tagger(self.model), max_duration=self.max_duration)
