@@ -25,7 +25,11 @@ for them. ``app.py`` starts it for the default model as the server starts (its `
 
 Every finished step writes one line to the server log (``[musictag] card scores ...``,
 ``[musictag] card done ...``) with a wall-clock time stamp: the page benchmark times
-concurrent sessions from them.
+concurrent sessions from them. :func:`stamp` adds finer steps under ``MUSICTAG_PAGE_STAMPS=1``.
+
+The browser draws on the same cores as the server, so the page asks little of it:
+:func:`still_note` instead of animated spinners, :func:`quiet_progress` (no animated running
+icon), and :func:`preload_chart_library` (plotly and the data grid loaded before the first card).
 """
 
 from __future__ import annotations
