@@ -16,7 +16,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from pages._ui.session import freeze_new_imports, version_text
-from pages._ui.tagging import start_warmup
+from pages._ui.tagging import stamp, start_warmup
 from pages._ui.uploads import show_refused_uploads
 
 
@@ -29,6 +29,7 @@ async def _warm_at_start(_app):  # noqa: ANN001, ANN202
 
 def _route() -> None:
     """One script run: the page setup, the shared sidebar and the navigation over ``pages/``."""
+    stamp("run")
     st.set_page_config(page_title="musictag", page_icon=":material/music_note:", layout="wide")
     start_warmup()  # once per process: a no-op when the server's start already began it
     PAGES = [

@@ -44,6 +44,7 @@ __all__ = [
     "DecodedTrack",
     "decode_track",
     "tag_decoded",
+    "tag_decoded_with_mel",
     "resolve_tagger",
     "decode_for_model",
     "prepare_waveform",
@@ -270,18 +271,28 @@ def tag_array(
     AudioError
         The clip is shorter than :data:`MIN_DURATION_S` (0.5 s), or not audio.
     """
-    tagger = resolve_tagger(model, runs_dir)
+    return _tag_array(y, sr=sr, tagger=resolve_tagger(model, runs_dir), overlap=overlap, name=name)[0]
+
+
+def _tag_array(
+    y: np.ndarray, *, sr: int, tagger: Tagger, overlap: float, name: str, keep_mel: bool = False
+) -> tuple[TrackPrediction, np.ndarray | None]:
+    """:func:`tag_array`; with ``keep_mel``, also the model's own mel (musicnn taggers), else None."""
     if not isinstance(y, np.ndarray):
         raise AudioError(name, f"audio must be a numpy array, got {type(y).__name__}")
     y = prepare_waveform(y, sr=sr, tagger=tagger, name=name)
     warnings = duration_warnings(len(y) / tagger.sr, tagger=tagger, name=name)
-    starts, seg = tagger.predict(y, overlap=overlap)
+    mel = None
+    if keep_mel and isinstance(tagger, MusicnnTagger):
+        starts, seg, mel = tagger.predict_with_mel(y, overlap=overlap)
+    else:
+        starts, seg = tagger.predict(y, overlap=overlap)
     seg = np.asarray(seg, dtype=np.float32)
     if seg.ndim != 2 or seg.shape[1] != len(tagger.labels) or len(starts) != len(seg):
         raise ModelError(
             f"model {tagger.name!r} returned scores of shape {seg.shape} for {len(tagger.labels)} labels"
         )
-    return TrackPrediction(
+    pred = TrackPrediction(
         path=name,
         model=tagger.name,
         labels=list(tagger.labels),
@@ -293,6 +304,7 @@ def tag_array(
         sr=int(tagger.sr),
         warnings=warnings,
     )
+    return pred, mel
 
 
 def duration_warnings(duration_s: float, *, tagger: Tagger, name: str) -> tuple[str, ...]:
@@ -569,9 +581,29 @@ def tag_decoded(
     runs_dir: str | os.PathLike | None = None,
 ) -> TrackPrediction:
     """Tag a :class:`DecodedTrack`: equal to :func:`tag_file` on the file it was decoded from."""
+    return tag_decoded_with_mel(track, model, overlap=overlap, runs_dir=runs_dir)[0]
+
+
+def tag_decoded_with_mel(
+    track: DecodedTrack,
+    model: str | os.PathLike | Tagger = "MSD_musicnn",
+    *,
+    overlap: float = 0.0,
+    runs_dir: str | os.PathLike | None = None,
+) -> tuple[TrackPrediction, np.ndarray | None]:
+    """:func:`tag_decoded`, also returning the spectrogram the model consumed, for :func:`track_view`.
+
+    Returns
+    -------
+    prediction : TrackPrediction
+        Equal to :func:`tag_decoded`'s.
+    mel : np.ndarray [shape=(frames, n_mels)] or None
+        The musicnn tagger's own log-compressed mel spectrogram (``MusicnnTagger.mel``);
+        None for other taggers.
+    """
     tagger = resolve_tagger(model, runs_dir)
-    pred = tag_array(track.y, sr=track.sr, model=tagger, overlap=overlap, name=track.name)
-    return dataclasses.replace(pred, truncated=True) if track.truncated else pred
+    pred, mel = _tag_array(track.y, sr=track.sr, tagger=tagger, overlap=overlap, name=track.name, keep_mel=True)
+    return (dataclasses.replace(pred, truncated=True) if track.truncated else pred), mel
 
 
 def track_view(
@@ -580,12 +612,25 @@ def track_view(
     *,
     n_mfcc: int = 20,
     runs_dir: str | os.PathLike | None = None,
+    model_mel: np.ndarray | None = None,
 ) -> TrackView:
-    """The spectrogram view of a :class:`DecodedTrack` with the model's own frame settings (see :func:`analyse_file`)."""
+    """The spectrogram view of a :class:`DecodedTrack` with the model's own frame settings (see :func:`analyse_file`).
+
+    ``model_mel`` [shape=(frames, n_mels)]: the musicnn tagger's own mel of this track
+    (:func:`tag_decoded_with_mel`), shown in dB instead of computing another spectrogram
+    (equal to it within 1e-3 dB).
+    """
     from .inputs import display_features
 
     tagger = resolve_tagger(model, runs_dir)
     params = display_params(tagger)
     y = np.asarray(track.y, dtype=np.float32)
-    S_db, M = display_features(y, sr=track.sr, n_mfcc=n_mfcc, **params)
+    if model_mel is not None and isinstance(tagger, MusicnnTagger):
+        from .features import mfcc
+        from .models.musicnn.frontend import musicnn_mel_db
+
+        S_db = musicnn_mel_db(model_mel)
+        M = mfcc(log_S=S_db, n_mfcc=min(int(n_mfcc), S_db.shape[0]))
+    else:
+        S_db, M = display_features(y, sr=track.sr, n_mfcc=n_mfcc, **params)
     return TrackView(y=y, sr=int(track.sr), S_db=S_db, mfcc=M, hop_length=params["hop_length"])

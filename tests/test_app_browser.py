@@ -137,6 +137,16 @@ def test_tag_real_clip_shows_genre_chart_taggram_and_summary(app_server, page, s
     titles = " | ".join(plots.nth(i).inner_text() for i in range(plots.count()))
     assert "Genre scores" in titles and "threshold 0.25" in titles  # the page's default (musicnn scores are low)
     assert "Taggram" in titles
+    # The audio player comes after the figures; only the open signal tab's chart is drawn, the
+    # others when their tab is clicked (a rerun of the card's fragment).
+    _expect()(page.locator('[data-testid="stAudio"]')).to_have_count(1, timeout=30_000)
+    assert page.locator('[class*="st-key-tag_fig_wave_"] .js-plotly-plot').count() == 1
+    for tab, chart in (("Mel spectrogram", "mel"), ("MFCC", "mfcc"), ("Waveform", "wave")):
+        page.get_by_role("tab", name=re.compile(f"^{tab}")).click()
+        _expect()(page.locator(f'[class*="st-key-tag_fig_{chart}_"] .js-plotly-plot')).to_have_count(1, timeout=30_000)
+        wait_idle(page)
+    assert page.locator('[class*="st-key-tag_fig_mel_"]').count() == 0  # the closed tabs' charts are not kept
+    assert_no_exception(page)
     # One results row and both downloads.
     # (the data grid's script loads lazily, so wait for it rather than count at once)
     _expect()(page.locator('[data-testid="stDataFrame"]')).to_have_count(1, timeout=30_000)

@@ -72,7 +72,14 @@ def test_fifty_uploads_through_the_page_path_do_not_grow_memory(clips_dir, tmp_p
 def test_the_page_steps_equal_tag_file_and_analyse_file(clips_dir):
     """decode_track → tag_decoded → track_view gives tag_file's scores and analyse_file's view."""
     from musictag_core.models.loading import load_tagger
-    from musictag_core.predict import analyse_file, decode_track, tag_decoded, tag_file, track_view
+    from musictag_core.predict import (
+        analyse_file,
+        decode_track,
+        tag_decoded,
+        tag_decoded_with_mel,
+        tag_file,
+        track_view,
+    )
 
     msd = load_tagger("MSD_musicnn")
     clip = clips_dir / "blues.00000.wav"
@@ -86,3 +93,11 @@ def test_the_page_steps_equal_tag_file_and_analyse_file(clips_dir):
     _, ref_view = analyse_file(clip, msd, overlap=1.5, max_duration=10.0)
     np.testing.assert_allclose(view.S_db, ref_view.S_db, atol=1e-4)
     assert view.n_mels == 96 and view.hop_length == ref_view.hop_length
+    # The page's path: the scores, and the mel the model consumed, shown instead of a second spectrogram.
+    pred2, mel = tag_decoded_with_mel(track, msd, overlap=1.5)
+    np.testing.assert_array_equal(pred2.segment_scores, pred.segment_scores)
+    np.testing.assert_array_equal(mel, msd.mel(track.y))
+    shown = track_view(track, msd, model_mel=mel)
+    assert shown.S_db.shape == view.S_db.shape and shown.mfcc.shape == view.mfcc.shape
+    np.testing.assert_allclose(shown.S_db, view.S_db, atol=2e-3)
+    np.testing.assert_allclose(shown.mfcc, view.mfcc, atol=2e-2)

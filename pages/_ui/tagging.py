@@ -3,10 +3,11 @@
 A card is computed in two cached steps so its scores appear before its figures:
 
 1. :func:`cached_prediction` decodes the upload once at the model's rate and tags it
-   (``predict.decode_track`` → ``predict.tag_decoded``: the same scores as ``tag_file``).
-   The decoded waveform is handed to step 2 through a small bounded buffer.
-2. :func:`cached_signal_figures` computes the spectrogram view from that same waveform
-   (``predict.track_view``, the model's own rate and mel bands) and builds figures sized
+   (``predict.decode_track`` → ``predict.tag_decoded_with_mel``: the same scores as
+   ``tag_file``). The decoded waveform and the mel spectrogram the model consumed are handed
+   to step 2 through a small bounded buffer.
+2. :func:`cached_signal_figures` shows that same waveform and mel (``predict.track_view``
+   with ``model_mel``: the model's own rate and mel bands, no second spectrogram) and builds figures sized
    for a screen: a ~2,000-point waveform envelope and the mel spectrogram and MFCC as
    PNG images of at most 1,000 time columns (tens of kB instead of megabytes of JSON).
 
@@ -24,7 +25,11 @@ for them. ``app.py`` starts it for the default model as the server starts (its `
 
 Every finished step writes one line to the server log (``[musictag] card scores ...``,
 ``[musictag] card done ...``) with a wall-clock time stamp: the page benchmark times
-concurrent sessions from them.
+concurrent sessions from them. :func:`stamp` adds finer steps under ``MUSICTAG_PAGE_STAMPS=1``.
+
+The browser draws on the same cores as the server, so the page asks little of it:
+:func:`still_note` instead of animated spinners, :func:`quiet_progress` (no animated running
+icon), and :func:`preload_chart_library` (plotly and the data grid loaded before the first card).
 """
 
 from __future__ import annotations
@@ -54,6 +59,9 @@ __all__ = [
     "compute_prediction",
     "compute_signal_figures",
     "preload_chart_library",
+    "quiet_progress",
+    "still_note",
+    "stamp",
     "start_warmup",
     "tag_slot",
     "trim_memory",
@@ -100,6 +108,20 @@ def tag_slot():
         _GATE.release()
 
 
+_STAMPS = os.environ.get("MUSICTAG_PAGE_STAMPS", "").strip() not in ("", "0")
+
+
+def stamp(step: str, key: str = "-") -> None:
+    """Log ``[musictag] step <step> <key> t=<epoch>`` when ``MUSICTAG_PAGE_STAMPS=1`` (the page benchmark sets it).
+
+    Finer than the ``card scores`` / ``card done`` lines, which are always written: where a
+    card's time goes between the upload and its scores (script run start, the page's work
+    before tagging, the gate, decoding, tagging).
+    """
+    if _STAMPS:
+        log(f"step {step} {key} t={time.time():.3f}")
+
+
 def trim_memory() -> None:
     """Give freed heap memory back to the operating system (glibc ``malloc_trim``; no-op elsewhere).
 
@@ -129,16 +151,20 @@ def compute_prediction(data: bytes, *, name: str, digest: str, model: str, overl
     -------
     TrackPrediction
     """
-    from musictag_core.predict import decode_track, tag_decoded
+    from musictag_core.predict import decode_track, tag_decoded_with_mel
 
     if digest != _WARMUP_DIGEST:
         _USER_WORK.set()
+    key = digest[:12]
     with tag_slot():
+        stamp("slot", key)
         tagger = get_tagger(model)
         track = decode_track(named_buffer(data, name), tagger, max_duration=max_duration)
-        pred = tag_decoded(track, tagger, overlap=overlap)
+        stamp("decoded", key)
+        pred, mel = tag_decoded_with_mel(track, tagger, overlap=overlap)
+        stamp("tagged", key)
     with _HANDOFF_LOCK:
-        _HANDOFF.put(_handoff_key(digest, model, max_duration), track)
+        _HANDOFF.put(_handoff_key(digest, model, max_duration), (track, mel))
     return pred
 
 
@@ -177,7 +203,7 @@ def compute_signal_figures(data: bytes, *, name: str, digest: str, model: str, m
 
     with _HANDOFF_LOCK:
         key = _handoff_key(digest, model, max_duration)
-        track = _HANDOFF.get(key)
+        track, mel = _HANDOFF.get(key) or (None, None)
         if track is not None:
             _HANDOFF.put(key, None)  # taken: drop the reference so the waveform can be freed
     try:
@@ -185,9 +211,10 @@ def compute_signal_figures(data: bytes, *, name: str, digest: str, model: str, m
         if track is None:
             with tag_slot():
                 track = decode_track(named_buffer(data, name), tagger, max_duration=max_duration)
-        # Not gated: a few tenths of a second of numpy, and a card waiting here for a slot
-        # behind other sessions' tagging would hold its waveform and finish last.
-        view = track_view(track, tagger)
+        # Not gated: a few hundredths of a second of numpy (the model's own mel is shown, not
+        # computed again), and a card waiting here for a slot behind other sessions' tagging
+        # would hold its waveform and finish last.
+        view = track_view(track, tagger, model_mel=mel)
         sr, hop = view.sr, view.hop_length
         figs = SignalFigures(
             sr=sr,
@@ -197,7 +224,7 @@ def compute_signal_figures(data: bytes, *, name: str, digest: str, model: str, m
             mfcc=mfcc_figure(view.mfcc, sr=sr, hop_length=hop, max_frames=1000, title=None, image=True),
         )
     finally:
-        del track
+        del track, mel
         trim_memory()
     return figs
 
@@ -262,7 +289,7 @@ class TrackAnalysis:
         from musictag_core.predict import decode_track
 
         with _HANDOFF_LOCK:
-            track = _HANDOFF.get(_handoff_key(self.digest, self.model, self.max_duration))
+            track, _ = _HANDOFF.get(_handoff_key(self.digest, self.model, self.max_duration)) or (None, None)
         if track is not None:
             return track
         return decode_track(named_buffer(self.data, self.name), get_tagger(self.model), max_duration=self.max_duration)
@@ -374,17 +401,50 @@ def warmup_state(model: str) -> tuple[str, BaseException | None]:
 
 
 def preload_chart_library() -> None:
-    """Draw an empty, invisible 10-pixel plotly chart, so the browser loads plotly.js now.
+    """Draw an empty, invisible 10-pixel plotly chart and a hidden one-cell table, so the browser loads their code now.
 
     Streamlit fetches and compiles its plotly chart code (several MB of JavaScript) the first
     time a page shows a plotly chart. Without this, the first card's scores wait for it
-    after they arrive: 3 s of a 10 s card on a busy 2-core machine. Call it on a page with
-    no chart yet (the Tag page before an upload).
+    after they arrive: 3 s of a 10 s card on a busy 2-core machine. The same holds, smaller,
+    for the data grid of the results table: 0.35 CPU s of the browser's when the first card's
+    table appears, 0.05 s once it is loaded (measured in headless Chromium). Call it on a page
+    with no chart yet (the Tag page before an upload).
     """
+    import pandas as pd
     import plotly.graph_objects as go
+
+    st.html("<style>.st-key-tag_table_preload{display:none !important}</style>")
+    with st.container(key="tag_table_preload", border=False):
+        st.dataframe(pd.DataFrame({"file": [""]}), hide_index=True, key="tag_table_preload_df")
 
     fig = go.Figure(layout=dict(
         height=10, margin=dict(l=0, r=0, t=0, b=0), paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
         xaxis=dict(visible=False), yaxis=dict(visible=False),
     ))  # fmt: skip
     st.plotly_chart(fig, key="tag_plotly_preload", config={"staticPlot": True, "displayModeBar": False})
+
+
+#: The Tag page's CSS: no animated "running man" in the status widget (its "Stop" button stays).
+#: The icon changes every 200 ms for as long as a script runs; with six sessions waiting for
+#: their turn at the gate, six renderers repaint it the whole time, beside the server's work.
+_QUIET_CSS = "<style>[data-testid='stStatusWidgetRunningIcon']{display:none !important}</style>"
+
+
+def quiet_progress() -> None:
+    """Hide the status widget's animated icon on this page (call once per run, before the cards)."""
+    st.html(_QUIET_CSS)
+
+
+@contextlib.contextmanager
+def still_note(text: str):
+    """A static ``:material/hourglass_top: text`` line while the block runs, removed afterwards.
+
+    Used instead of ``st.spinner``, whose animation keeps the browser repainting while a card
+    waits for the gate or for the model (0.05 CPU s per second per browser, measured).
+    """
+    slot = st.empty()
+    slot.caption(f":material/hourglass_top: {text}")
+    try:
+        yield
+    finally:
+        slot.empty()

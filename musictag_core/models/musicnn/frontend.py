@@ -28,6 +28,7 @@ __all__ = [
     "MUSICNN_PATCH_FRAMES",
     "mel_filters",
     "musicnn_mel",
+    "musicnn_mel_db",
     "musicnn_patches",
     "patch_hop_frames",
 ]
@@ -144,6 +145,34 @@ def musicnn_mel(
     out *= np.float32(10000.0)
     out += np.float32(1.0)
     return np.log10(out, out=out)
+
+
+def musicnn_mel_db(mel: np.ndarray, *, top_db: float | None = 80.0) -> np.ndarray:
+    """The mel spectrogram in dB from :func:`musicnn_mel`'s output, for display.
+
+    Undoes musicnn's ``log10(10000 * S + 1)`` and returns ``librosa.power_to_db(S, ref=1.0,
+    top_db=top_db)`` (the same as :func:`musictag_core.features.log_mel` on the waveform,
+    within 1e-3 dB above the ``top_db`` floor), so a page can draw what the model consumed
+    without computing another spectrogram.
+
+    Parameters
+    ----------
+    mel : np.ndarray [shape=(frames, n_mels)]
+    top_db : float or None
+        Dynamic range kept below the peak.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_mels, frames)], float32
+    """
+    mel = np.asarray(mel, dtype=np.float32)
+    if mel.ndim != 2:
+        raise ParameterError(f"mel must have shape (frames, n_mels), got {mel.shape}")
+    S = np.expm1(mel.T * np.float32(np.log(10.0))) / np.float32(10000.0)
+    db = np.float32(10.0) * np.log10(np.maximum(S, np.float32(1e-10)))
+    if top_db is not None and db.size:
+        db = np.maximum(db, db.max() - np.float32(top_db))
+    return db.astype(np.float32, copy=False)
 
 
 def patch_hop_frames(

@@ -175,20 +175,29 @@ class MusicnnTagger:
         spec = tf.TensorSpec([None, self.patch_frames, self.n_mels], tf.float32)
         return tf.function(lambda x: model(x, training=False), input_signature=[spec])
 
-    def patches(self, y: np.ndarray, *, overlap: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    def mel(self, y: np.ndarray) -> np.ndarray:
+        """The log-compressed mel spectrogram the model's patches are cut from [shape=(frames, n_mels)], float32."""
+        from .frontend import musicnn_mel
+
+        return musicnn_mel(y, sr=self.sr, n_fft=self.n_fft, hop_length=self.hop_length, n_mels=self.n_mels)
+
+    def patches(self, y: np.ndarray, *, overlap: float = 0.0, mel: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Mel patches of ``y`` and their start times.
+
+        ``mel``: :meth:`mel` of ``y`` when the caller already has it (:meth:`predict_with_mel`).
 
         Returns
         -------
         patches : np.ndarray [shape=(n, patch_frames, n_mels)]
         starts_s : np.ndarray [shape=(n,)]
         """
-        from .frontend import musicnn_mel, musicnn_patches, patch_hop_frames
+        from .frontend import musicnn_patches, patch_hop_frames
 
         hop = patch_hop_frames(
             overlap, patch_frames=self.patch_frames, sr=self.sr, hop_length=self.hop_length
         )
-        mel = musicnn_mel(y, sr=self.sr, n_fft=self.n_fft, hop_length=self.hop_length, n_mels=self.n_mels)
+        if mel is None:
+            mel = self.mel(y)
         p = musicnn_patches(mel, patch_frames=self.patch_frames, hop_frames=hop)
         starts = np.arange(len(p)) * (hop * self.hop_length / self.sr)
         return p, starts
@@ -197,6 +206,12 @@ class MusicnnTagger:
         """Segment start times [shape=(n,)] and sigmoid scores [shape=(n, n_labels)] of ``y``."""
         p, starts = self.patches(y, overlap=overlap)
         return starts, self.forward(p)["tags"]
+
+    def predict_with_mel(self, y: np.ndarray, *, overlap: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`predict`, also returning the :meth:`mel` its patches were cut from (the Tag page draws it)."""
+        mel = self.mel(y)
+        p, starts = self.patches(y, overlap=overlap, mel=mel)
+        return starts, self.forward(p)["tags"], mel
 
     def embed(self, y: np.ndarray) -> dict[str, np.ndarray]:
         """Track-averaged embeddings: ``pooled`` (1506-d for musicnn) and ``penultimate`` (200-d)."""
