@@ -218,7 +218,7 @@ def _gamma(label: str, n_features: int) -> str | float:
     """``"scale"`` stays as is; ``"scale/2"`` / ``"scale*2"`` become ``0.5 / n`` / ``2 / n`` (standardised columns)."""
     if label == "scale":
         return "scale"
-    base, op, factor = label.partition("/") if "/" in label else label.partition("*")
+    _, op, factor = label.partition("/") if "/" in label else label.partition("*")
     f = float(factor)
     return float((1.0 / f if op == "/" else f) / max(1, n_features))
 
@@ -321,7 +321,7 @@ def _tune_single(model: Any, X: np.ndarray, y: np.ndarray, *, name: str, seed: i
         members = [(n, p) for n, p in voting.estimators if n in _MEMBERS]
     else:
         members, prefix = [(name, model)], ""
-    space, best, scores, defaults, gains, chosen = {}, {}, {}, {}, {}, {}
+    space, best, scores, defaults, gains = {}, {}, {}, {}, {}
     folds, repeats, n_fits, n_cand = 0, 1, 0, 0
     for i, (member, pipe) in enumerate(members):
         params, rec = _search_member(member, pipe, X, y, seed=seed + i)
@@ -337,7 +337,6 @@ def _tune_single(model: Any, X: np.ndarray, y: np.ndarray, *, name: str, seed: i
         folds, repeats = rec["inner_folds"], max(repeats, rec["repeats"])
         n_fits += rec["n_fits"]
         n_cand += rec["n_candidates"]
-        chosen[member] = rec["_params"]
     single = len(members) == 1
     return {
         "method": "GridSearchCV" + ("" if single else " per member"),
