@@ -11,9 +11,10 @@ from musictag_core.errors import MusictagError
 __all__ = ["TUNE_HELP", "cv_caption", "render_paired_comparison", "render_zero_shot"]
 
 TUNE_HELP = (
-    "logreg, svc, gboost, voting and stacked: search a small grid of hyperparameters by inner cross-validation "
-    "on each fold's training tracks (the scaler is refitted inside; the test fold is never seen). The search "
-    "space and the chosen values are saved in the run card."
+    "logreg, svc, gboost, voting and stacked: search a small grid of hyperparameters, and whether to keep only "
+    "the better half of the features, by inner cross-validation on each fold's training tracks (the scaler is "
+    "refitted inside; the test fold is never seen). The defaults stay unless a candidate clearly beats them. "
+    "The search space and the chosen values are saved in the run card."
 )
 
 
