@@ -191,8 +191,16 @@ def test_tune_searches_by_inner_cv_and_records_space_and_choice(tmp_path, runs):
     run = _run(RunConfig(dataset=str(table), model="svc", cv=2, tune=True), runs)
     tuning = run.read_card()["tuning"]
     assert tuning["method"] == "GridSearchCV" and tuning["inner_folds"] == 3 and tuning["scoring"] == "accuracy"
-    assert set(tuning["space"]) == {"model__estimator__C"}
-    assert tuning["best_params"]["model__estimator__C"] in tuning["space"]["model__estimator__C"]
+    # C and gamma jointly (gamma around "scale"), and keeping all features or the better half
+    assert set(tuning["space"]) == {"select__percentile", "model__C", "model__gamma"}
+    assert tuning["space"]["model__gamma"] == ["scale", "scale/2", "scale*2"]
+    # 9 training tracks per fold: small data repeats the inner folds 3 x as often
+    assert tuning["inner_repeats"] == 6 and tuning["n_fits"] == 18 * 3 * 6
+    for key, value in tuning["best_params"].items():
+        assert value in tuning["space"][key]
+    # the default is candidate 0; another is chosen only when it beats the default by more than a standard error
+    assert tuning["best_score"] >= tuning["default_score"]
+    assert tuning["best_score"] == tuning["default_score"] or tuning["top_gain"] > tuning["margin"]
     assert len(tuning["per_fold"]) == 2 and all(p for p in tuning["per_fold"])
     with pytest.raises(Exception, match="tune applies to"):
         RunConfig(dataset=str(table), model="cnn", tune=True)

@@ -17,9 +17,11 @@ from musictag_core.errors import MusictagError
 __all__ = ["TUNE_HELP", "cv_caption", "render_evaluation_settings", "render_paired_comparison", "render_zero_shot"]
 
 TUNE_HELP = (
-    "logreg, svc, gboost, voting, stacked and the transfer model's logreg / svm heads: search a small grid of hyperparameters by inner cross-validation "
-    "on each fold's training tracks (the scaler is refitted inside; the test fold is never seen). The search "
-    "space and the chosen values are saved in the run card."
+    "logreg, svc, gboost, voting, stacked and the transfer model's logreg / svm heads: search a small grid of "
+    "hyperparameters (for the classical models also whether to keep only the better half of the features) by inner "
+    "cross-validation on each fold's training tracks (the scaler is refitted inside; the test fold is never seen). "
+    "The defaults stay unless a candidate clearly beats them. The search space and the chosen values are saved in "
+    "the run card."
 )
 
 
