@@ -102,7 +102,7 @@ def timed_lean():
     s = time.perf_counter(); _lean(); stamps["import_tensorflow_s"] = round(time.perf_counter() - s, 3)
 tfi.import_tensorflow_lean = timed_lean
 t0 = time.perf_counter()
-tagger = tagcmd._open_model("MSD_musicnn", None)
+tagger, _ = tagcmd._open_model("MSD_musicnn", None)
 stamps["open_model_s"] = round(time.perf_counter() - t0, 3)
 decode, forward = [], []
 prep = batchtag._prepare_file

@@ -45,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _open_model(model: str, runs_dir: str | None):  # noqa: ANN202
-    """The tagger of ``model``; for a musicnn, TensorFlow loads while the first files decode.
+    """The tagger of ``model`` and the thread importing TensorFlow (or None): for a musicnn, TensorFlow loads while the first files decode.
 
     A musicnn's folded graph needs no Keras: TensorFlow is imported without it
     (:func:`~musictag_core.models.tfimport.import_tensorflow_lean`, ~1 s less), in a
@@ -66,17 +66,19 @@ def _open_model(model: str, runs_dir: str | None):  # noqa: ANN202
         folder = None  # load_tagger reports it
     card = (read_json_object(folder / "card.json") or {}) if folder is not None else {}
     if card.get("format") == "musicnn-keras" and card.get("architecture", "musicnn") == "musicnn":
-        threading.Thread(target=import_tensorflow_lean, name="musictag-import-tf", daemon=True).start()
         try:
-            return MusicnnTagger(folder, card, warmup=False)
+            tagger = MusicnnTagger(folder, card, warmup=False)
         except (KeyError, TypeError, ValueError):
             pass  # a malformed card: load_tagger reports it
-    return load_tagger(model, runs_dir=runs_dir)
+        else:
+            thread = threading.Thread(target=import_tensorflow_lean, name="musictag-import-tf", daemon=True)
+            thread.start()
+            return tagger, thread
+    return load_tagger(model, runs_dir=runs_dir), None
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the subcommand; return its exit code."""
-    from ..batchtag import tag_files
     from ..uploads import limits
 
     max_duration = args.max_duration if args.max_duration is not None else limits().max_duration_s
@@ -85,7 +87,17 @@ def run(args: argparse.Namespace) -> int:
         raise ParameterError(f"--top-k must be a positive integer, got {args.top_k}")
     if not 0 <= args.decimals <= 12:
         raise ParameterError(f"--decimals must be between 0 and 12, got {args.decimals}")
-    tagger = _open_model(args.model, args.runs_dir)  # a bad model fails everything: exit 2
+    tagger, importing = _open_model(args.model, args.runs_dir)  # a bad model fails everything: exit 2
+    try:
+        return _tag(args, tagger, max_duration=max_duration)
+    finally:
+        if importing is not None:
+            importing.join()  # never exit while TensorFlow is half imported (every file failed to decode)
+
+
+def _tag(args: argparse.Namespace, tagger, *, max_duration: float) -> int:  # noqa: ANN001
+    from ..batchtag import tag_files
+
     as_csv = args.csv or args.format == "csv"
     writer = csv.writer(sys.stdout) if as_csv else None
     if writer is not None:
