@@ -221,9 +221,10 @@ def load_folded(path) -> dict[str, Any]:
 #: Values of ``front_dtype`` / a tagger's ``precision``.
 PRECISIONS = ("float32", "mixed", "bfloat16")
 
-#: Branches that ``"mixed"`` runs in plain bfloat16: the longest temporal convolution
-#: (128 taps average the rounding away: it moves track scores by about 7e-5 on the shared clips).
-MIXED_PLAIN_BF16 = ("temporal", 0)
+#: How ``"mixed"`` runs each front-end branch (in :func:`fold_musicnn`'s order): the timbral
+#: convolutions in split bfloat16, the longest temporal one (128 taps average the rounding away:
+#: it moves track scores by about 7e-5 on the shared clips) in plain bfloat16, the others in float32.
+MIXED = {"timbral": ("split", "split"), "temporal": ("bfloat16", "float32", "float32")}
 
 
 def _split_bf16(a):  # noqa: ANN001, ANN202
@@ -281,9 +282,8 @@ def folded_forward(w: dict[str, Any], *, front_dtype: str = "float32") -> Callab
     def branch_mode(group: str, i: int) -> str:
         if front_dtype != "mixed":
             return front_dtype
-        if (group, i) == MIXED_PLAIN_BF16:
-            return "bfloat16"
-        return "split" if group == "timbral" else "float32"
+        modes = MIXED[group]
+        return modes[i] if i < len(modes) else "float32"
 
     branches = []  # (group, folded branch, mode, constants)
     for group in ("timbral", "temporal"):
