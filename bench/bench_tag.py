@@ -9,7 +9,7 @@ Inputs, built into a temporary folder from the real clips of
 with soundfile's MP3 support.
 
 Measured, all with the shipped ``MSD_musicnn``, ``precision`` being the tagger's
-default (``"mixed"`` on CPUs with bfloat16 hardware, see ``default_precision``):
+default (``"mixed"`` on CPUs with AMX, see ``default_precision``):
 
 * ``whole_process``: wall and CPU seconds of fresh processes on the song set,
   side by side and alternating (so load changes hit both):

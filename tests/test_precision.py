@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from musictag_core.errors import ParameterError
-from musictag_core.models.musicnn.tagger import PRECISION_ENV, cpu_has_bfloat16, default_precision
+from musictag_core.models.musicnn.tagger import PRECISION_ENV, cpu_has_amx, default_precision
 
 GOLDEN = Path(__file__).with_name("fixtures") / "tag_golden.json"
 
@@ -19,7 +19,7 @@ LIMIT = 7e-4
 
 def test_default_precision_follows_the_cpu_and_the_environment(monkeypatch):
     monkeypatch.delenv(PRECISION_ENV, raising=False)
-    assert default_precision() == ("mixed" if cpu_has_bfloat16() else "float32")
+    assert default_precision() == ("mixed" if cpu_has_amx() else "float32")
     for value in ("float32", "mixed", "bfloat16"):
         monkeypatch.setenv(PRECISION_ENV, value)
         assert default_precision() == value
@@ -40,7 +40,7 @@ def test_a_bad_precision_is_named():
 
 @pytest.mark.slow
 def test_mixed_precision_tag_is_within_the_limit_of_the_float32_fixture(clips_dir, tmp_path, capsys, monkeypatch):
-    """`musictag tag` in mixed precision (the default on CPUs with bfloat16) against the float32 golden output."""
+    """`musictag tag` in mixed precision (the default on CPUs with AMX) against the float32 golden output."""
     from musictag_core.cli import main
     from musictag_core.models.loading import clear_tagger_cache
 

@@ -25,7 +25,7 @@ run at near the CPU's peak through oneDNN):
 * **No Keras layer dispatch**: one traced graph of raw TensorFlow ops.
 
 Precision (:func:`folded_forward`'s ``front_dtype``): float32 is the equivalent graph above;
-``"mixed"`` (the default of taggers on CPUs with bfloat16 hardware) runs the timbral
+``"mixed"`` (the default of taggers on CPUs with AMX) runs the timbral
 convolutions in split bfloat16 on AMX (input centred per frame, kernel split into
 ``hi + lo``) and the 128-tap temporal one in bfloat16, for about 35 % less CPU time and track
 scores within 5e-4 of float32 on the shared clips; ``"bfloat16"`` rounds every front-end

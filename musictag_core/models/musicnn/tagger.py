@@ -7,9 +7,9 @@ whose weights are cached in ``<cache>/musicnn-folded/`` under the model file's
 SHA-256 (written on the first load, about 1 s of Keras import and model loading
 saved on every later process).
 
-Precision (:func:`default_precision`): ``"mixed"`` where the CPU computes bfloat16 in
-hardware (AMX or AVX512-BF16: about 30 % less CPU time, track scores within 5e-4 of
-float32 on the shared clips), ``"float32"`` elsewhere; ``$MUSICTAG_PRECISION`` overrides it.
+Precision (:func:`default_precision`): ``"mixed"`` where the CPU has AMX for bfloat16
+(about 30 % less CPU time, track scores within 5e-4 of float32 on the shared clips),
+``"float32"`` elsewhere; ``$MUSICTAG_PRECISION`` overrides it.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import numpy as np
 from ...errors import ModelError, ParameterError
 from ..keras_io import load_keras_model, to_bfloat16
 
-__all__ = ["PRECISION_ENV", "MusicnnTagger", "cpu_has_bfloat16", "default_precision"]
+__all__ = ["PRECISION_ENV", "MusicnnTagger", "cpu_has_amx", "default_precision"]
 
 #: Environment variable that sets the precision of musicnn taggers created without one.
 PRECISION_ENV = "MUSICTAG_PRECISION"
@@ -32,14 +32,18 @@ PRECISION_ENV = "MUSICTAG_PRECISION"
 _PRECISIONS = ("float32", "mixed", "bfloat16")
 
 
-def cpu_has_bfloat16() -> bool:
-    """Whether this CPU computes bfloat16 in hardware (AMX or AVX512-BF16, from ``/proc/cpuinfo``)."""
+def cpu_has_amx() -> bool:
+    """Whether this CPU has AMX for bfloat16 (``amx_bf16`` in ``/proc/cpuinfo``), where ``"mixed"`` was measured faster.
+
+    CPUs with AVX512-BF16 but no AMX run bfloat16 convolutions less fast; the split
+    convolution of ``"mixed"`` (twice the multiply-adds) was not measured there.
+    """
     try:
         with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
             for line in fh:
                 if line.startswith("flags"):
                     flags = set(line.split(":", 1)[1].split())
-                    return bool(flags & {"amx_bf16", "avx512_bf16"})
+                    return "amx_bf16" in flags
     except OSError:
         pass
     return False
@@ -49,7 +53,7 @@ def default_precision() -> str:
     """The precision of a musicnn tagger created without one.
 
     ``$MUSICTAG_PRECISION`` when set (``float32``, ``mixed`` or ``bfloat16``); otherwise
-    ``"mixed"`` on CPUs with bfloat16 hardware (:func:`cpu_has_bfloat16`) and ``"float32"``
+    ``"mixed"`` on CPUs with AMX (:func:`cpu_has_amx`) and ``"float32"``
     elsewhere, where bfloat16 would be slower.
 
     Raises
@@ -62,7 +66,7 @@ def default_precision() -> str:
         if value not in _PRECISIONS:
             raise ParameterError(f"${PRECISION_ENV} must be one of {', '.join(_PRECISIONS)}, got {value!r}")
         return value
-    return "mixed" if cpu_has_bfloat16() else "float32"
+    return "mixed" if cpu_has_amx() else "float32"
 
 
 class MusicnnTagger:
@@ -84,8 +88,8 @@ class MusicnnTagger:
     batch_size : int
         Patches per forward pass (bounds memory for long files).
     precision : {"float32", "mixed", "bfloat16"} or None
-        None (default): :func:`default_precision` (``"mixed"`` on CPUs with bfloat16
-        hardware, else ``"float32"``; ``$MUSICTAG_PRECISION`` overrides it).
+        None (default): :func:`default_precision` (``"mixed"`` on CPUs with AMX,
+        else ``"float32"``; ``$MUSICTAG_PRECISION`` overrides it).
         ``"float32"`` reproduces musicnn (the Keras model to float32 rounding).
         ``"mixed"`` runs the timbral convolutions of the folded graph in split
         bfloat16 and the longest temporal one in bfloat16 (see
