@@ -1,7 +1,7 @@
 """Tagging speed: ``musictag tag`` and ``tag_file`` against the naive musicnn pipeline, and against the model alone.
 
-Run: ``python bench/bench_tag.py [--songs 10] [--repeat 5]``. Writes ``bench/results/tag.json``
-(about 5-8 minutes on the 2-core machine, longer when it is shared).
+Run: ``python bench/bench_tag.py [--songs 10] [--rounds 3] [--repeat 5]``. Writes ``bench/results/tag.json``
+(about 3.5 minutes on the idle 2-core machine, 7-8 when it is shared).
 
 Inputs, built into a temporary folder from the real clips of
 ``../shared/data/clips`` (noise when they are absent): ``--songs`` different
@@ -352,7 +352,7 @@ def in_process(mp3: Path, *, repeat: int, bf16: bool) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--songs", type=int, default=10, help="3-minute songs in the whole-process set")
-    parser.add_argument("--rounds", type=int, default=2, help="alternating naive / ours process pairs")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating naive / ours / ours-float32 process triples")
     parser.add_argument("--repeat", type=int, default=5, help="in-process repetitions")
     parser.add_argument("--no-bfloat16", action="store_true", help="skip the opt-in bfloat16 tagger")
     parser.add_argument("--skip-whole", action="store_true", help="only the in-process figures")
