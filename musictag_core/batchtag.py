@@ -50,14 +50,15 @@ BATCH_PATCHES = 64
 
 @dataclass
 class _Ready:
-    """One decoded file: its waveform, and for musicnn its patches."""
+    """One decoded file: its waveform (None once musicnn patches are cut from it), and for musicnn its patches."""
 
     name: str
-    y: np.ndarray
+    y: np.ndarray | None
     truncated: bool
     warnings: tuple[str, ...]
     patches: np.ndarray | None = None
     starts: np.ndarray | None = None
+    n_samples: int = 0
 
 
 def tag_files(
@@ -152,10 +153,11 @@ def _prepare_file(source: AudioSource, tagger: Tagger, *, overlap: float, max_du
     name = source_name(source)
     y, sr, truncated = decode_for_model(source, tagger=tagger, max_duration=max_duration)
     y = prepare_waveform(y, sr=sr, tagger=tagger, name=name)
-    ready = _Ready(name=name, y=y, truncated=truncated, warnings=())
+    ready = _Ready(name=name, y=y, truncated=truncated, warnings=(), n_samples=len(y))
     if isinstance(tagger, MusicnnTagger):
         ready.warnings = duration_warnings(len(y) / tagger.sr, tagger=tagger, name=name)
         ready.patches, ready.starts = tagger.patches(y, overlap=overlap)
+        ready.y = None  # files decoded ahead hold only their patches
     return ready
 
 
@@ -207,7 +209,7 @@ def _prediction(r: _Ready, seg: np.ndarray, tagger: Tagger) -> TrackPrediction:
         scores=seg.mean(axis=0),
         segment_starts_s=np.asarray(r.starts, dtype=np.float64),
         segment_scores=seg,
-        duration_s=len(r.y) / tagger.sr,
+        duration_s=r.n_samples / tagger.sr,
         sr=int(tagger.sr),
         truncated=r.truncated,
         warnings=r.warnings,

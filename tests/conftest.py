@@ -3,6 +3,10 @@
 Browser tests use Playwright with the system Chromium (``/usr/bin/chromium``,
 Debian package ``chromium``); they skip when Playwright or Chromium is missing.
 Screenshots go to ``$MUSICTAG_ARTIFACTS`` (default ``test-artifacts/``).
+
+The suite runs musicnn in float32 (``$MUSICTAG_PRECISION``, unless already set): its
+equality tests compare against float32 references (the golden fixtures, the Keras model)
+to 1e-6; ``tests/test_precision.py`` checks the mixed-precision default against float32.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+os.environ.setdefault("MUSICTAG_PRECISION", "float32")
 CLIPS = REPO.parent / "shared" / "data" / "clips"
 CHROMIUM = os.environ.get("MUSICTAG_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

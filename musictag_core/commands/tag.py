@@ -44,25 +44,41 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _lean_tensorflow(model: str, runs_dir: str | None) -> None:
-    """Import TensorFlow without Keras when the model is a musicnn (its folded graph needs no Keras): ~1 s less."""
+def _open_model(model: str, runs_dir: str | None):  # noqa: ANN202
+    """The tagger of ``model`` and the thread importing TensorFlow (or None): for a musicnn, TensorFlow loads while the first files decode.
+
+    A musicnn's folded graph needs no Keras: TensorFlow is imported without it
+    (:func:`~musictag_core.models.tfimport.import_tensorflow_lean`, ~1 s less), in a
+    background thread, and the tagger is returned cold (no TensorFlow yet: its graph is
+    built at the first forward pass, after the import), so :func:`tag_files` decodes the
+    first files on the other core meanwhile. Other models load as usual (a bad one fails here).
+    """
+    import threading
+
     from ..fileio import read_json_object
-    from ..models.loading import model_folder
+    from ..models.loading import load_tagger, model_folder
+    from ..models.musicnn import MusicnnTagger
     from ..models.tfimport import import_tensorflow_lean
 
     try:
         folder = model_folder(model, runs_dir=runs_dir)
     except MusictagError:
-        return  # load_tagger reports it
-    card = read_json_object(folder / "card.json") or {}
+        folder = None  # load_tagger reports it
+    card = (read_json_object(folder / "card.json") or {}) if folder is not None else {}
     if card.get("format") == "musicnn-keras" and card.get("architecture", "musicnn") == "musicnn":
-        import_tensorflow_lean()
+        try:
+            tagger = MusicnnTagger(folder, card, warmup=False)
+        except (KeyError, TypeError, ValueError):
+            pass  # a malformed card: load_tagger reports it
+        else:
+            thread = threading.Thread(target=import_tensorflow_lean, name="musictag-import-tf", daemon=True)
+            thread.start()
+            return tagger, thread
+    return load_tagger(model, runs_dir=runs_dir), None
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the subcommand; return its exit code."""
-    from ..batchtag import tag_files
-    from ..models.loading import load_tagger
     from ..uploads import limits
 
     max_duration = args.max_duration if args.max_duration is not None else limits().max_duration_s
@@ -71,15 +87,25 @@ def run(args: argparse.Namespace) -> int:
         raise ParameterError(f"--top-k must be a positive integer, got {args.top_k}")
     if not 0 <= args.decimals <= 12:
         raise ParameterError(f"--decimals must be between 0 and 12, got {args.decimals}")
-    _lean_tensorflow(args.model, args.runs_dir)
-    tagger = load_tagger(args.model, runs_dir=args.runs_dir)  # a bad model fails everything: exit 2
+    tagger, importing = _open_model(args.model, args.runs_dir)  # a bad model fails everything: exit 2
+    try:
+        return _tag(args, tagger, max_duration=max_duration)
+    finally:
+        if importing is not None:
+            importing.join()  # never exit while TensorFlow is half imported (every file failed to decode)
+
+
+def _tag(args: argparse.Namespace, tagger, *, max_duration: float) -> int:  # noqa: ANN001
+    from ..batchtag import tag_files
+
     as_csv = args.csv or args.format == "csv"
     writer = csv.writer(sys.stdout) if as_csv else None
     if writer is not None:
         writer.writerow(["path", "model", "rank", "label", "score", "is_genre", "error"])
     failed = 0
     # the next files are decoded while the model runs; patches of ready files are batched together
-    for path, pred in tag_files(args.files, tagger, overlap=args.overlap, max_duration=max_duration):
+    # (8 ahead: the first ones decode while TensorFlow loads; a file ahead holds only its patches)
+    for path, pred in tag_files(args.files, tagger, overlap=args.overlap, max_duration=max_duration, prefetch=8):
         obj = result_object(path, tagger, pred, top_k=args.top_k, decimals=args.decimals)
         if isinstance(pred, AudioError):
             failed += 1

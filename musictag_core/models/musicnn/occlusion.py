@@ -143,9 +143,13 @@ _OCCLUDERS_LOCK = threading.Lock()
 
 
 def occluder(tagger: Tagger) -> MusicnnOcclusion | None:
-    """The incremental occlusion of a float32 musicnn tagger (built once per tagger), or None."""
+    """The incremental occlusion of a float32 or mixed-precision musicnn tagger (built once per tagger), or None.
+
+    The occlusion itself runs in float32 (from the Keras model's weights).
+    """
     model = getattr(tagger, "model_", None)
-    if model is None or getattr(tagger, "precision", "float32") != "float32" or not getattr(tagger, "fast", False):
+    precision = getattr(tagger, "precision", "float32")
+    if model is None or precision not in ("float32", "mixed") or not getattr(tagger, "fast", False):
         return None
     with _OCCLUDERS_LOCK:
         if tagger not in _OCCLUDERS:
