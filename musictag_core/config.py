@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import types
 import typing
 from dataclasses import dataclass, field
@@ -21,6 +22,10 @@ from typing import Any, Literal
 from .errors import ParameterError
 
 __all__ = [
+    "PRECISIONS",
+    "PRECISION_ENV",
+    "cpu_has_amx",
+    "default_precision",
     "AudioConfig",
     "SegmentConfig",
     "FeatureConfig",
@@ -356,3 +361,49 @@ class PipelineConfig(Config):
 
 
 __all__.append("PipelineConfig")
+
+
+# ---------------------------------------------------------------- musicnn precision
+
+#: Environment variable that sets the precision of musicnn taggers created without one.
+PRECISION_ENV = "MUSICTAG_PRECISION"
+
+#: Precisions of the musicnn forward pass (:class:`~musictag_core.models.musicnn.tagger.MusicnnTagger`).
+PRECISIONS = ("float32", "mixed", "bfloat16")
+
+
+def cpu_has_amx() -> bool:
+    """Whether this CPU has AMX for bfloat16 (``amx_bf16`` in ``/proc/cpuinfo``), where ``"mixed"`` was measured faster.
+
+    CPUs with AVX512-BF16 but no AMX run bfloat16 convolutions less fast; the split
+    convolution of ``"mixed"`` (twice the multiply-adds) was not measured there.
+    """
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return "amx_bf16" in flags
+    except OSError:
+        pass
+    return False
+
+
+def default_precision() -> str:
+    """The precision of a musicnn tagger created without one.
+
+    ``$MUSICTAG_PRECISION`` when set (``float32``, ``mixed`` or ``bfloat16``); otherwise
+    ``"mixed"`` on CPUs with AMX (:func:`cpu_has_amx`) and ``"float32"``
+    elsewhere, where bfloat16 would be slower.
+
+    Raises
+    ------
+    ParameterError
+        ``$MUSICTAG_PRECISION`` holds another value.
+    """
+    value = os.environ.get(PRECISION_ENV, "").strip()
+    if value:
+        if value not in PRECISIONS:
+            raise ParameterError(f"${PRECISION_ENV} must be one of {', '.join(PRECISIONS)}, got {value!r}")
+        return value
+    return "mixed" if cpu_has_amx() else "float32"

@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import PipelineConfig
+from .config import PipelineConfig, default_precision
 from .errors import MusictagError, ParameterError
 from .fileio import atomic_save_npy, atomic_write_json
 from .inputs import InputSpec, compute_inputs
@@ -471,6 +471,12 @@ class ArrayCache:
     spec : InputSpec
     root : str or path, optional
         Default ``<cache_dir>/inputs`` (``<cache_dir>/embeddings`` for embeddings).
+
+    Notes
+    -----
+    Embeddings are kept per musicnn precision
+    (:func:`~musictag_core.config.default_precision`): the folder of a precision other than
+    float32 ends in ``-mixed`` or ``-bfloat16``.
     """
 
     def __init__(self, *, spec: InputSpec, root: str | os.PathLike | None = None) -> None:
@@ -480,7 +486,13 @@ class ArrayCache:
             root = cache_dir() / ("embeddings" if spec.kind == "embedding" else "inputs")
         self.spec = spec
         self.root = Path(root)
-        self.folder = self.root / spec.key()
+        # musicnn outputs depend on the forward pass's precision (mixed moves embeddings by up to
+        # ~2e-2): arrays made in another precision are kept apart; float32 keeps the plain folder
+        suffix = ""
+        if spec.kind == "embedding":
+            precision = default_precision()
+            suffix = "" if precision == "float32" else f"-{precision}"
+        self.folder = self.root / (spec.key() + suffix)
 
     def path_for(self, digest: str, variant: str = "") -> Path:
         """Where the array of a file digest (and variant) lives."""

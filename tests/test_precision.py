@@ -65,3 +65,20 @@ def test_mixed_precision_tag_is_within_the_limit_of_the_float32_fixture(clips_di
         diff = np.abs(np.array([mine[k] for k in theirs]) - np.array(list(theirs.values())))
         worst = max(worst, float(diff.max()))
     assert 0 < worst <= LIMIT, worst  # 0 would mean the mixed path did not run
+
+
+def test_embedding_caches_are_kept_apart_per_precision(monkeypatch, tmp_path):
+    from musictag_core.config import AudioConfig, segment_preset
+    from musictag_core.inputs import InputSpec
+    from musictag_core.store import ArrayCache
+
+    spec = InputSpec(kind="embedding", audio=AudioConfig(sr=16000), segments=segment_preset("patches3"))
+    folders = {}
+    for value in ("float32", "mixed", "bfloat16"):
+        monkeypatch.setenv(PRECISION_ENV, value)
+        folders[value] = ArrayCache(spec=spec, root=tmp_path).folder
+    assert folders["float32"].name == spec.key()  # float32 caches made before keep their folder
+    assert len(set(folders.values())) == 3
+    # other inputs do not depend on the model's precision
+    mel = InputSpec(kind="musicnn_patches", audio=AudioConfig(sr=16000), segments=segment_preset("patches3"))
+    assert ArrayCache(spec=mel, root=tmp_path).folder.name == mel.key()

@@ -15,59 +15,16 @@ Precision (:func:`default_precision`): ``"mixed"`` where the CPU has AMX for bfl
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 from pathlib import Path
 
 import numpy as np
 
+from ...config import PRECISION_ENV, PRECISIONS, cpu_has_amx, default_precision
 from ...errors import ModelError, ParameterError
 from ..keras_io import load_keras_model, to_bfloat16
 
 __all__ = ["PRECISION_ENV", "MusicnnTagger", "cpu_has_amx", "default_precision"]
-
-#: Environment variable that sets the precision of musicnn taggers created without one.
-PRECISION_ENV = "MUSICTAG_PRECISION"
-
-_PRECISIONS = ("float32", "mixed", "bfloat16")
-
-
-def cpu_has_amx() -> bool:
-    """Whether this CPU has AMX for bfloat16 (``amx_bf16`` in ``/proc/cpuinfo``), where ``"mixed"`` was measured faster.
-
-    CPUs with AVX512-BF16 but no AMX run bfloat16 convolutions less fast; the split
-    convolution of ``"mixed"`` (twice the multiply-adds) was not measured there.
-    """
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
-            for line in fh:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    return "amx_bf16" in flags
-    except OSError:
-        pass
-    return False
-
-
-def default_precision() -> str:
-    """The precision of a musicnn tagger created without one.
-
-    ``$MUSICTAG_PRECISION`` when set (``float32``, ``mixed`` or ``bfloat16``); otherwise
-    ``"mixed"`` on CPUs with AMX (:func:`cpu_has_amx`) and ``"float32"``
-    elsewhere, where bfloat16 would be slower.
-
-    Raises
-    ------
-    ParameterError
-        ``$MUSICTAG_PRECISION`` holds another value.
-    """
-    value = os.environ.get(PRECISION_ENV, "").strip()
-    if value:
-        if value not in _PRECISIONS:
-            raise ParameterError(f"${PRECISION_ENV} must be one of {', '.join(_PRECISIONS)}, got {value!r}")
-        return value
-    return "mixed" if cpu_has_amx() else "float32"
-
 
 class MusicnnTagger:
     """Tagger for converted musicnn / VGG models (card format ``"musicnn-keras"``).
@@ -113,8 +70,8 @@ class MusicnnTagger:
     ) -> None:
         if precision is None:
             precision = default_precision()
-        if precision not in _PRECISIONS:
-            raise ParameterError(f"precision must be one of {', '.join(_PRECISIONS)}, got {precision!r}")
+        if precision not in PRECISIONS:
+            raise ParameterError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ParameterError(f"batch_size must be a positive integer, got {batch_size!r}")
         self.path = Path(path)
