@@ -90,3 +90,16 @@ def test_tagger_fast_and_keras_paths_agree():
     b = tag_array(y, sr=16000, model=keras_path)
     assert a.segment_scores.shape == b.segment_scores.shape == (6, 50)
     np.testing.assert_allclose(a.segment_scores, b.segment_scores, atol=1e-5)
+
+
+def test_settle_runs_full_batches_and_leaves_the_scores_alone():
+    from musictag_core.errors import ParameterError
+
+    tagger = load_tagger("MSD_musicnn")
+    y = np.random.default_rng(3).standard_normal(16000 * 7).astype(np.float32) * 0.1
+    before = tag_array(y, sr=16000, model=tagger).scores
+    tagger.settle(rounds=1)
+    after = tag_array(y, sr=16000, model=tagger).scores
+    np.testing.assert_array_equal(np.asarray(before), np.asarray(after))
+    with pytest.raises(ParameterError, match="rounds"):
+        tagger.settle(rounds=-1)

@@ -348,7 +348,11 @@ def _warm(model: str, state: _Warmup) -> None:
 
     try:
         log(f"warm-up of {model} started (pid {os.getpid()})")
-        get_tagger(model)
+        tagger = get_tagger(model)
+        settle = getattr(tagger, "settle", None)  # musicnn taggers: memory reaches its plateau now, not in a burst
+        if settle is not None and not _USER_WORK.is_set():
+            with tag_slot():
+                settle()
         if _USER_WORK.is_set():  # a user's upload is already being tagged: it warms the rest itself
             log(f"warm-up of {model}: a user's track is being tagged, synthetic card skipped")
         else:
