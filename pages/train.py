@@ -104,17 +104,10 @@ def _dataset_format(spec: str) -> str | None:
 @st.cache_data(max_entries=8, show_spinner=False)
 def _dataset_size(spec: str) -> tuple[int, int | None] | None:
     """Tracks in a dataset and in its own train split (None when it has none), from its metadata; None if unreadable."""
-    from musictag_core.datasets import open_dataset
-    from musictag_core.datasets.detect import DEMO_SPECS
+    from musictag_core.training.form import dataset_metadata
 
-    try:
-        if spec in DEMO_SPECS:
-            from musictag_core.datasets.demo import demo_plan_index
-
-            index = demo_plan_index(variant=spec)
-        else:
-            index = open_dataset(spec, missing="keep")
-    except (MusictagError, OSError):
+    index = dataset_metadata(spec)
+    if index is None:
         return None
     return len(index), (len(index.split_indices("train")) if index.has_splits else None)
 

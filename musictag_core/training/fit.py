@@ -21,6 +21,40 @@ from .data import input_spec, prepare_inputs, sample_weights, targets
 __all__ = ["build_keras_model", "evaluate_split", "pooled_result", "summarise_folds", "track_metrics", "train_keras", "train_sklearn"]
 
 
+
+def fit_targets(Y: np.ndarray, *, task: str, labels: list[str]) -> np.ndarray:
+    """The targets a scikit-learn model is fitted on, from the label matrix of its training rows.
+
+    Parameters
+    ----------
+    Y : np.ndarray [shape=(n, n_labels)]
+        0/1 label matrix (strengths for regression).
+    task : {"single", "multi", "regression"}
+    labels : list of str
+
+    Returns
+    -------
+    np.ndarray
+        ``single``: class indices [shape=(n,)]; ``multi``: int 0/1 [shape=(n, n_labels)];
+        ``regression``: ``Y`` unchanged.
+
+    Raises
+    ------
+    TrainingError
+        Single-label data where some label has no training row.
+    """
+    if task == "single":
+        y = np.argmax(Y, axis=1)
+        missing = sorted(set(range(len(labels))) - set(y.tolist()))
+        if missing:
+            raise TrainingError(
+                f"labels {[labels[i] for i in missing]} have no training track; add tracks or drop the labels"
+            )
+        return y
+    if task == "multi":
+        return Y.astype(int)
+    return Y
+
 def track_metrics(y_rows: np.ndarray, scores: np.ndarray, Yfull: np.ndarray, task: str, labels, threshold, thresholds=None) -> dict:  # noqa: ANN001
     """Metrics of track scores ``[shape=(len(y_rows), n_labels)]`` against the targets of rows ``y_rows``."""
     y_true = Yfull[y_rows]
@@ -185,17 +219,8 @@ def train_sklearn(ctx: RunContext, index, split: dict[str, np.ndarray], task: st
     model = build_classical(
         cfg.model, task=task, random_state=cfg.seed, class_weight="balanced" if cfg.class_weights else None
     )
-    yfit = Y[fit_rows]
     labels = list(index.labels)
-    if task == "single":
-        yfit = np.argmax(yfit, axis=1)
-        missing = sorted(set(range(len(labels))) - set(yfit.tolist()))
-        if missing:
-            raise TrainingError(
-                f"labels {[labels[i] for i in missing]} have no training track; add tracks or drop the labels"
-            )
-    elif task == "multi":
-        yfit = yfit.astype(int)
+    yfit = fit_targets(Y[fit_rows], task=task, labels=labels)
     ctx.log("training", rows=len(yfit), features=int(X_fit.shape[1]), fitted_on="train+validation")
     if ctx.stop_requested():
         raise StopRequested

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "CV_CHOICES",
+    "dataset_metadata",
     "EvaluationForm",
     "FieldRule",
     "GROUPING_CHOICES",
@@ -452,6 +453,21 @@ def artists_known(spec: str) -> bool | None:
     bool or None
         ``None`` when the dataset cannot be read.
     """
+    index = dataset_metadata(spec)
+    return None if index is None else bool(index.has_artists)
+
+
+def dataset_metadata(spec: str):  # noqa: ANN201 - a TrackIndex, imported lazily
+    """The track index of the dataset ``spec`` from its metadata alone (the demo corpora from their plan).
+
+    Audio files are not opened or checked (``missing="keep"``), so the form can size its
+    fields before any audio is decoded.
+
+    Returns
+    -------
+    TrackIndex or None
+        ``None`` when the dataset cannot be read.
+    """
     from ..datasets import open_dataset
     from ..datasets.detect import DEMO_SPECS
     from ..errors import MusictagError
@@ -460,9 +476,7 @@ def artists_known(spec: str) -> bool | None:
         if spec in DEMO_SPECS:
             from ..datasets.demo import demo_plan_index
 
-            index = demo_plan_index(variant=spec)
-        else:
-            index = open_dataset(spec, missing="keep")
+            return demo_plan_index(variant=spec)
+        return open_dataset(spec, missing="keep")
     except (MusictagError, OSError):
         return None
-    return bool(index.has_artists)

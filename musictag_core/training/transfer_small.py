@@ -479,7 +479,7 @@ def train_transfer_head(ctx: Any, index: Any, split: dict[str, np.ndarray], task
 
     from .context import StopRequested
     from .data import input_spec, targets
-    from .fit import track_metrics
+    from .fit import fit_targets, track_metrics
 
     cfg = ctx.config
     if task not in ("single", "multi"):
@@ -503,16 +503,7 @@ def train_transfer_head(ctx: Any, index: Any, split: dict[str, np.ndarray], task
     outs = patch_outputs([str(index.tracks["path"].iloc[r]) for r in all_rows], spec=spec, progress=progress)
     feats = {int(r): embedding_columns(o, embedding=cfg.embedding) for r, o in zip(all_rows, outs)}
     X, owner = _rows(feats, fit_rows, cfg.level)
-    yfit = Y[owner]
-    if task == "single":
-        yfit = np.argmax(yfit, axis=1)
-        missing = sorted(set(range(len(labels))) - set(yfit.tolist()))
-        if missing:
-            raise TrainingError(
-                f"labels {[labels[i] for i in missing]} have no training track; add tracks or drop the labels"
-            )
-    else:
-        yfit = yfit.astype(int)
+    yfit = fit_targets(Y[owner], task=task, labels=labels)
     ctx.log("training", rows=len(yfit), features=int(X.shape[1]), head=cfg.head, level=cfg.level,
             embedding=cfg.embedding, fitted_on="train+validation")
     if ctx.stop_requested():
