@@ -145,6 +145,14 @@ def fill_tiny_cnn(page) -> None:
         fill(page, label, value)
 
 
+def upload_feature_table(page, table: Path) -> None:
+    """Choose "Upload a feature table (CSV)" on the Train page and upload ``table``."""
+    page.get_by_text("Upload a feature table (CSV)").click()
+    wait_idle(page)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(table))
+    wait_idle(page)
+
+
 def start(page) -> str:
     """Press Start; return the run id the page then shows (from the URL)."""
     before = page.url
@@ -228,10 +236,7 @@ def test_feature_table_run_finishes_with_a_complete_evaluation(train_app, page, 
     url, runs = train_app
     open_page(page, f"{url}/train", "Train")
     assert_no_exception(page)
-    page.get_by_text("Upload a feature table (CSV)").click()
-    wait_idle(page)
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(feature_table))
-    wait_idle(page)
+    upload_feature_table(page, feature_table)
     # only classical models take a feature table
     _expect()(page.get_by_role("combobox", name="Model")).to_have_value(re.compile(r"^logreg"))
     run_id = start(page)
@@ -480,10 +485,7 @@ def test_cross_validated_run_from_the_page_reports_every_fold(train_app, page, s
     url, runs = train_app
     stop_active_runs(runs)
     open_page(page, f"{url}/train", "Train")
-    page.get_by_text("Upload a feature table (CSV)").click()
-    wait_idle(page)
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(feature_table))
-    wait_idle(page)
+    upload_feature_table(page, feature_table)
     _choose(page, "Cross-validation", "3 folds")
     run_id = start(page)
     page.locator(EVALUATION).wait_for(timeout=RUN_TIMEOUT_MS)
@@ -619,10 +621,7 @@ def test_evaluation_settings_from_the_page_reach_the_run(train_app, page, screen
     url, runs = train_app
     stop_active_runs(runs)
     open_page(page, f"{url}/train", "Train")
-    page.get_by_text("Upload a feature table (CSV)").click()
-    wait_idle(page)
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(feature_table))
-    wait_idle(page)
+    upload_feature_table(page, feature_table)
     settings = page.locator(".st-key-train_evaluation_settings")
     repeats = page.get_by_label("Repeats", exact=True)
     _expect()(repeats).to_be_disabled()  # one split: nothing to repeat
