@@ -476,8 +476,23 @@ def test_augmentation_preview_plays_original_and_augmented_and_redraws(train_app
 
 
 def _choose(page, label: str, option: str) -> None:
-    page.get_by_role("combobox", name=label).click()
-    page.get_by_role("option", name=option, exact=True).click()
+    """Pick ``option`` in the select box ``label``.
+
+    A rerun that lands right after the box opens (the page re-checks the dataset after an
+    upload) closes its list again: then the box is opened once more.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(3):
+        wait_idle(page)
+        page.get_by_role("combobox", name=label).click()
+        try:
+            page.get_by_role("option", name=option, exact=True).click(timeout=5_000 if attempt < 2 else 30_000)
+            break
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
     wait_idle(page)
 
 
